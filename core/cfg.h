@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stratad's configuration file (libconfig syntax). Every error names the
+ * file, the line and what is wrong: "FILE:LINE: what".
+ */
+#ifndef STRATA_CORE_CFG_H
+#define STRATA_CORE_CFG_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/plugin.h>
+
+struct cfg_fact {
+	char *name;
+	char *value;
+	int line;
+};
+
+struct cfg_plugin {
+	char *instance; /* unique instance name */
+	char *file;     /* as written */
+	char *path;     /* resolved against plugin_dir when relative */
+	int line;
+	const config_setting_t *config; /* its "config" group, or NULL */
+};
+
+struct cfg {
+	config_t lc;
+	char *path;
+	int log_level;          /* LOG_INFO */
+	char *log_target;       /* "stderr" */
+	char *control_socket;   /* RUNDIR "/stratad.sock" */
+	unsigned control_mode;  /* 0600 */
+	char *control_group;    /* NULL: root only */
+	char *plugin_dir;       /* PLUGINDIR */
+	int64_t resync_ns;      /* full route resync period; 30 s */
+	uint32_t rtproto;       /* kernel route protocol for strata's routes */
+	char *node_name;        /* hostname */
+	struct cfg_fact *facts; /* from the node group */
+	size_t n_facts;
+	struct cfg_plugin *plugins;
+	size_t n_plugins;
+};
+
+/* Parse and check the daemon's own settings. On error returns -EINVAL (or
+ * -errno for I/O) and writes "FILE:LINE: what" into err. */
+int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
+void cfg_free(struct cfg *cfg);
+
+/* Check an instance's config group against the plugin's schema (ended by a
+ * NULL name): unknown keys, types, bounds, required keys. */
+int cfg_check_plugin(const struct cfg *cfg, const struct cfg_plugin *p,
+		     const struct strata_cfg_key *schema, char *err,
+		     size_t errlen);
+
+/* Typed lookups of an instance's key, falling back to the schema default.
+ * -ENOENT when neither is there, -EINVAL when the key is not in the
+ * schema or has another type. */
+int cfg_get_bool(const struct cfg_plugin *p, const struct strata_cfg_key *schema,
+		 const char *key, int *out);
+int cfg_get_int(const struct cfg_plugin *p, const struct strata_cfg_key *schema,
+		const char *key, int64_t *out);
+int cfg_get_duration(const struct cfg_plugin *p,
+		     const struct strata_cfg_key *schema, const char *key,
+		     int64_t *out_ns);
+const char *cfg_get_string(const struct cfg_plugin *p,
+			   const struct strata_cfg_key *schema, const char *key);
+int cfg_get_strings_count(const struct cfg_plugin *p,
+			  const struct strata_cfg_key *schema, const char *key);
+const char *cfg_get_strings_at(const struct cfg_plugin *p,
+			       const struct strata_cfg_key *schema,
+			       const char *key, uint32_t index);
+
+/* "250ms", "30s", "5m", "1h", "2d" or a bare number of seconds. */
+int cfg_parse_duration(const char *text, int64_t *out_ns);
+
+#endif

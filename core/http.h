@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP for everything in stratad: one libcurl multi handle driven by the
+ * loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION), never blocking it.
+ */
+#ifndef STRATA_CORE_HTTP_H
+#define STRATA_CORE_HTTP_H
+
+#include <strata/host.h>
+
+struct loop;
+struct http;
+struct http_call;
+
+int http_new(struct loop *loop, struct http **out);
+/* Cancels every call still running (their callbacks do not run). */
+void http_free(struct http *http);
+/* The callback runs exactly once, on the loop, unless cancelled first.
+ * Returns NULL (and sets errno) if the request is malformed. */
+struct http_call *http_start(struct http *http,
+			     const struct strata_http_request *req,
+			     strata_http_cb cb, void *arg);
+void http_cancel(struct http_call *call);
+/* Calls in flight, for status. */
+unsigned http_active(const struct http *http);
+
+#endif

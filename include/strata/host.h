@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The services stratad offers a plugin instance. The table is handed to a
+ * plugin's create() and stays valid until its destroy() returns. Every call
+ * takes the instance handle it was given, is made on the loop thread (post()
+ * alone may be called from any thread) and borrows its arguments for the
+ * duration of the call. Nothing the host returns is freed by the plugin.
+ *
+ * Functions that act return 0 or a negative errno. Newer minors only append
+ * entries: test `host->size` before using an entry added after 0.1.
+ */
+#ifndef STRATA_HOST_H
+#define STRATA_HOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define STRATA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define STRATA_PRINTF(a, b)
+#endif
+
+/* Opaque handles owned by the host. */
+struct strata_instance; /* one configured instance of a plugin */
+struct strata_watch;    /* an fd watch */
+struct strata_timer;    /* a one-shot or periodic timer */
+struct strata_http_call;
+struct strata_status; /* a status writer, valid during status() */
+
+/* Log levels: syslog's numbers. */
+#define STRATA_LOG_ERR 3     /* harm beyond this event */
+#define STRATA_LOG_WARNING 4 /* degraded, but healing */
+#define STRATA_LOG_INFO 6    /* state transitions */
+#define STRATA_LOG_DEBUG 7   /* shown when debug is on for the instance */
+
+/* fd watch events */
+#define STRATA_FD_IN 0x1u
+#define STRATA_FD_OUT 0x2u
+#define STRATA_FD_ERR 0x4u
+#define STRATA_FD_HUP 0x8u
+
+typedef void (*strata_cb)(void *arg);
+typedef void (*strata_fd_cb)(void *arg, int fd, uint32_t events);
+typedef void (*strata_route_cb)(void *arg, const struct strata_route *route);
+
+struct strata_http_request {
+	uint32_t size; /* sizeof(struct strata_http_request) */
+	const char *method; /* "GET", "POST", ... */
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value" lines */
+	const void *body;
+	size_t body_len;
+	int64_t timeout_ns;   /* whole request; 0: 30 s */
+	const char *unix_socket; /* non-NULL: connect to this socket path */
+	uint64_t max_body; /* 0: 16 MiB; a longer response fails with -EFBIG */
+	/* Non-NULL: the body is handed over as it arrives, for streams, and
+	 * the final response carries no body. */
+	void (*on_data)(void *arg, const void *data, size_t len);
+};
+
+struct strata_http_response {
+	uint32_t size;
+	int32_t error; /* 0, or -errno: -ETIMEDOUT, -ECONNREFUSED, -EFBIG, -EIO */
+	const char *error_text; /* NULL when error is 0 */
+	int32_t status;         /* HTTP status; 0 when no response arrived */
+	const char *body;       /* NUL-terminated, body_len bytes before it */
+	size_t body_len;
+};
+
+typedef void (*strata_http_cb)(void *arg, const struct strata_http_response *resp);
+
+struct strata_host {
+	uint32_t size;      /* sizeof(struct strata_host) of the host */
+	uint32_t abi_major; /* the host's ABI */
+	uint32_t abi_minor;
+
+	/* Logging. Lines are prefixed "plugin[instance]" by the host. */
+	void (*log)(struct strata_instance *inst, int level, const char *fmt, ...)
+		STRATA_PRINTF(3, 4);
+	void (*vlog)(struct strata_instance *inst, int level, const char *fmt,
+		     va_list ap) STRATA_PRINTF(3, 0);
+	const char *(*instance_name)(struct strata_instance *inst);
+
+	/*
+	 * The instance's configuration, validated against the plugin's schema,
+	 * with the schema's defaults applied. -ENOENT when a key is neither set
+	 * nor defaulted. Strings stay valid until reconfigure() or destroy().
+	 */
+	int (*cfg_bool)(struct strata_instance *inst, const char *key, int *out);
+	int (*cfg_int)(struct strata_instance *inst, const char *key, int64_t *out);
+	int (*cfg_duration)(struct strata_instance *inst, const char *key,
+			    int64_t *out_ns);
+	const char *(*cfg_string)(struct strata_instance *inst, const char *key);
+	int (*cfg_strings_count)(struct strata_instance *inst, const char *key);
+	const char *(*cfg_strings_at)(struct strata_instance *inst, const char *key,
+				      uint32_t index);
+
+	/* The event loop. Everything is released at destroy() if not before. */
+	int64_t (*now)(void); /* CLOCK_MONOTONIC, ns */
+	struct strata_watch *(*fd_watch)(struct strata_instance *inst, int fd,
+					 uint32_t events, strata_fd_cb cb, void *arg);
+	int (*fd_modify)(struct strata_instance *inst, struct strata_watch *w,
+			 uint32_t events);
+	void (*fd_unwatch)(struct strata_instance *inst, struct strata_watch *w);
+	/* delay_ns from now; period_ns 0 for a one-shot timer */
+	struct strata_timer *(*timer_start)(struct strata_instance *inst,
+					    int64_t delay_ns, int64_t period_ns,
+					    strata_cb cb, void *arg);
+	void (*timer_stop)(struct strata_instance *inst, struct strata_timer *t);
+	/* Run cb on the loop soon, after the current callback returns. */
+	int (*defer)(struct strata_instance *inst, strata_cb cb, void *arg);
+	/* The one thread-safe entry: run cb on the loop thread. */
+	int (*post)(struct strata_instance *inst, strata_cb cb, void *arg);
+
+	/* HTTP on the host's shared curl multi handle; never blocks. The
+	 * callback runs exactly once unless the call is cancelled first. */
+	struct strata_http_call *(*http_start)(struct strata_instance *inst,
+					       const struct strata_http_request *req,
+					       strata_http_cb cb, void *arg);
+	void (*http_cancel)(struct strata_instance *inst,
+			    struct strata_http_call *call);
+
+	/*
+	 * Kernel routes carrying strata's own rtproto, in this process's
+	 * network namespace. list() calls cb for each such route of the
+	 * family (0: both) in the table (0: main).
+	 */
+	int (*kroute_list)(struct strata_instance *inst, uint32_t family,
+			   uint32_t table, strata_route_cb cb, void *arg);
+	int (*kroute_replace)(struct strata_instance *inst,
+			      const struct strata_route *route);
+	int (*kroute_delete)(struct strata_instance *inst,
+			     const struct strata_route *route);
+
+	/* Node facts: "zone", "subnet", "address", "instance-id", ... */
+	const char *(*fact_get)(struct strata_instance *inst, const char *name);
+	int (*fact_set)(struct strata_instance *inst, const char *name,
+			const char *value);
+
+	/*
+	 * The route model. An owner calls route_owner() in create(), then
+	 * states each route it wants and calls route_synced() once it has
+	 * re-stated all of them; until every owner has, no advertiser deletes.
+	 * Routes are keyed by (scope, dst); stating one again replaces it.
+	 */
+	int (*route_owner)(struct strata_instance *inst);
+	int (*route_set)(struct strata_instance *inst,
+			 const struct strata_route *route);
+	int (*route_unset)(struct strata_instance *inst, uint32_t scope,
+			   const struct strata_prefix *dst);
+	int (*route_synced)(struct strata_instance *inst);
+	/* An advertiser asks for a reconcile soon (say, after a route event). */
+	int (*route_resync)(struct strata_instance *inst);
+
+	/* Metrics, named "plugin_metric" by the host. */
+	int (*metric_add)(struct strata_instance *inst, const char *name,
+			  int64_t delta);
+	int (*metric_set)(struct strata_instance *inst, const char *name,
+			  int64_t value);
+
+	/* Status writer, for status(). */
+	void (*status_str)(struct strata_status *st, const char *key,
+			   const char *value);
+	void (*status_int)(struct strata_status *st, const char *key,
+			   int64_t value);
+
+	/* stop() returned STRATA_PENDING and has now finished. */
+	void (*stopped)(struct strata_instance *inst);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The strata plugin ABI.
+ *
+ * A plugin is a shared object that exports exactly one symbol, the const
+ * descriptor named by STRATA_PLUGIN_ENTRY, filled in with STRATA_PLUGIN().
+ * stratad reads the descriptor in a forked child first, checks it (magic,
+ * major, minor, size, kind, mandatory ops), and only then loads the plugin
+ * in its own process. See docs/plugin-abi.md.
+ *
+ * Changelog
+ *   0.1  first version: descriptor, config schema, lifecycle ops, kind ops
+ *        for ipam, advertiser, healthcheck, frontend; the host table.
+ *
+ * While the ABI is 0.x a plugin loads only into a host of the same minor.
+ */
+#ifndef STRATA_PLUGIN_H
+#define STRATA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/host.h>
+#include <strata/types.h>
+#include <strata/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_PLUGIN_MAGIC 0x53545241u /* "STRA" */
+
+#define STRATA_CAT_(a, b) a##b
+#define STRATA_CAT(a, b) STRATA_CAT_(a, b)
+#define STRATA_STR_(a) #a
+#define STRATA_STR(a) STRATA_STR_(a)
+/* The entry symbol carries the ABI major. */
+#define STRATA_PLUGIN_ENTRY STRATA_CAT(strata_plugin_v, STRATA_ABI_MAJOR)
+#define STRATA_PLUGIN_ENTRY_NAME "strata_plugin_v" STRATA_STR(STRATA_ABI_MAJOR)
+
+/* Plugin kinds */
+#define STRATA_KIND_IPAM 1u
+#define STRATA_KIND_ADVERTISER 2u
+#define STRATA_KIND_HEALTHCHECK 3u
+#define STRATA_KIND_FRONTEND 4u
+
+/* Positive returns of lifecycle ops */
+#define STRATA_PENDING 1        /* stop(): host->stopped() follows */
+#define STRATA_RECONF_RESTART 1 /* reconfigure(): stop and create anew */
+
+/*
+ * Config schema: one entry per key the plugin accepts in its instance's
+ * `config` group, ended by an entry whose name is NULL. stratad -t rejects
+ * unknown keys, wrong types and values out of [min, max] (when min < max).
+ */
+#define STRATA_CFG_BOOL 1u
+#define STRATA_CFG_INT 2u
+#define STRATA_CFG_STRING 3u
+#define STRATA_CFG_STRINGS 4u  /* a list of strings */
+#define STRATA_CFG_DURATION 5u /* "250ms", "30s", "5m", "1h", or seconds */
+
+#define STRATA_CFG_REQUIRED 0x1u
+
+struct strata_cfg_key {
+	const char *name;
+	uint32_t type;
+	uint32_t flags;
+	const char *def; /* default, as it would be written; NULL: none */
+	int64_t min;     /* bounds for INT (value) and DURATION (ns) */
+	int64_t max;
+	const char *help;
+};
+
+struct strata_plugin_ops {
+	uint32_t size; /* sizeof(struct strata_plugin_ops) */
+	/* Mandatory. Allocate the instance; no I/O yet. *self is the
+	 * instance's state, passed back to every op. */
+	int (*create)(const struct strata_host *host,
+		      struct strata_instance *inst, void **self);
+	/* Mandatory. Begin work: open sockets, start timers. */
+	int (*start)(void *self);
+	/* Optional. The configuration changed (SIGHUP): 0 when applied in
+	 * place, STRATA_RECONF_RESTART to be stopped and created anew.
+	 * NULL means always restart. */
+	int (*reconfigure)(void *self);
+	/* Optional. Finish work: 0 when done, STRATA_PENDING when it will
+	 * call host->stopped() later. Routes are not withdrawn on stop. */
+	int (*stop)(void *self);
+	/* Mandatory. Free everything; the host frees what is left. */
+	void (*destroy)(void *self);
+	/* Optional. Describe the instance's state for stratactl. */
+	void (*status)(void *self, struct strata_status *st);
+};
+
+/* Advertisers make a scope of the network carry the model's routes. */
+#define STRATA_RECONCILE_MAY_DELETE 0x1u /* every owner has synced */
+
+struct strata_advertiser_ops {
+	uint32_t size;
+	/* Mandatory. The scopes (STRATA_SCOPE_*) this instance serves. */
+	uint32_t (*scopes)(void *self);
+	/*
+	 * Mandatory. Make the scope carry exactly `desired` (the union of all
+	 * owners' routes for the instance's scopes): add what is missing,
+	 * replace what differs and, only when flags has MAY_DELETE, remove
+	 * what strata installed that is no longer desired. Idempotent; called
+	 * after changes (debounced) and on every periodic resync. The array is
+	 * borrowed for the call.
+	 */
+	int (*reconcile)(void *self, const struct strata_route *const *desired,
+			 size_t n, uint32_t flags);
+	/* Optional. What the instance believes is installed, for stratactl. */
+	int (*installed)(void *self, strata_route_cb cb, void *arg);
+};
+
+/* Health checkers probe one target once; timing belongs to the host. */
+struct strata_hc_target {
+	uint32_t size;
+	struct strata_addr addr;
+	uint16_t port;     /* tcp, http */
+	uint16_t reserved;
+	const char *path;  /* http; NULL: "/" */
+	int32_t expect;    /* http status; 0: any 2xx */
+	int32_t reserved2;
+};
+
+typedef void (*strata_hc_done)(void *arg, int up, const char *reason);
+
+struct strata_healthcheck_ops {
+	uint32_t size;
+	/* Mandatory. Start one probe; `done` runs exactly once unless the
+	 * probe is cancelled first. Returns a probe id > 0 or -errno. */
+	int64_t (*probe)(void *self, const struct strata_hc_target *target,
+			 strata_hc_done done, void *arg);
+	/* Mandatory. Abandon a probe (the host's timeout ran out). */
+	void (*cancel)(void *self, int64_t probe_id);
+};
+
+/* IPAM strategies hand out pod addresses. */
+struct strata_ipam_request {
+	uint32_t size;
+	uint32_t families; /* bit 0: IPv4, bit 1: IPv6 */
+	const char *handle; /* stable per attachment, e.g. "<container>/<if>" */
+};
+
+struct strata_ipam_result {
+	uint32_t size;
+	int32_t error; /* 0 or -errno */
+	const char *error_text;
+	uint32_t n_addrs;
+	uint32_t reserved;
+	struct strata_prefix addrs[2]; /* address and its on-link length */
+};
+
+typedef void (*strata_ipam_cb)(void *arg, const struct strata_ipam_result *res);
+
+struct strata_ipam_ops {
+	uint32_t size;
+	/* Facts (host->fact_get names) that must be known before start. */
+	const char *const *needs_facts;
+	/* Mandatory. Allocation is durable before cb reports success. */
+	int (*allocate)(void *self, const struct strata_ipam_request *req,
+			strata_ipam_cb cb, void *arg);
+	/* Mandatory. Releasing an unknown handle succeeds. */
+	int (*release)(void *self, const struct strata_ipam_request *req,
+		       strata_ipam_cb cb, void *arg);
+};
+
+/* Front ends serve requests from outside (strata-cni) with the host's
+ * services; they have no kind ops beyond the table's size yet. */
+struct strata_frontend_ops {
+	uint32_t size;
+	uint32_t reserved;
+};
+
+/* The descriptor. Its layout up to `kind_ops` is fixed for a major. */
+struct strata_plugin {
+	uint32_t magic;
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t size; /* sizeof(struct strata_plugin) */
+	uint32_t kind;
+	const char *name; /* [a-z0-9-]+, unique among loaded plugins */
+	const char *version;
+	const char *description;
+	const struct strata_cfg_key *config; /* may be NULL: no keys */
+	const struct strata_plugin_ops *ops;
+	const void *kind_ops; /* struct strata_<kind>_ops */
+};
+
+#if defined(__GNUC__)
+#define STRATA_EXPORT_ __attribute__((visibility("default")))
+#else
+#define STRATA_EXPORT_
+#endif
+#ifdef __cplusplus
+#define STRATA_EXPORT extern "C" STRATA_EXPORT_
+#else
+#define STRATA_EXPORT STRATA_EXPORT_
+#endif
+
+/* Define the plugin's descriptor. */
+#define STRATA_PLUGIN(kind_, name_, version_, description_, config_, ops_, \
+		      kind_ops_)                                           \
+	STRATA_EXPORT const struct strata_plugin STRATA_PLUGIN_ENTRY = {   \
+		STRATA_PLUGIN_MAGIC,                                       \
+		STRATA_ABI_MAJOR,                                          \
+		STRATA_ABI_MINOR,                                          \
+		sizeof(struct strata_plugin),                              \
+		(kind_),                                                   \
+		(name_),                                                   \
+		(version_),                                                \
+		(description_),                                            \
+		(config_),                                                 \
+		(ops_),                                                    \
+		(kind_ops_),                                               \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
