@@ -1,1 +1,1256 @@
-/* placeholder */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stratad: plugin instances and their lifecycle, reload, shutdown, and the
+ * control commands that show what the daemon is doing.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "cfg.h"
+#include "control.h"
+#include "daemon.h"
+#include "facts.h"
+#include "host.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "nl.h"
+#include "plug.h"
+#include "route.h"
+
+#define STOP_GRACE_NS (10 * 1000000000LL)
+
+/* ---- systemd readiness (sd_notify without libsystemd) -------------------- */
+
+static void notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
+/* ---- plugins ------------------------------------------------------------- */
+
+static const char *kind_name(const struct plug *p)
+{
+	return plug_kind_name(p->desc->kind);
+}
+
+static struct plug *plug_by_path(struct daemon *d, const char *path)
+{
+	for (size_t i = 0; i < d->n_plugs; i++)
+		if (!strcmp(d->plugs[i]->info->path, path))
+			return d->plugs[i];
+	return NULL;
+}
+
+/* Check (in the child) and load a plugin file once; later instances of the
+ * same file share it. */
+static int plugin_get(struct daemon *d, const struct cfg *cfg,
+		      const struct cfg_plugin *cp, struct plug **out, char *err,
+		      size_t errlen)
+{
+	struct plug_info *info = NULL, **infos;
+	struct plug *p = plug_by_path(d, cp->path), **plugs;
+	int rc;
+
+	if (!p) {
+		rc = plug_check(cp->path, &info, err, errlen);
+		if (rc)
+			return rc;
+		infos = calloc(d->n_plugs + 1, sizeof(*infos));
+		if (!infos) {
+			plug_info_free(info);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < d->n_plugs; i++)
+			infos[i] = d->plugs[i]->info;
+		infos[d->n_plugs] = info;
+		rc = plug_check_unique(infos, d->n_plugs + 1, err, errlen);
+		free(infos);
+		if (!rc)
+			rc = plug_load(info, &p, err, errlen);
+		plug_info_free(info);
+		if (rc)
+			return rc;
+		plugs = realloc(d->plugs, (d->n_plugs + 1) * sizeof(*plugs));
+		if (!plugs) {
+			plug_free(p);
+			return -ENOMEM;
+		}
+		d->plugs = plugs;
+		d->plugs[d->n_plugs++] = p;
+	}
+	rc = cfg_check_plugin(cfg, cp, p->desc->config, err, errlen);
+	if (rc)
+		return rc;
+	*out = p;
+	return 0;
+}
+
+/* ---- instances ----------------------------------------------------------- */
+
+struct strata_instance *daemon_instance_by_id(struct daemon *d, uint64_t id)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (i->id == id)
+			return i;
+	return NULL;
+}
+
+static struct strata_instance *inst_by_name(struct daemon *d, const char *name)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (!strcmp(i->name, name))
+			return i;
+	return NULL;
+}
+
+static void inst_link(struct daemon *d, struct strata_instance *inst)
+{
+	struct strata_instance **pp = &d->instances;
+
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = inst;
+}
+
+static void inst_unlink(struct daemon *d, struct strata_instance *inst)
+{
+	for (struct strata_instance **pp = &d->instances; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == inst) {
+			*pp = inst->next;
+			break;
+		}
+	}
+	inst->next = NULL;
+}
+
+static void inst_free(struct strata_instance *inst)
+{
+	for (size_t i = 0; i < inst->n_metrics; i++)
+		free(inst->metrics[i].name);
+	free(inst->metrics);
+	free(inst->name);
+	free(inst);
+}
+
+/*
+ * Create an instance. `adopt` is the route owner of a previous incarnation
+ * of the same instance: its routes stay until the new one has re-stated
+ * them.
+ */
+static int inst_create(struct daemon *d, const struct cfg_plugin *cp,
+		       struct plug *p, struct route_owner *adopt,
+		       struct strata_instance **out)
+{
+	struct strata_instance *inst = calloc(1, sizeof(*inst));
+	int rc;
+
+	if (!inst)
+		return -ENOMEM;
+	inst->d = d;
+	inst->id = ++d->next_id;
+	inst->name = strdup(cp->instance);
+	if (!inst->name) {
+		free(inst);
+		return -ENOMEM;
+	}
+	snprintf(inst->prefix, sizeof(inst->prefix), "%s[%s]", p->desc->name,
+		 cp->instance);
+	inst->plug = p;
+	inst->cfg = cp;
+	inst->owner = adopt;
+	inst->state = INST_CREATED;
+	inst_link(d, inst);
+
+	rc = p->desc->ops->create(&host_table, inst, &inst->self);
+	if (rc) {
+		if (rc > 0)
+			rc = -EINVAL;
+		log_msg(LOG_ERR, inst->prefix, "create failed: %s",
+			strerror(-rc));
+		host_release_all(inst);
+		if (inst->owner)
+			route_owner_remove(inst->owner);
+		inst_unlink(d, inst);
+		inst_free(inst);
+		return rc;
+	}
+	*out = inst;
+	return 0;
+}
+
+static int adv_reconcile(void *arg, const struct strata_route *const *desired,
+			 size_t n, uint32_t flags)
+{
+	struct strata_instance *inst = arg;
+	const struct strata_advertiser_ops *ops = inst->plug->desc->kind_ops;
+
+	if (inst->state != INST_RUNNING)
+		return 0;
+	return ops->reconcile(inst->self, desired, n, flags);
+}
+
+static const char *const *needs_facts(const struct strata_instance *inst)
+{
+	const struct strata_ipam_ops *ops;
+
+	if (inst->plug->desc->kind != STRATA_KIND_IPAM)
+		return NULL;
+	ops = inst->plug->desc->kind_ops;
+	return ops->needs_facts;
+}
+
+static int inst_start(struct strata_instance *inst)
+{
+	const struct strata_plugin *desc = inst->plug->desc;
+	const char *missing = NULL;
+	const char *const *needs = needs_facts(inst);
+	int rc;
+
+	if (needs && !facts_have(inst->d->facts, needs, &missing)) {
+		if (inst->state != INST_WAITING)
+			log_msg(LOG_INFO, inst->prefix,
+				"waiting for node fact \"%s\" before starting",
+				missing);
+		inst->state = INST_WAITING;
+		return 0;
+	}
+	inst->state = INST_RUNNING;
+	rc = desc->ops->start(inst->self);
+	if (rc) {
+		if (rc > 0)
+			rc = -EINVAL;
+		inst->state = INST_FAILED;
+		inst->last_error = rc;
+		log_msg(LOG_ERR, inst->prefix, "start failed: %s",
+			strerror(-rc));
+		return rc;
+	}
+	if (desc->kind == STRATA_KIND_ADVERTISER && !inst->adv) {
+		const struct strata_advertiser_ops *ops = desc->kind_ops;
+
+		inst->adv = route_adv_add(inst->d->routes, inst->name,
+					  ops->scopes(inst->self),
+					  adv_reconcile, inst);
+		if (!inst->adv) {
+			inst->state = INST_FAILED;
+			return -ENOMEM;
+		}
+	}
+	log_msg(LOG_INFO, inst->prefix, "started (%s %s)", desc->name,
+		desc->version);
+	return 0;
+}
+
+/* Ask the instance to stop; true when it has (not pending). */
+static bool inst_stop(struct strata_instance *inst)
+{
+	const struct strata_plugin_ops *ops = inst->plug->desc->ops;
+	int rc = 0;
+
+	if (inst->state == INST_RUNNING && ops->stop)
+		rc = ops->stop(inst->self);
+	if (rc == STRATA_PENDING) {
+		inst->state = INST_STOPPING;
+		return false;
+	}
+	if (rc < 0)
+		log_msg(LOG_WARNING, inst->prefix, "stop: %s", strerror(-rc));
+	inst->state = INST_STOPPED;
+	return true;
+}
+
+/* Destroy and unlink. keep_owner: leave its routes for a successor. */
+static void inst_destroy(struct strata_instance *inst, bool keep_owner)
+{
+	struct daemon *d = inst->d;
+
+	if (inst->adv) {
+		route_adv_remove(inst->adv);
+		inst->adv = NULL;
+	}
+	inst->plug->desc->ops->destroy(inst->self);
+	host_release_all(inst);
+	if (inst->owner && !keep_owner)
+		route_owner_remove(inst->owner);
+	inst_unlink(d, inst);
+	inst_free(inst);
+}
+
+static void start_waiting(void *arg)
+{
+	struct daemon *d = arg;
+
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (i->state == INST_WAITING)
+			inst_start(i);
+}
+
+void daemon_facts_changed(struct daemon *d)
+{
+	/* not inside the plugin's call: start others from a clean stack */
+	loop_defer(d->loop, start_waiting, d);
+}
+
+static void shutdown_done(struct daemon *d)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (i->state == INST_STOPPING)
+			return;
+	loop_stop(d->loop);
+}
+
+void daemon_instance_stopped(struct strata_instance *inst)
+{
+	if (inst->state != INST_STOPPING)
+		return;
+	inst->state = INST_STOPPED;
+	log_msg(LOG_INFO, inst->prefix, "stopped");
+	if (inst->d->stopping)
+		shutdown_done(inst->d);
+}
+
+static void stop_timeout(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->stop_timer = NULL;
+	log_warn("instances still stopping after %lld s; exiting anyway",
+		 (long long)(STOP_GRACE_NS / 1000000000LL));
+	loop_stop(d->loop);
+}
+
+/* SIGTERM: stop, but leave every route in place (DESIGN.md: shutdown is
+ * not withdrawal; `stratactl drain` withdraws). */
+static void on_terminate(void *arg, int signo)
+{
+	struct daemon *d = arg;
+	bool pending = false;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	notify("STOPPING=1");
+	log_info("%s: stopping; routes stay in place",
+		 signo == SIGINT ? "SIGINT" : "SIGTERM");
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (!inst_stop(i))
+			pending = true;
+	if (!pending) {
+		loop_stop(d->loop);
+		return;
+	}
+	d->stop_timer = loop_timer_add(d->loop, STOP_GRACE_NS, 0, stop_timeout,
+				       d);
+}
+
+/* ---- reload -------------------------------------------------------------- */
+
+/* A canonical text of a setting, to tell whether an instance's config
+ * changed across a reload. */
+static void setting_text(const config_setting_t *s, FILE *f)
+{
+	int type = config_setting_type(s);
+	const char *name = config_setting_name(s);
+
+	if (name)
+		fprintf(f, "%s=", name);
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		fputc(type == CONFIG_TYPE_GROUP ? '{' : '[', f);
+		for (int i = 0; i < config_setting_length(s); i++)
+			setting_text(config_setting_get_elem(s, (unsigned)i), f);
+		fputc(type == CONFIG_TYPE_GROUP ? '}' : ']', f);
+		break;
+	case CONFIG_TYPE_INT:
+		fprintf(f, "i%d", config_setting_get_int(s));
+		break;
+	case CONFIG_TYPE_INT64:
+		fprintf(f, "i%lld", config_setting_get_int64(s));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		fprintf(f, "f%.17g", config_setting_get_float(s));
+		break;
+	case CONFIG_TYPE_BOOL:
+		fprintf(f, "b%d", config_setting_get_bool(s));
+		break;
+	case CONFIG_TYPE_STRING:
+		fprintf(f, "s%zu:%s", strlen(config_setting_get_string(s)),
+			config_setting_get_string(s));
+		break;
+	}
+	fputc(';', f);
+}
+
+static bool config_same(const config_setting_t *a, const config_setting_t *b)
+{
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0;
+	FILE *fa, *fb;
+	bool same = false;
+
+	if (!a || !b)
+		return !a && !b;
+	fa = open_memstream(&ta, &la);
+	fb = open_memstream(&tb, &lb);
+	if (fa && fb) {
+		setting_text(a, fa);
+		setting_text(b, fb);
+		fflush(fa);
+		fflush(fb);
+		same = la == lb && !memcmp(ta, tb, la);
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	free(ta);
+	free(tb);
+	return same;
+}
+
+/* Stop and destroy an instance now; a pending stop is not waited for. */
+static void inst_retire(struct strata_instance *inst, bool keep_owner)
+{
+	if (!inst_stop(inst))
+		log_msg(LOG_WARNING, inst->prefix,
+			"stop still pending; destroying it now");
+	inst_destroy(inst, keep_owner);
+}
+
+static int inst_restart(struct daemon *d, struct strata_instance *inst,
+			const struct cfg_plugin *cp, struct plug *p)
+{
+	struct route_owner *owner = inst->owner;
+	struct strata_instance *fresh;
+	int rc;
+
+	log_msg(LOG_INFO, inst->prefix, "restarting for the new config");
+	inst_retire(inst, true);
+	rc = inst_create(d, cp, p, owner, &fresh);
+	if (rc)
+		return rc;
+	return inst_start(fresh);
+}
+
+static void copy_plugin_fact(void *arg, const char *name, const char *value,
+			     const char *source)
+{
+	if (strcmp(source, "config"))
+		facts_set(arg, name, value, source);
+}
+
+static int facts_from_config(const struct cfg *cfg, const struct facts *old,
+			     struct facts **out)
+{
+	struct facts *f;
+	int rc;
+
+	rc = facts_new(&f);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < cfg->n_facts; i++) {
+		rc = facts_set(f, cfg->facts[i].name, cfg->facts[i].value,
+			       "config");
+		if (rc) {
+			facts_free(f);
+			return rc;
+		}
+	}
+	if (old)
+		facts_each(old, copy_plugin_fact, f);
+	*out = f;
+	return 0;
+}
+
+static void apply_daemon_settings(struct daemon *d, const struct cfg *cfg)
+{
+	log_set_level(cfg->log_level);
+	if (log_set_target(cfg->log_target, "stratad"))
+		log_warn("log target \"%s\" unavailable; keeping the current one",
+			 cfg->log_target);
+	route_model_set_resync(d->routes, cfg->resync_ns);
+}
+
+/*
+ * Reload: everything is checked first, so a bad config changes nothing.
+ * Then removed instances go, new ones start, changed ones reconfigure in
+ * place or restart, keeping their routes until they have re-stated them.
+ */
+static int daemon_reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct cfg *cfg = NULL, *old = d->cfg;
+	struct plug **plugs = NULL;
+	struct facts *facts = NULL;
+	unsigned failed = 0;
+	int rc;
+
+	rc = cfg_load(d->cfg_path, &cfg, err, errlen);
+	if (rc)
+		return rc;
+	plugs = calloc(cfg->n_plugins + 1, sizeof(*plugs));
+	if (!plugs) {
+		rc = -ENOMEM;
+		goto free_cfg;
+	}
+	for (size_t i = 0; i < cfg->n_plugins; i++) {
+		rc = plugin_get(d, cfg, &cfg->plugins[i], &plugs[i], err,
+				errlen);
+		if (rc)
+			goto free_plugs;
+	}
+	rc = facts_from_config(cfg, d->facts, &facts);
+	if (rc) {
+		snprintf(err, errlen, "%s: facts: %s", d->cfg_path,
+			 strerror(-rc));
+		goto free_plugs;
+	}
+	if (strcmp(cfg->control_socket, old->control_socket) ||
+	    cfg->control_mode != old->control_mode ||
+	    (cfg->control_group == NULL) != (old->control_group == NULL) ||
+	    (cfg->control_group &&
+	     strcmp(cfg->control_group, old->control_group)))
+		log_warn("control socket settings take effect at the next start");
+	if (cfg->rtproto != old->rtproto)
+		log_warn("routes.rtproto takes effect at the next start");
+
+	notify("RELOADING=1");
+	facts_free(d->facts);
+	d->facts = facts;
+	apply_daemon_settings(d, cfg);
+
+	/* instances no longer configured: their routes are withdrawn */
+	for (struct strata_instance *i = d->instances, *next; i; i = next) {
+		bool found = false;
+
+		next = i->next;
+		for (size_t k = 0; k < cfg->n_plugins && !found; k++)
+			found = !strcmp(cfg->plugins[k].instance, i->name);
+		if (!found) {
+			log_msg(LOG_INFO, i->prefix, "removed from the config");
+			inst_retire(i, false);
+		}
+	}
+	for (size_t k = 0; k < cfg->n_plugins; k++) {
+		const struct cfg_plugin *cp = &cfg->plugins[k];
+		struct strata_instance *i = inst_by_name(d, cp->instance);
+		const struct strata_plugin_ops *ops;
+		const config_setting_t *was;
+
+		if (!i) {
+			struct strata_instance *fresh;
+
+			rc = inst_create(d, cp, plugs[k], NULL, &fresh);
+			if (!rc)
+				rc = inst_start(fresh);
+			failed += rc != 0;
+			continue;
+		}
+		was = i->cfg->config;
+		if (i->plug != plugs[k]) {
+			failed += inst_restart(d, i, cp, plugs[k]) != 0;
+			continue;
+		}
+		i->cfg = cp;
+		if (config_same(was, cp->config))
+			continue;
+		ops = i->plug->desc->ops;
+		rc = ops->reconfigure && i->state == INST_RUNNING ?
+			     ops->reconfigure(i->self) :
+			     STRATA_RECONF_RESTART;
+		if (rc == 0) {
+			log_msg(LOG_INFO, i->prefix, "reconfigured in place");
+			continue;
+		}
+		if (rc < 0)
+			log_msg(LOG_WARNING, i->prefix,
+				"reconfigure failed (%s); restarting",
+				strerror(-rc));
+		failed += inst_restart(d, i, cp, plugs[k]) != 0;
+	}
+	d->cfg = cfg;
+	cfg_free(old);
+	free(plugs);
+	daemon_facts_changed(d);
+	notify("READY=1");
+	if (failed) {
+		snprintf(err, errlen,
+			 "reloaded, but %u instance(s) failed to start; see the log",
+			 failed);
+		return -EIO;
+	}
+	log_info("configuration reloaded from %s", d->cfg_path);
+	return 0;
+
+free_plugs:
+	free(plugs);
+free_cfg:
+	cfg_free(cfg);
+	return rc;
+}
+
+static void on_hangup(void *arg, int signo)
+{
+	struct daemon *d = arg;
+	char err[1024];
+
+	(void)signo;
+	if (d->stopping)
+		return;
+	if (daemon_reload(d, err, sizeof(err)))
+		log_err("reload: %s", err);
+}
+
+/* ---- control commands ---------------------------------------------------- */
+
+static void gs(yajl_gen g, const char *s)
+{
+	if (s)
+		yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	else
+		yajl_gen_null(g);
+}
+
+static void gkv(yajl_gen g, const char *k, const char *v)
+{
+	gs(g, k);
+	gs(g, v);
+}
+
+static void gki(yajl_gen g, const char *k, long long v)
+{
+	gs(g, k);
+	yajl_gen_integer(g, v);
+}
+
+static void gkb(yajl_gen g, const char *k, bool v)
+{
+	gs(g, k);
+	yajl_gen_bool(g, v);
+}
+
+static const char *arg_str(yajl_val args, const char *key)
+{
+	const char *path[] = { key, NULL };
+	yajl_val v = args ? yajl_tree_get(args, path, yajl_t_string) : NULL;
+
+	return v ? YAJL_GET_STRING(v) : NULL;
+}
+
+static void cmd_version(void *arg, struct control_call *call, yajl_val args)
+{
+	yajl_gen g = control_call_gen(call);
+	char abi[32];
+
+	(void)arg;
+	(void)args;
+	snprintf(abi, sizeof(abi), "%d.%d", STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
+	yajl_gen_map_open(g);
+	gkv(g, "version", PACKAGE_VERSION);
+	gkv(g, "abi", abi);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void cmd_status(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	yajl_gen g = control_call_gen(call);
+	unsigned n = 0, running = 0;
+	char abi[32];
+
+	(void)args;
+	snprintf(abi, sizeof(abi), "%d.%d", STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
+	yajl_gen_map_open(g);
+	gkv(g, "node", d->cfg->node_name);
+	gkv(g, "state", d->stopping ? "stopping" : "running");
+	gkv(g, "version", PACKAGE_VERSION);
+	gkv(g, "abi", abi);
+	gki(g, "pid", getpid());
+	gki(g, "uptime_s", (loop_now() - d->started_ns) / 1000000000LL);
+	gkv(g, "config", d->cfg_path);
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		n++;
+		running += i->state == INST_RUNNING;
+	}
+	gki(g, "instances", n);
+	gki(g, "instances_running", running);
+	gkb(g, "routes_synced", route_may_delete(d->routes));
+	gs(g, "routes_waiting_for");
+	yajl_gen_array_open(g);
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (i->owner && !route_owner_is_synced(i->owner))
+			gs(g, i->name);
+	yajl_gen_array_close(g);
+	gki(g, "routes_desired", (long long)route_count(d->routes, ~0u));
+	gs(g, "waiting_for_facts");
+	yajl_gen_array_open(g);
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		const char *missing = NULL;
+
+		if (i->state == INST_WAITING &&
+		    !facts_have(d->facts, needs_facts(i), &missing))
+			gs(g, missing);
+	}
+	yajl_gen_array_close(g);
+	gki(g, "http_active", http_active(d->http));
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void cmd_plugins(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	yajl_gen g = control_call_gen(call);
+	char abi[32];
+
+	(void)args;
+	yajl_gen_map_open(g);
+	gs(g, "plugins");
+	yajl_gen_array_open(g);
+	for (size_t k = 0; k < d->n_plugs; k++) {
+		const struct plug *p = d->plugs[k];
+
+		snprintf(abi, sizeof(abi), "%u.%u", p->info->abi_major,
+			 p->info->abi_minor);
+		yajl_gen_map_open(g);
+		gkv(g, "name", p->desc->name);
+		gkv(g, "kind", kind_name(p));
+		gkv(g, "version", p->desc->version);
+		gkv(g, "abi", abi);
+		gkv(g, "file", p->info->path);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	gs(g, "instances");
+	yajl_gen_array_open(g);
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		const struct strata_plugin_ops *ops = i->plug->desc->ops;
+
+		yajl_gen_map_open(g);
+		gkv(g, "instance", i->name);
+		gkv(g, "plugin", i->plug->desc->name);
+		gkv(g, "kind", kind_name(i->plug));
+		gkv(g, "state", host_state_name(i->state));
+		gs(g, "status");
+		yajl_gen_map_open(g);
+		if (ops->status && i->state == INST_RUNNING) {
+			struct strata_status *st = host_status_begin(g);
+
+			if (st) {
+				ops->status(i->self, st);
+				host_status_end(st);
+			}
+		}
+		yajl_gen_map_close(g);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void gen_fact(void *arg, const char *name, const char *value,
+		     const char *source)
+{
+	yajl_gen g = arg;
+
+	yajl_gen_map_open(g);
+	gkv(g, "name", name);
+	gkv(g, "value", value);
+	gkv(g, "source", source);
+	yajl_gen_map_close(g);
+}
+
+static void cmd_facts(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	yajl_gen g = control_call_gen(call);
+
+	(void)args;
+	yajl_gen_map_open(g);
+	gkv(g, "node", d->cfg->node_name);
+	gs(g, "facts");
+	yajl_gen_array_open(g);
+	facts_each(d->facts, gen_fact, g);
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void gen_nexthops(yajl_gen g, const struct strata_route *r)
+{
+	char buf[INET6_ADDRSTRLEN + 64], addr[64];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint32_t k = 0; k < r->n_nexthops && off < sizeof(buf); k++) {
+		const struct strata_nexthop *nh = &r->nh[k];
+
+		addr[0] = '\0';
+		if (nh->gw.family)
+			route_addr_format(&nh->gw, addr, sizeof(addr));
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+					"%s%s%s%s%s", k ? ", " : "",
+					addr[0] ? "via " : "", addr,
+					nh->ifname[0] ? (addr[0] ? " dev " : "dev ") : "",
+					nh->ifname);
+	}
+	gs(g, buf);
+}
+
+struct routes_ctx {
+	yajl_gen g;
+	const char *advertiser;
+	uint32_t scopes;
+};
+
+static void gen_route(yajl_gen g, const struct strata_route *r)
+{
+	char dst[64];
+
+	route_prefix_format(&r->dst, dst, sizeof(dst));
+	gkv(g, "scope", route_scope_name(r->scope));
+	gkv(g, "dst", dst);
+	gs(g, "via");
+	gen_nexthops(g, r);
+}
+
+static void gen_desired(void *arg, const struct strata_route *r,
+			const char *owners)
+{
+	struct routes_ctx *c = arg;
+
+	yajl_gen_map_open(c->g);
+	gen_route(c->g, r);
+	gkv(c->g, "owners", owners);
+	yajl_gen_map_close(c->g);
+}
+
+static void gen_installed(void *arg, const struct strata_route *r)
+{
+	struct routes_ctx *c = arg;
+
+	if (!(r->scope & c->scopes))
+		return;
+	yajl_gen_map_open(c->g);
+	gkv(c->g, "advertiser", c->advertiser);
+	gen_route(c->g, r);
+	yajl_gen_map_close(c->g);
+}
+
+static void cmd_routes(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	const char *scope = arg_str(args, "scope");
+	struct routes_ctx c = { .scopes = ~0u };
+
+	if (scope && route_scope_parse(scope, &c.scopes)) {
+		control_call_fail(call,
+				  "scope \"%s\": expected kernel, cloud or bgp",
+				  scope);
+		return;
+	}
+	c.g = control_call_gen(call);
+	yajl_gen_map_open(c.g);
+	gkb(c.g, "may_delete", route_may_delete(d->routes));
+	gs(c.g, "desired");
+	yajl_gen_array_open(c.g);
+	route_desired_each(d->routes, c.scopes, gen_desired, &c);
+	yajl_gen_array_close(c.g);
+	gs(c.g, "installed");
+	yajl_gen_array_open(c.g);
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		const struct strata_advertiser_ops *ops;
+
+		if (i->plug->desc->kind != STRATA_KIND_ADVERTISER ||
+		    i->state != INST_RUNNING)
+			continue;
+		ops = i->plug->desc->kind_ops;
+		if (!ops->installed)
+			continue;
+		c.advertiser = i->name;
+		ops->installed(i->self, gen_installed, &c);
+	}
+	yajl_gen_array_close(c.g);
+	yajl_gen_map_close(c.g);
+	control_call_done(call);
+}
+
+static void cmd_metrics(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	yajl_gen g = control_call_gen(call);
+	char name[160];
+
+	(void)args;
+	yajl_gen_map_open(g);
+	gs(g, "metrics");
+	yajl_gen_array_open(g);
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		for (size_t k = 0; k < i->n_metrics; k++) {
+			snprintf(name, sizeof(name), "%s_%s",
+				 i->plug->desc->name, i->metrics[k].name);
+			yajl_gen_map_open(g);
+			gkv(g, "name", name);
+			gkv(g, "instance", i->name);
+			gkv(g, "type", i->metrics[k].gauge ? "gauge" : "counter");
+			gki(g, "value", i->metrics[k].value);
+			yajl_gen_map_close(g);
+		}
+	}
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void cmd_log_level(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	const char *level = arg_str(args, "level");
+	const char *instance = arg_str(args, "instance");
+	struct strata_instance *inst = NULL;
+	yajl_gen g;
+	int lv;
+
+	if (!level) {
+		control_call_fail(call, "level=LEVEL is required (error, warning, info, debug)");
+		return;
+	}
+	lv = log_level_parse(level);
+	if (lv < 0) {
+		control_call_fail(call, "level \"%s\": expected error, warning, info or debug",
+				  level);
+		return;
+	}
+	if (instance) {
+		inst = inst_by_name(d, instance);
+		if (!inst) {
+			control_call_fail(call, "no instance \"%s\"", instance);
+			return;
+		}
+		inst->debug = lv == LOG_DEBUG;
+	} else {
+		log_set_level(lv);
+	}
+	g = control_call_gen(call);
+	yajl_gen_map_open(g);
+	gkv(g, "level", log_level_name(lv));
+	gkv(g, "instance", instance);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void cmd_reload(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	char err[1024];
+	yajl_gen g;
+
+	(void)args;
+	if (daemon_reload(d, err, sizeof(err))) {
+		log_err("reload: %s", err);
+		control_call_fail(call, "%s", err);
+		return;
+	}
+	g = control_call_gen(call);
+	yajl_gen_map_open(g);
+	gkv(g, "config", d->cfg_path);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static int register_commands(struct daemon *d)
+{
+	static const struct {
+		const char *name;
+		control_handler fn;
+	} cmds[] = {
+		{ "version", cmd_version }, { "status", cmd_status },
+		{ "plugins", cmd_plugins }, { "facts", cmd_facts },
+		{ "routes", cmd_routes },   { "metrics", cmd_metrics },
+		{ "log-level", cmd_log_level }, { "reload", cmd_reload },
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		rc = control_register(d->ctl, cmds[i].name, cmds[i].fn, d);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- -t and --plugin-info ------------------------------------------------ */
+
+int daemon_check_config(const char *path, FILE *out, FILE *errf)
+{
+	struct plug_info **infos = NULL;
+	struct cfg *cfg = NULL;
+	char err[1024];
+	size_t n = 0;
+	int rc;
+
+	rc = cfg_load(path, &cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(errf, "%s\n", err);
+		return 1;
+	}
+	infos = calloc(cfg->n_plugins + 1, sizeof(*infos));
+	if (!infos) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->n_plugins; i++) {
+		const struct cfg_plugin *cp = &cfg->plugins[i];
+		struct plug_info *info = NULL;
+		bool seen = false;
+
+		for (size_t k = 0; k < n && !seen; k++) {
+			if (!strcmp(infos[k]->path, cp->path)) {
+				info = infos[k];
+				seen = true;
+			}
+		}
+		if (!seen) {
+			rc = plug_check(cp->path, &info, err, sizeof(err));
+			if (rc) {
+				fprintf(errf, "%s:%d: plugins[%zu] (%s): %s\n",
+					cfg->path, cp->line, i, cp->instance, err);
+				goto out;
+			}
+			infos[n++] = info;
+			rc = plug_check_unique(infos, n, err, sizeof(err));
+			if (rc) {
+				fprintf(errf, "%s:%d: %s\n", cfg->path,
+					cp->line, err);
+				goto out;
+			}
+		}
+		rc = cfg_check_plugin(cfg, cp, info->config, err, sizeof(err));
+		if (rc) {
+			fprintf(errf, "%s\n", err);
+			goto out;
+		}
+	}
+	fprintf(out, "%s: configuration OK (%zu plugin instance%s)\n",
+		cfg->path, cfg->n_plugins, cfg->n_plugins == 1 ? "" : "s");
+out:
+	for (size_t k = 0; k < n; k++)
+		plug_info_free(infos[k]);
+	free(infos);
+	cfg_free(cfg);
+	return rc ? 1 : 0;
+}
+
+static const char *cfg_type_name(uint32_t type)
+{
+	switch (type) {
+	case STRATA_CFG_BOOL:
+		return "bool";
+	case STRATA_CFG_INT:
+		return "int";
+	case STRATA_CFG_STRING:
+		return "string";
+	case STRATA_CFG_STRINGS:
+		return "strings";
+	case STRATA_CFG_DURATION:
+		return "duration";
+	}
+	return "?";
+}
+
+int daemon_plugin_info(const char *path, FILE *out, FILE *errf)
+{
+	struct plug_info *info = NULL;
+	char err[1024];
+
+	if (plug_check(path, &info, err, sizeof(err))) {
+		fprintf(errf, "%s\n", err);
+		return 1;
+	}
+	fprintf(out, "file:        %s\n", info->path);
+	fprintf(out, "name:        %s\n", info->name);
+	fprintf(out, "kind:        %s\n", plug_kind_name(info->kind));
+	fprintf(out, "version:     %s\n", info->version);
+	fprintf(out, "abi:         %u.%u\n", info->abi_major, info->abi_minor);
+	fprintf(out, "description: %s\n",
+		info->description ? info->description : "");
+	fprintf(out, "config keys:%s\n", info->n_config ? "" : " none");
+	for (size_t i = 0; i < info->n_config; i++) {
+		const struct strata_cfg_key *k = &info->config[i];
+
+		fprintf(out, "  %-20s %-8s %s%s%s%s%s\n", k->name,
+			cfg_type_name(k->type),
+			k->flags & STRATA_CFG_REQUIRED ? "required " : "",
+			k->def ? "default \"" : "", k->def ? k->def : "",
+			k->def ? "\" " : "", k->help ? k->help : "");
+	}
+	plug_info_free(info);
+	return 0;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+int daemon_new(const char *cfg_path, struct daemon **out)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char err[1024];
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	d->cfg_path = strdup(cfg_path);
+	if (!d->cfg_path) {
+		free(d);
+		return -ENOMEM;
+	}
+	rc = cfg_load(cfg_path, &d->cfg, err, sizeof(err));
+	if (rc) {
+		log_err("%s", err);
+		goto fail;
+	}
+	log_set_level(d->cfg->log_level);
+	if (log_set_target(d->cfg->log_target, "stratad"))
+		log_warn("log target \"%s\" unavailable; logging to stderr",
+			 d->cfg->log_target);
+	rc = loop_new(&d->loop);
+	if (!rc)
+		rc = http_new(d->loop, &d->http);
+	if (!rc)
+		rc = facts_from_config(d->cfg, NULL, &d->facts);
+	if (!rc)
+		rc = route_model_new(d->loop, d->cfg->resync_ns, &d->routes);
+	if (rc) {
+		log_err("cannot set up the core: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = nl_open(d->cfg->rtproto, &d->nl);
+	if (rc) {
+		log_err("netlink: %s", strerror(-rc));
+		goto fail;
+	}
+	d->started_ns = loop_now();
+
+	for (size_t i = 0; i < d->cfg->n_plugins; i++) {
+		const struct cfg_plugin *cp = &d->cfg->plugins[i];
+		struct strata_instance *inst;
+		struct plug *p;
+
+		rc = plugin_get(d, d->cfg, cp, &p, err, sizeof(err));
+		if (rc) {
+			log_err("%s:%d: plugins[%zu] (%s): %s", d->cfg->path,
+				cp->line, i, cp->instance, err);
+			goto fail;
+		}
+		rc = inst_create(d, cp, p, NULL, &inst);
+		if (rc)
+			goto fail;
+	}
+
+	rc = control_new(d->loop, d->cfg->control_socket, d->cfg->control_mode,
+			 d->cfg->control_group, &d->ctl, err, sizeof(err));
+	if (rc) {
+		log_err("control socket: %s", err);
+		goto fail;
+	}
+	rc = register_commands(d);
+	if (!rc)
+		rc = loop_signal(d->loop, SIGTERM, on_terminate, d);
+	if (!rc)
+		rc = loop_signal(d->loop, SIGINT, on_terminate, d);
+	if (!rc)
+		rc = loop_signal(d->loop, SIGHUP, on_hangup, d);
+	if (rc) {
+		log_err("cannot set up signals and commands: %s", strerror(-rc));
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	daemon_free(d);
+	return rc ? rc : -EINVAL;
+}
+
+int daemon_run(struct daemon *d)
+{
+	int rc;
+
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		rc = inst_start(i);
+		if (rc)
+			return 1;
+	}
+	log_info("stratad %s running: node %s, %zu plugin instance%s, control at %s",
+		 PACKAGE_VERSION, d->cfg->node_name, d->cfg->n_plugins,
+		 d->cfg->n_plugins == 1 ? "" : "s", d->cfg->control_socket);
+	notify("READY=1");
+	rc = loop_run(d->loop);
+	if (rc) {
+		log_err("event loop: %s", strerror(-rc));
+		return 1;
+	}
+	log_info("stopped");
+	return d->exit_code;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	/* advertisers first, so no owner's removal triggers a reconcile */
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		if (i->adv) {
+			route_adv_remove(i->adv);
+			i->adv = NULL;
+		}
+	}
+	while (d->instances)
+		inst_destroy(d->instances, false);
+	if (d->stop_timer)
+		loop_timer_cancel(d->stop_timer);
+	control_free(d->ctl);
+	http_free(d->http);
+	route_model_free(d->routes);
+	nl_close(d->nl);
+	facts_free(d->facts);
+	loop_free(d->loop);
+	for (size_t i = 0; i < d->n_plugs; i++)
+		plug_free(d->plugs[i]);
+	free(d->plugs);
+	cfg_free(d->cfg);
+	free(d->cfg_path);
+	free(d);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stratad itself: the configured plugin instances, their lifecycle
+ * (create, start once the facts they need are known, reconfigure on
+ * SIGHUP, stop on SIGTERM), the route model and the control commands.
+ */
+#ifndef STRATA_CORE_DAEMON_H
+#define STRATA_CORE_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "host.h"
+
+struct cfg;
+struct loop;
+struct http;
+struct facts;
+struct route_model;
+struct nl;
+struct control;
+struct plug;
+
+struct daemon {
+	char *cfg_path;
+	struct cfg *cfg;
+	struct loop *loop;
+	struct http *http;
+	struct facts *facts;
+	struct route_model *routes;
+	struct nl *nl;
+	struct control *ctl;
+	struct plug **plugs; /* loaded plugins, one per file */
+	size_t n_plugs;
+	struct strata_instance *instances;
+	uint64_t next_id;
+	int64_t started_ns;
+	int64_t stop_deadline_ns;
+	struct loop_timer *stop_timer;
+	bool stopping;
+	int exit_code;
+};
+
+/* stratad -t: check the config and every plugin it names (in the checking
+ * child), print problems to err, return 0 when good. */
+int daemon_check_config(const char *path, FILE *out, FILE *err);
+/* stratad --plugin-info FILE: the checking child's view of a plugin. */
+int daemon_plugin_info(const char *path, FILE *out, FILE *err);
+
+int daemon_new(const char *cfg_path, struct daemon **out);
+/* Runs until SIGTERM/SIGINT; returns the process exit status. */
+int daemon_run(struct daemon *d);
+void daemon_free(struct daemon *d);
+
+/* For the host table. */
+struct strata_instance *daemon_instance_by_id(struct daemon *d, uint64_t id);
+void daemon_facts_changed(struct daemon *d);
+void daemon_instance_stopped(struct strata_instance *inst);
+
+#endif

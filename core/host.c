@@ -1,1 +1,803 @@
-/* placeholder */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The host services table handed to every plugin instance. Each entry
+ * checks its arguments, does the work through a core module, and tracks
+ * what the instance holds so that it can be released at destroy.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "cfg.h"
+#include "daemon.h"
+#include "facts.h"
+#include "host.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "nl.h"
+#include "plug.h"
+#include "route.h"
+
+enum res_kind { RES_WATCH, RES_TIMER, RES_DEFER, RES_HTTP };
+
+/* One loop resource held by an instance, on the instance's list. */
+struct host_res {
+	enum res_kind kind;
+	struct strata_instance *inst;
+	struct host_res *prev, *next;
+	union {
+		struct loop_fd *fd;
+		struct loop_timer *timer;
+		struct loop_defer *defer;
+		struct http_call *http;
+	} h;
+	union {
+		strata_fd_cb fd;
+		strata_cb plain;
+		strata_http_cb http;
+	} cb;
+	void *arg;
+	bool oneshot;
+	bool firing;
+	bool dead;
+};
+
+/* The public handles are the tracking records themselves. */
+struct strata_watch {
+	struct host_res r;
+};
+struct strata_timer {
+	struct host_res r;
+};
+struct strata_http_call {
+	struct host_res r;
+};
+
+struct strata_status {
+	yajl_gen g;
+};
+
+struct host_post {
+	struct daemon *d;
+	uint64_t id;
+	strata_cb cb;
+	void *arg;
+};
+
+static struct host_res *res_new(struct strata_instance *inst,
+				enum res_kind kind)
+{
+	struct host_res *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->inst = inst;
+	r->next = inst->res;
+	if (inst->res)
+		inst->res->prev = r;
+	inst->res = r;
+	return r;
+}
+
+static void res_unlink(struct host_res *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		r->inst->res = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+/* Undo the loop side of a resource and free the record. */
+static void res_release(struct host_res *r)
+{
+	res_unlink(r);
+	switch (r->kind) {
+	case RES_WATCH:
+		loop_fd_del(r->h.fd);
+		break;
+	case RES_TIMER:
+		if (r->h.timer)
+			loop_timer_cancel(r->h.timer);
+		break;
+	case RES_DEFER:
+		loop_defer_cancel(r->h.defer);
+		break;
+	case RES_HTTP:
+		http_cancel(r->h.http);
+		break;
+	}
+	if (r->firing) {
+		/* freed by the dispatcher once the callback returns */
+		r->dead = true;
+		return;
+	}
+	free(r);
+}
+
+void host_release_all(struct strata_instance *inst)
+{
+	unsigned n = 0;
+
+	while (inst->res) {
+		res_release(inst->res);
+		n++;
+	}
+	if (n)
+		log_msg(LOG_DEBUG, inst->prefix,
+			"released %u loop resources left at destroy", n);
+}
+
+static bool inst_ok(struct strata_instance *inst)
+{
+	return inst && inst->d;
+}
+
+/* ---- logging ---------------------------------------------------------- */
+
+static void host_vlog(struct strata_instance *inst, int level,
+		      const char *fmt, va_list ap)
+{
+	if (!inst_ok(inst) || !fmt)
+		return;
+	if (level < LOG_ERR)
+		level = LOG_ERR;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	if (level == LOG_DEBUG && inst->debug)
+		log_vmsg_force(level, inst->prefix, fmt, ap);
+	else
+		log_vmsg(level, inst->prefix, fmt, ap);
+}
+
+static void host_log(struct strata_instance *inst, int level,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	host_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static const char *host_instance_name(struct strata_instance *inst)
+{
+	return inst_ok(inst) ? inst->name : NULL;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static const struct strata_cfg_key *schema_of(struct strata_instance *inst)
+{
+	return inst->plug->desc->config;
+}
+
+static int host_cfg_bool(struct strata_instance *inst, const char *key,
+			 int *out)
+{
+	if (!inst_ok(inst) || !key || !out)
+		return -EINVAL;
+	return cfg_get_bool(inst->cfg, schema_of(inst), key, out);
+}
+
+static int host_cfg_int(struct strata_instance *inst, const char *key,
+			int64_t *out)
+{
+	if (!inst_ok(inst) || !key || !out)
+		return -EINVAL;
+	return cfg_get_int(inst->cfg, schema_of(inst), key, out);
+}
+
+static int host_cfg_duration(struct strata_instance *inst, const char *key,
+			     int64_t *out_ns)
+{
+	if (!inst_ok(inst) || !key || !out_ns)
+		return -EINVAL;
+	return cfg_get_duration(inst->cfg, schema_of(inst), key, out_ns);
+}
+
+static const char *host_cfg_string(struct strata_instance *inst,
+				   const char *key)
+{
+	if (!inst_ok(inst) || !key)
+		return NULL;
+	return cfg_get_string(inst->cfg, schema_of(inst), key);
+}
+
+static int host_cfg_strings_count(struct strata_instance *inst,
+				  const char *key)
+{
+	if (!inst_ok(inst) || !key)
+		return -EINVAL;
+	return cfg_get_strings_count(inst->cfg, schema_of(inst), key);
+}
+
+static const char *host_cfg_strings_at(struct strata_instance *inst,
+				       const char *key, uint32_t index)
+{
+	if (!inst_ok(inst) || !key)
+		return NULL;
+	return cfg_get_strings_at(inst->cfg, schema_of(inst), key, index);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static int64_t host_now(void)
+{
+	return loop_now();
+}
+
+static uint32_t to_epoll(uint32_t ev)
+{
+	uint32_t e = 0;
+
+	if (ev & STRATA_FD_IN)
+		e |= EPOLLIN;
+	if (ev & STRATA_FD_OUT)
+		e |= EPOLLOUT;
+	return e;
+}
+
+static uint32_t from_epoll(uint32_t e)
+{
+	uint32_t ev = 0;
+
+	if (e & EPOLLIN)
+		ev |= STRATA_FD_IN;
+	if (e & EPOLLOUT)
+		ev |= STRATA_FD_OUT;
+	if (e & EPOLLERR)
+		ev |= STRATA_FD_ERR;
+	if (e & (EPOLLHUP | EPOLLRDHUP))
+		ev |= STRATA_FD_HUP;
+	return ev;
+}
+
+static void fire_begin(struct host_res *r)
+{
+	r->firing = true;
+}
+
+/* After a callback: free the record if it was released meanwhile. */
+static bool fire_end(struct host_res *r)
+{
+	r->firing = false;
+	if (r->dead) {
+		free(r);
+		return false;
+	}
+	return true;
+}
+
+static void watch_fire(void *arg, int fd, uint32_t events)
+{
+	struct host_res *r = arg;
+
+	fire_begin(r);
+	r->cb.fd(r->arg, fd, from_epoll(events));
+	fire_end(r);
+}
+
+static struct strata_watch *host_fd_watch(struct strata_instance *inst,
+					  int fd, uint32_t events,
+					  strata_fd_cb cb, void *arg)
+{
+	struct host_res *r;
+
+	if (!inst_ok(inst) || fd < 0 || !cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = res_new(inst, RES_WATCH);
+	if (!r)
+		return NULL;
+	r->cb.fd = cb;
+	r->arg = arg;
+	r->h.fd = loop_fd_add(inst->d->loop, fd, to_epoll(events), watch_fire, r);
+	if (!r->h.fd) {
+		int e = errno;
+
+		res_unlink(r);
+		free(r);
+		errno = e;
+		return NULL;
+	}
+	return (struct strata_watch *)r;
+}
+
+static int host_fd_modify(struct strata_instance *inst, struct strata_watch *w,
+			  uint32_t events)
+{
+	if (!inst_ok(inst) || !w || w->r.inst != inst || w->r.dead)
+		return -EINVAL;
+	return loop_fd_mod(w->r.h.fd, to_epoll(events));
+}
+
+static void host_fd_unwatch(struct strata_instance *inst,
+			    struct strata_watch *w)
+{
+	if (!inst_ok(inst) || !w || w->r.inst != inst || w->r.dead)
+		return;
+	res_release(&w->r);
+}
+
+static void timer_fire(void *arg)
+{
+	struct host_res *r = arg;
+
+	fire_begin(r);
+	if (r->oneshot)
+		r->h.timer = NULL; /* the loop has let go of a fired one-shot */
+	r->cb.plain(r->arg);
+	if (fire_end(r) && r->oneshot) {
+		res_unlink(r);
+		free(r);
+	}
+}
+
+static struct strata_timer *host_timer_start(struct strata_instance *inst,
+					     int64_t delay_ns,
+					     int64_t period_ns, strata_cb cb,
+					     void *arg)
+{
+	struct host_res *r;
+
+	if (!inst_ok(inst) || !cb || delay_ns < 0 || period_ns < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = res_new(inst, RES_TIMER);
+	if (!r)
+		return NULL;
+	r->cb.plain = cb;
+	r->arg = arg;
+	r->oneshot = period_ns == 0;
+	r->h.timer = loop_timer_add(inst->d->loop, delay_ns, period_ns,
+				    timer_fire, r);
+	if (!r->h.timer) {
+		int e = errno;
+
+		res_unlink(r);
+		free(r);
+		errno = e;
+		return NULL;
+	}
+	return (struct strata_timer *)r;
+}
+
+static void host_timer_stop(struct strata_instance *inst,
+			    struct strata_timer *t)
+{
+	if (!inst_ok(inst) || !t || t->r.inst != inst || t->r.dead)
+		return;
+	res_release(&t->r);
+}
+
+static void defer_fire(void *arg)
+{
+	struct host_res *r = arg;
+	strata_cb cb = r->cb.plain;
+	void *cb_arg = r->arg;
+
+	res_unlink(r);
+	free(r);
+	cb(cb_arg);
+}
+
+static int host_defer(struct strata_instance *inst, strata_cb cb, void *arg)
+{
+	struct host_res *r;
+
+	if (!inst_ok(inst) || !cb)
+		return -EINVAL;
+	r = res_new(inst, RES_DEFER);
+	if (!r)
+		return -ENOMEM;
+	r->cb.plain = cb;
+	r->arg = arg;
+	r->h.defer = loop_defer(inst->d->loop, defer_fire, r);
+	if (!r->h.defer) {
+		res_unlink(r);
+		free(r);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void post_fire(void *arg)
+{
+	struct host_post *p = arg;
+	struct strata_instance *inst = daemon_instance_by_id(p->d, p->id);
+
+	/* an instance destroyed meanwhile never sees its posts */
+	if (inst)
+		p->cb(p->arg);
+	free(p);
+}
+
+/* Any thread, until the instance's destroy() has returned (a plugin joins
+ * its threads in destroy), so inst is alive here. */
+static int host_post(struct strata_instance *inst, strata_cb cb, void *arg)
+{
+	struct host_post *p;
+	int err;
+
+	if (!inst || !cb)
+		return -EINVAL;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->d = inst->d;
+	p->id = inst->id;
+	p->cb = cb;
+	p->arg = arg;
+	err = loop_post(inst->d->loop, post_fire, p);
+	if (err)
+		free(p);
+	return err;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+static void http_done(void *arg, const struct strata_http_response *resp)
+{
+	struct host_res *r = arg;
+	strata_http_cb cb = r->cb.http;
+	void *cb_arg = r->arg;
+
+	res_unlink(r);
+	free(r);
+	cb(cb_arg, resp);
+}
+
+static struct strata_http_call *
+host_http_start(struct strata_instance *inst,
+		const struct strata_http_request *req, strata_http_cb cb,
+		void *arg)
+{
+	struct host_res *r;
+
+	if (!inst_ok(inst) || !req || !cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = res_new(inst, RES_HTTP);
+	if (!r)
+		return NULL;
+	r->cb.http = cb;
+	r->arg = arg;
+	r->h.http = http_start(inst->d->http, req, http_done, r);
+	if (!r->h.http) {
+		int e = errno;
+
+		res_unlink(r);
+		free(r);
+		errno = e;
+		return NULL;
+	}
+	return (struct strata_http_call *)r;
+}
+
+static void host_http_cancel(struct strata_instance *inst,
+			     struct strata_http_call *c)
+{
+	if (!inst_ok(inst) || !c || c->r.inst != inst)
+		return;
+	res_release(&c->r);
+}
+
+/* ---- kernel routes ------------------------------------------------------- */
+
+static int host_kroute_list(struct strata_instance *inst, uint32_t family,
+			    uint32_t table, strata_route_cb cb, void *arg)
+{
+	if (!inst_ok(inst) || !cb)
+		return -EINVAL;
+	if (!inst->d->nl)
+		return -ENOTCONN;
+	return nl_route_list(inst->d->nl, family, table, cb, arg);
+}
+
+static int host_kroute_replace(struct strata_instance *inst,
+			       const struct strata_route *route)
+{
+	if (!inst_ok(inst) || !route)
+		return -EINVAL;
+	if (!inst->d->nl)
+		return -ENOTCONN;
+	return nl_route_replace(inst->d->nl, route);
+}
+
+static int host_kroute_delete(struct strata_instance *inst,
+			      const struct strata_route *route)
+{
+	if (!inst_ok(inst) || !route)
+		return -EINVAL;
+	if (!inst->d->nl)
+		return -ENOTCONN;
+	return nl_route_delete(inst->d->nl, route);
+}
+
+/* ---- node facts ---------------------------------------------------------- */
+
+static const char *host_fact_get(struct strata_instance *inst,
+				 const char *name)
+{
+	if (!inst_ok(inst) || !name)
+		return NULL;
+	return facts_get(inst->d->facts, name);
+}
+
+static int host_fact_set(struct strata_instance *inst, const char *name,
+			 const char *value)
+{
+	int err;
+
+	if (!inst_ok(inst) || !name || !value)
+		return -EINVAL;
+	err = facts_set(inst->d->facts, name, value, inst->name);
+	if (err == -EEXIST) {
+		log_msg(LOG_WARNING, inst->prefix,
+			"fact %s=%s differs from the config's %s; the config wins",
+			name, value, facts_get(inst->d->facts, name));
+		return err;
+	}
+	if (err)
+		return err;
+	log_msg(LOG_INFO, inst->prefix, "node fact %s=%s", name, value);
+	daemon_facts_changed(inst->d);
+	return 0;
+}
+
+/* ---- the route model ----------------------------------------------------- */
+
+static int host_route_owner(struct strata_instance *inst)
+{
+	if (!inst_ok(inst))
+		return -EINVAL;
+	if (inst->owner) {
+		/* a restarted instance states its routes again */
+		route_owner_restate(inst->owner);
+		return 0;
+	}
+	inst->owner = route_owner_add(inst->d->routes, inst->name);
+	return inst->owner ? 0 : -ENOMEM;
+}
+
+static int log_route_err(struct strata_instance *inst, const char *what,
+			 const struct strata_route *r, int err)
+{
+	char buf[512];
+
+	if (err && r) {
+		route_format(r, buf, sizeof(buf));
+		log_msg(LOG_WARNING, inst->prefix, "%s %s: %s", what, buf,
+			strerror(-err));
+	}
+	return err;
+}
+
+static int host_route_set(struct strata_instance *inst,
+			  const struct strata_route *route)
+{
+	if (!inst_ok(inst) || !route)
+		return -EINVAL;
+	if (!inst->owner)
+		return -EPERM;
+	return log_route_err(inst, "route refused:", route,
+			     route_set(inst->owner, route));
+}
+
+static int host_route_unset(struct strata_instance *inst, uint32_t scope,
+			    const struct strata_prefix *dst)
+{
+	if (!inst_ok(inst) || !dst)
+		return -EINVAL;
+	if (!inst->owner)
+		return -EPERM;
+	return route_unset(inst->owner, scope, dst);
+}
+
+static int host_route_synced(struct strata_instance *inst)
+{
+	if (!inst_ok(inst))
+		return -EINVAL;
+	if (!inst->owner)
+		return -EPERM;
+	return route_synced(inst->owner);
+}
+
+static int host_route_resync(struct strata_instance *inst)
+{
+	if (!inst_ok(inst))
+		return -EINVAL;
+	if (!inst->adv)
+		return -EPERM;
+	route_resync_soon(inst->d->routes, inst->adv);
+	return 0;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static bool metric_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	for (; name[n]; n++) {
+		char c = name[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			return false;
+	}
+	return n > 0 && n <= 64;
+}
+
+static struct host_metric *metric_find(struct strata_instance *inst,
+				       const char *name, bool gauge)
+{
+	struct host_metric *m;
+
+	for (size_t i = 0; i < inst->n_metrics; i++)
+		if (!strcmp(inst->metrics[i].name, name))
+			return &inst->metrics[i];
+	if (inst->n_metrics >= 256)
+		return NULL; /* bounded: a plugin cannot grow this forever */
+	m = realloc(inst->metrics, (inst->n_metrics + 1) * sizeof(*m));
+	if (!m)
+		return NULL;
+	inst->metrics = m;
+	m = &inst->metrics[inst->n_metrics];
+	m->name = strdup(name);
+	if (!m->name)
+		return NULL;
+	m->value = 0;
+	m->gauge = gauge;
+	inst->n_metrics++;
+	return m;
+}
+
+static int host_metric_add(struct strata_instance *inst, const char *name,
+			   int64_t delta)
+{
+	struct host_metric *m;
+
+	if (!inst_ok(inst) || !name || !metric_name_ok(name))
+		return -EINVAL;
+	m = metric_find(inst, name, false);
+	if (!m)
+		return -ENOSPC;
+	m->value += delta;
+	return 0;
+}
+
+static int host_metric_set(struct strata_instance *inst, const char *name,
+			   int64_t value)
+{
+	struct host_metric *m;
+
+	if (!inst_ok(inst) || !name || !metric_name_ok(name))
+		return -EINVAL;
+	m = metric_find(inst, name, true);
+	if (!m)
+		return -ENOSPC;
+	m->value = value;
+	return 0;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+struct strata_status *host_status_begin(void *g)
+{
+	struct strata_status *st = calloc(1, sizeof(*st));
+
+	if (st)
+		st->g = g;
+	return st;
+}
+
+void host_status_end(struct strata_status *st)
+{
+	free(st);
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void host_status_str(struct strata_status *st, const char *key,
+			    const char *value)
+{
+	if (!st || !key)
+		return;
+	gen_str(st->g, key);
+	if (value)
+		gen_str(st->g, value);
+	else
+		yajl_gen_null(st->g);
+}
+
+static void host_status_int(struct strata_status *st, const char *key,
+			    int64_t value)
+{
+	if (!st || !key)
+		return;
+	gen_str(st->g, key);
+	yajl_gen_integer(st->g, value);
+}
+
+static void host_stopped(struct strata_instance *inst)
+{
+	if (inst_ok(inst))
+		daemon_instance_stopped(inst);
+}
+
+const char *host_state_name(enum inst_state s)
+{
+	switch (s) {
+	case INST_CREATED:
+		return "created";
+	case INST_WAITING:
+		return "waiting";
+	case INST_RUNNING:
+		return "running";
+	case INST_STOPPING:
+		return "stopping";
+	case INST_STOPPED:
+		return "stopped";
+	case INST_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+const struct strata_host host_table = {
+	.size = sizeof(struct strata_host),
+	.abi_major = STRATA_ABI_MAJOR,
+	.abi_minor = STRATA_ABI_MINOR,
+	.log = host_log,
+	.vlog = host_vlog,
+	.instance_name = host_instance_name,
+	.cfg_bool = host_cfg_bool,
+	.cfg_int = host_cfg_int,
+	.cfg_duration = host_cfg_duration,
+	.cfg_string = host_cfg_string,
+	.cfg_strings_count = host_cfg_strings_count,
+	.cfg_strings_at = host_cfg_strings_at,
+	.now = host_now,
+	.fd_watch = host_fd_watch,
+	.fd_modify = host_fd_modify,
+	.fd_unwatch = host_fd_unwatch,
+	.timer_start = host_timer_start,
+	.timer_stop = host_timer_stop,
+	.defer = host_defer,
+	.post = host_post,
+	.http_start = host_http_start,
+	.http_cancel = host_http_cancel,
+	.kroute_list = host_kroute_list,
+	.kroute_replace = host_kroute_replace,
+	.kroute_delete = host_kroute_delete,
+	.fact_get = host_fact_get,
+	.fact_set = host_fact_set,
+	.route_owner = host_route_owner,
+	.route_set = host_route_set,
+	.route_unset = host_route_unset,
+	.route_synced = host_route_synced,
+	.route_resync = host_route_resync,
+	.metric_add = host_metric_add,
+	.metric_set = host_metric_set,
+	.status_str = host_status_str,
+	.status_int = host_status_int,
+	.stopped = host_stopped,
+};

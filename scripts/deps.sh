@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install what strata needs to build, run and test, from Debian's packages.
+# Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
+set -eu
+
+BUILD="autoconf automake libtool pkg-config make gcc g++ \
+	libconfig-dev libcurl4-openssl-dev libyajl-dev libnl-3-dev \
+	libnl-route-3-dev libssl-dev check iproute2 procps"
+TEST="valgrind clang libclang-rt-14-dev binutils"
+
+want=$BUILD
+[ "${1:-build}" = test ] && want="$BUILD $TEST"
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

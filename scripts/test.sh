@@ -1,0 +1,151 @@
+#!/bin/bash
+# Build strata and run every test, as root on Debian 12:
+#   unit tests (make check), the same under valgrind, make distcheck,
+#   integration tests once in the ASan+UBSan build, fuzz targets time-boxed.
+# Each phase has a time budget; a phase over budget fails the run, so the
+# whole stays under 30 minutes on 2 cores as the project grows.
+# Benchmarks are not run here (see bench/).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+builds=${STRATA_BUILDS:-$top/build}
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+t0=$SECONDS
+
+phase_start() {
+	phase_name=$1
+	phase_budget=$2
+	phase_t0=$SECONDS
+	echo
+	echo "=== $phase_name (budget ${phase_budget}s)"
+}
+
+phase_end() {
+	local took=$((SECONDS - phase_t0))
+	echo "=== $phase_name: ${took}s of ${phase_budget}s"
+	if [ "$took" -gt "$phase_budget" ]; then
+		echo "test.sh: phase $phase_name took ${took}s, over its ${phase_budget}s budget" >&2
+		exit 1
+	fi
+}
+
+# Count the automake harness's results of one build dir.
+count_trs() {
+	local dir=$1 p f
+	p=$(grep -l '^:test-result: PASS' $(find "$dir" -name '*.trs') 2>/dev/null | wc -l)
+	f=$(grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' $(find "$dir" -name '*.trs') 2>/dev/null | wc -l)
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+show_failed_logs() {
+	local dir=$1
+	for trs in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $(find "$dir" -name '*.trs') 2>/dev/null); do
+		echo "--- ${trs%.trs}.log"
+		tail -n 60 "${trs%.trs}.log"
+	done
+}
+
+configure_build() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q "$@" && make -s -j"$jobs") >"$dir.build.log" 2>&1 || {
+		tail -n 80 "$dir.build.log"
+		echo "test.sh: build in $dir failed" >&2
+		exit 1
+	}
+}
+
+phase_start deps 300
+"$top/scripts/deps.sh" test
+phase_end
+
+phase_start build 300
+(cd "$top" && ./autogen.sh >/dev/null 2>&1)
+configure_build "$builds/default" --enable-werror
+phase_end
+
+phase_start unit 120
+if ! make -s -C "$builds/default" check -j"$jobs" >"$builds/default.check.log" 2>&1; then
+	show_failed_logs "$builds/default"
+	echo "test.sh: unit tests failed" >&2
+	exit 1
+fi
+count_trs "$builds/default"
+grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$builds/default.check.log" || true
+phase_end
+
+phase_start valgrind 300
+vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --suppressions=$top/tests/valgrind.supp"
+if ! make -s -C "$builds/default" check -j"$jobs" LOG_COMPILER="$vg" \
+	TEST_SUITE_LOG=valgrind-suite.log >"$builds/default.valgrind.log" 2>&1; then
+	show_failed_logs "$builds/default"
+	echo "test.sh: unit tests under valgrind failed" >&2
+	exit 1
+fi
+count_trs "$builds/default"
+phase_end
+
+phase_start distcheck 300
+if ! make -s -C "$builds/default" distcheck -j"$jobs" >"$builds/default.distcheck.log" 2>&1; then
+	tail -n 60 "$builds/default.distcheck.log"
+	echo "test.sh: make distcheck failed" >&2
+	exit 1
+fi
+phase_end
+
+phase_start sanitizers-build 300
+configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
+make -s -C "$builds/asan" check -j"$jobs" TESTS= >/dev/null 2>&1
+phase_end
+
+phase_start integration 420
+if [ "$(id -u)" != 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "test.sh: integration tests need root (network namespaces)" >&2
+		exit 1
+	fi
+	echo "integration: skipped, not root"
+else
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	rm -f "$builds/asan/integration.passed" "$builds/asan/integration.failed"
+	BUILDDIR="$builds/asan" "$top/tests/integration/run.sh" || true
+	if [ ! -f "$builds/asan/integration.failed" ]; then
+		echo "test.sh: the integration runner did not finish" >&2
+		exit 1
+	fi
+	passed=$((passed + $(cat "$builds/asan/integration.passed")))
+	failed=$((failed + $(cat "$builds/asan/integration.failed")))
+fi
+phase_end
+
+phase_start fuzz 240
+configure_build "$builds/fuzz" CC=clang --enable-fuzzing --enable-asan --enable-ubsan
+for t in "$builds"/fuzz/tests/fuzz/fuzz_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	corpus="$builds/fuzz/corpus-run/$name"
+	mkdir -p "$corpus"
+	seeds="$top/tests/fuzz/corpus/${name#fuzz_}"
+	[ -d "$seeds" ] || seeds=""
+	if "$t" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=0 "$corpus" $seeds >"$corpus.log" 2>&1; then
+		echo "fuzz $name: ${fuzz_seconds}s, no crash"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$corpus.log"
+		echo "fuzz $name: FAILED" >&2
+		failed=$((failed + 1))
+	fi
+done
+phase_end
+
+echo
+echo "total time: $((SECONDS - t0))s"
+echo "strata: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

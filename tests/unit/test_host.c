@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The host services table: resource tracking, posts, metrics, facts and
+ * the route model, on a real loop, without a running daemon. */
+#include "config.h"
+
+#include <check.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "daemon.h"
+#include "facts.h"
+#include "host.h"
+#include "http.h"
+#include "loop.h"
+#include "plug.h"
+#include "route.h"
+
+static const struct strata_plugin_ops ops; /* never called here */
+static const struct strata_plugin desc = {
+	.magic = STRATA_PLUGIN_MAGIC,
+	.abi_major = STRATA_ABI_MAJOR,
+	.abi_minor = STRATA_ABI_MINOR,
+	.size = sizeof(struct strata_plugin),
+	.kind = STRATA_KIND_FRONTEND,
+	.name = "test",
+	.version = "1",
+	.ops = &ops,
+};
+
+static struct daemon d;
+static struct plug plug = { .desc = &desc };
+static struct strata_instance inst;
+static const struct strata_host *h = &host_table;
+
+static void setup(void)
+{
+	memset(&d, 0, sizeof(d));
+	memset(&inst, 0, sizeof(inst));
+	ck_assert_int_eq(loop_new(&d.loop), 0);
+	ck_assert_int_eq(http_new(d.loop, &d.http), 0);
+	ck_assert_int_eq(facts_new(&d.facts), 0);
+	ck_assert_int_eq(route_model_new(d.loop, 60000000000LL, &d.routes), 0);
+	inst.d = &d;
+	inst.id = 7;
+	inst.name = strdup("t");
+	strcpy(inst.prefix, "test[t]");
+	inst.plug = &plug;
+	inst.state = INST_RUNNING;
+	d.instances = &inst;
+}
+
+static void teardown(void)
+{
+	host_release_all(&inst);
+	if (inst.owner)
+		route_owner_remove(inst.owner);
+	for (size_t i = 0; i < inst.n_metrics; i++)
+		free(inst.metrics[i].name);
+	free(inst.metrics);
+	free(inst.name);
+	route_model_free(d.routes);
+	http_free(d.http);
+	facts_free(d.facts);
+	loop_free(d.loop);
+}
+
+static void run_for(int64_t ms)
+{
+	int64_t end = loop_now() + ms * 1000000LL;
+
+	while (loop_now() < end)
+		loop_run_once(d.loop, 10);
+}
+
+static bool holds_resources(void)
+{
+	return inst.res != NULL;
+}
+
+static int fired;
+static struct strata_timer *self_stopping;
+
+static void count_cb(void *arg)
+{
+	(void)arg;
+	fired++;
+}
+
+static void stop_self_cb(void *arg)
+{
+	(void)arg;
+	fired++;
+	h->timer_stop(&inst, self_stopping);
+}
+
+START_TEST(oneshot_timer_fires_once_and_lets_go)
+{
+	fired = 0;
+	ck_assert_ptr_nonnull(h->timer_start(&inst, 1000000, 0, count_cb, NULL));
+	run_for(50);
+	ck_assert_int_eq(fired, 1);
+	ck_assert(!holds_resources()); /* the record is gone */
+}
+END_TEST
+
+START_TEST(periodic_timer_stopped_in_its_callback)
+{
+	fired = 0;
+	self_stopping = h->timer_start(&inst, 1000000, 1000000, stop_self_cb,
+				       NULL);
+	ck_assert_ptr_nonnull(self_stopping);
+	run_for(50);
+	ck_assert_int_eq(fired, 1);
+	ck_assert(!holds_resources());
+}
+END_TEST
+
+START_TEST(release_all_cancels_what_was_forgotten)
+{
+	int fds[2];
+
+	fired = 0;
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_ptr_nonnull(h->timer_start(&inst, 5000000, 5000000, count_cb, NULL));
+	ck_assert_ptr_nonnull(h->timer_start(&inst, 5000000, 0, count_cb, NULL));
+	ck_assert_int_eq(h->defer(&inst, count_cb, NULL), 0);
+	ck_assert_ptr_nonnull(h->fd_watch(&inst, fds[0], STRATA_FD_IN,
+					  (strata_fd_cb)count_cb, NULL));
+	ck_assert(holds_resources());
+	host_release_all(&inst);
+	ck_assert(!holds_resources());
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	run_for(30);
+	ck_assert_int_eq(fired, 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+static uint32_t seen_events;
+
+static void fd_cb(void *arg, int fd, uint32_t events)
+{
+	char c;
+
+	(void)arg;
+	seen_events |= events;
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+}
+
+START_TEST(fd_watch_reports_strata_events)
+{
+	struct strata_watch *w;
+	int fds[2];
+
+	seen_events = 0;
+	ck_assert_int_eq(pipe(fds), 0);
+	w = h->fd_watch(&inst, fds[0], STRATA_FD_IN, fd_cb, NULL);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	run_for(20);
+	ck_assert_uint_eq(seen_events & STRATA_FD_IN, STRATA_FD_IN);
+	h->fd_unwatch(&inst, w);
+	ck_assert(!holds_resources());
+	ck_assert_ptr_null(h->fd_watch(&inst, -1, STRATA_FD_IN, fd_cb, NULL));
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+static int posted;
+static pthread_mutex_t posted_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void post_cb(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&posted_lock);
+	posted++;
+	pthread_mutex_unlock(&posted_lock);
+}
+
+static void *poster(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 500; i++)
+		ck_assert_int_eq(h->post(&inst, post_cb, NULL), 0);
+	return NULL;
+}
+
+START_TEST(posts_from_threads_all_arrive)
+{
+	pthread_t t[4];
+
+	posted = 0;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, poster, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	run_for(100);
+	ck_assert_int_eq(posted, 2000);
+}
+END_TEST
+
+START_TEST(posts_for_a_gone_instance_are_dropped)
+{
+	posted = 0;
+	ck_assert_int_eq(h->post(&inst, post_cb, NULL), 0);
+	d.instances = NULL; /* destroyed before the loop ran */
+	run_for(30);
+	ck_assert_int_eq(posted, 0);
+	d.instances = &inst;
+}
+END_TEST
+
+START_TEST(metrics_are_named_and_bounded)
+{
+	char name[32];
+
+	ck_assert_int_eq(h->metric_add(&inst, "routes_added", 2), 0);
+	ck_assert_int_eq(h->metric_add(&inst, "routes_added", 3), 0);
+	ck_assert_int_eq(h->metric_set(&inst, "installed", 9), 0);
+	ck_assert_uint_eq(inst.n_metrics, 2);
+	ck_assert_int_eq(inst.metrics[0].value, 5);
+	ck_assert(!inst.metrics[0].gauge);
+	ck_assert(inst.metrics[1].gauge);
+	ck_assert_int_eq(h->metric_add(&inst, "Bad-Name", 1), -EINVAL);
+	ck_assert_int_eq(h->metric_add(&inst, "", 1), -EINVAL);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		h->metric_add(&inst, name, 1);
+	}
+	ck_assert_uint_eq(inst.n_metrics, 256);
+	ck_assert_int_eq(h->metric_add(&inst, "one_more", 1), -ENOSPC);
+}
+END_TEST
+
+START_TEST(config_facts_win_over_plugins)
+{
+	ck_assert_int_eq(facts_set(d.facts, "zone", "zone-a", "config"), 0);
+	ck_assert_int_eq(h->fact_set(&inst, "zone", "zone-b"), -EEXIST);
+	ck_assert_str_eq(h->fact_get(&inst, "zone"), "zone-a");
+	ck_assert_int_eq(h->fact_set(&inst, "instance-id", "i-123"), 0);
+	ck_assert_str_eq(h->fact_get(&inst, "instance-id"), "i-123");
+	ck_assert_ptr_null(h->fact_get(&inst, "subnet"));
+}
+END_TEST
+
+START_TEST(routes_need_an_owner)
+{
+	struct strata_route r = { .size = sizeof(r), .scope = STRATA_SCOPE_KERNEL,
+				  .n_nexthops = 1 };
+
+	ck_assert_int_eq(route_prefix_parse("10.9.0.0/24", &r.dst), 0);
+	ck_assert_int_eq(route_addr_parse("10.0.0.2", &r.nh[0].gw), 0);
+	ck_assert_int_eq(h->route_set(&inst, &r), -EPERM);
+	ck_assert_int_eq(h->route_synced(&inst), -EPERM);
+	ck_assert_int_eq(h->route_owner(&inst), 0);
+	ck_assert(!route_may_delete(d.routes));
+	ck_assert_int_eq(h->route_set(&inst, &r), 0);
+	ck_assert_uint_eq(route_count(d.routes, STRATA_SCOPE_KERNEL), 1);
+	ck_assert_int_eq(h->route_synced(&inst), 0);
+	ck_assert(route_may_delete(d.routes));
+	/* a restart re-states: the barrier closes again, routes stay */
+	ck_assert_int_eq(h->route_owner(&inst), 0);
+	ck_assert(!route_may_delete(d.routes));
+	ck_assert_uint_eq(route_count(d.routes, STRATA_SCOPE_KERNEL), 1);
+	ck_assert_int_eq(h->route_unset(&inst, STRATA_SCOPE_KERNEL, &r.dst), 0);
+	ck_assert_uint_eq(route_count(d.routes, STRATA_SCOPE_KERNEL), 0);
+}
+END_TEST
+
+START_TEST(status_writer_builds_json)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	struct strata_status *st;
+	const unsigned char *buf;
+	size_t len;
+
+	yajl_gen_map_open(g);
+	st = host_status_begin(g);
+	h->status_str(st, "path", "/run/x");
+	h->status_int(st, "routes", 42);
+	h->status_str(st, "error", NULL);
+	host_status_end(st);
+	yajl_gen_map_close(g);
+	yajl_gen_get_buf(g, &buf, &len);
+	ck_assert_str_eq((const char *)buf,
+			 "{\"path\":\"/run/x\",\"routes\":42,\"error\":null}");
+	yajl_gen_free(g);
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused)
+{
+	ck_assert_ptr_null(h->timer_start(&inst, -1, 0, count_cb, NULL));
+	ck_assert_ptr_null(h->timer_start(&inst, 0, 0, NULL, NULL));
+	ck_assert_int_eq(h->defer(NULL, count_cb, NULL), -EINVAL);
+	ck_assert_int_eq(h->post(&inst, NULL, NULL), -EINVAL);
+	ck_assert_ptr_null(h->http_start(&inst, NULL, NULL, NULL));
+	ck_assert_int_eq(h->route_resync(&inst), -EPERM);
+	ck_assert_str_eq(h->instance_name(&inst), "t");
+	ck_assert_uint_eq(h->size, sizeof(struct strata_host));
+}
+END_TEST
+
+static Suite *host_suite(void)
+{
+	Suite *s = suite_create("host");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, oneshot_timer_fires_once_and_lets_go);
+	tcase_add_test(tc, periodic_timer_stopped_in_its_callback);
+	tcase_add_test(tc, release_all_cancels_what_was_forgotten);
+	tcase_add_test(tc, fd_watch_reports_strata_events);
+	tcase_add_test(tc, posts_from_threads_all_arrive);
+	tcase_add_test(tc, posts_for_a_gone_instance_are_dropped);
+	tcase_add_test(tc, metrics_are_named_and_bounded);
+	tcase_add_test(tc, config_facts_win_over_plugins);
+	tcase_add_test(tc, routes_need_an_owner);
+	tcase_add_test(tc, status_writer_builds_json);
+	tcase_add_test(tc, bad_arguments_are_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(host_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
