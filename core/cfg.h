@@ -24,6 +24,7 @@ struct cfg_plugin {
 	char *path;     /* resolved against plugin_dir when relative */
 	int line;
 	const config_setting_t *config; /* its "config" group, or NULL */
+	struct cfg_defaults *defaults;  /* getters' copies of schema defaults */
 };
 
 struct cfg {
@@ -45,8 +46,13 @@ struct cfg {
 };
 
 /* Parse and check the daemon's own settings. On error returns -EINVAL (or
- * -errno for I/O) and writes "FILE:LINE: what" into err. */
+ * -errno for I/O) and writes "FILE:LINE: what" into err. @include paths
+ * are relative to the file's directory. */
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
+/* The same checks on text already in memory; name is the FILE of errors.
+ * @include is refused. */
+int cfg_load_string(const char *name, const char *text, struct cfg **out,
+		    char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
 
 /* Check an instance's config group against the plugin's schema (ended by a
@@ -57,7 +63,8 @@ int cfg_check_plugin(const struct cfg *cfg, const struct cfg_plugin *p,
 
 /* Typed lookups of an instance's key, falling back to the schema default.
  * -ENOENT when neither is there, -EINVAL when the key is not in the
- * schema or has another type. */
+ * schema or has another type. p must come from a loaded cfg; strings
+ * returned stay valid until cfg_free. Loop thread only. */
 int cfg_get_bool(const struct cfg_plugin *p, const struct strata_cfg_key *schema,
 		 const char *key, int *out);
 int cfg_get_int(const struct cfg_plugin *p, const struct strata_cfg_key *schema,
