@@ -344,6 +344,7 @@ static void stop_timeout(void *arg)
 {
 	struct daemon *d = arg;
 
+	loop_timer_cancel(d->stop_timer);
 	d->stop_timer = NULL;
 	log_warn("instances still stopping after %lld s; exiting anyway",
 		 (long long)(STOP_GRACE_NS / 1000000000LL));

@@ -107,8 +107,7 @@ static void res_release(struct host_res *r)
 		loop_fd_del(r->h.fd);
 		break;
 	case RES_TIMER:
-		if (r->h.timer)
-			loop_timer_cancel(r->h.timer);
+		loop_timer_cancel(r->h.timer);
 		break;
 	case RES_DEFER:
 		loop_defer_cancel(r->h.defer);
@@ -336,13 +335,10 @@ static void timer_fire(void *arg)
 	struct host_res *r = arg;
 
 	fire_begin(r);
-	if (r->oneshot)
-		r->h.timer = NULL; /* the loop has let go of a fired one-shot */
 	r->cb.plain(r->arg);
-	if (fire_end(r) && r->oneshot) {
-		res_unlink(r);
-		free(r);
-	}
+	/* a fired one-shot's handle is spent (the plugin ABI says so) */
+	if (fire_end(r) && r->oneshot)
+		res_release(r);
 }
 
 static struct strata_timer *host_timer_start(struct strata_instance *inst,

@@ -254,16 +254,23 @@ static void log_emit(int level, const char *prefix, const char *text,
 
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 {
+	/* Below the level nothing is formatted: debug calls stay cheap. */
+	if (level > atomic_load(&log_level))
+		return;
+	log_vmsg_force(level, prefix, fmt, ap);
+}
+
+void log_vmsg_force(int level, const char *prefix, const char *fmt,
+		    va_list ap)
+{
 	char stackbuf[LOG_LINE_MAX];
 	char *text = stackbuf;
 	unsigned suppressed;
 	va_list copy;
 	int n;
 
-	/* Below the level nothing is formatted: debug calls stay cheap. */
-	if (level > atomic_load(&log_level) || !fmt)
+	if (!fmt)
 		return;
-
 	pthread_mutex_lock(&log_lock);
 	if (!log_rate_pass(prefix, fmt, &suppressed))
 		goto unlock;

@@ -24,6 +24,10 @@ void log_msg(int level, const char *prefix, const char *fmt, ...)
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/* The same, whatever the level: for an instance whose debug is on. */
+void log_vmsg_force(int level, const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 #define log_err(...) log_msg(LOG_ERR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)
