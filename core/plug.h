@@ -30,20 +30,30 @@ struct plug_info {
 
 /* A plugin loaded in-process. Never unloaded (RTLD_NODELETE). */
 struct plug {
-	struct plug_info *info;
+	struct plug_info *info; /* the record's own copy */
 	void *handle;
 	const struct strata_plugin *desc;
 };
 
-/* The executable run as the checking child; "/proc/self/exe" by default.
- * Tests point it at the built stratad. */
+/*
+ * The executable run as the checking child; "/proc/self/exe" by default.
+ * Tests point it at tests/abi/plugcheck. It runs as
+ * `plug_checker --plugin-check FILE` with the report's pipe on fd 3 (stdout
+ * stays the plugin's), in a process group of its own, killed with
+ * everything in it after 5 s. The report is a sequence of fields
+ * "KEY LEN:BYTES\n" ("KEY -\n" for NULL) in a fixed order, 1 MiB at most,
+ * which the parent parses strictly and checks again.
+ */
 extern const char *plug_checker;
 
 const char *plug_kind_name(uint32_t kind); /* "ipam", ... or "unknown" */
 
 /*
- * Check a plugin file in a child. On refusal returns -EINVAL (or -errno)
- * and writes one line into err: "FILE: CHECK: expected X, found Y".
+ * Check a plugin file in a child. On refusal returns -EINVAL (or -errno:
+ * -ETIMEDOUT when the child took too long) and writes one line into err:
+ * "FILE: CHECK: expected X, found Y". The file must be a regular file
+ * owned by uid 0 and not group- or world-writable; symlinks are followed
+ * and the file they lead to is what is checked.
  */
 int plug_check(const char *path, struct plug_info **out, char *err,
 	       size_t errlen);
@@ -62,11 +72,13 @@ void plug_free(struct plug *p); /* frees the record; the object stays mapped */
 int plug_check_desc(const char *path, const struct strata_plugin *d, char *err,
 		    size_t errlen);
 
-/* The child's side: check `path`, write the result to fd, return an exit
- * status (0 pass, 1 refused). Used by stratad --plugin-check. */
+/* The child's side: check `path`, write the report to fd, return an exit
+ * status (0 pass, 1 refused, 2 no report written). stratad --plugin-check
+ * FILE calls it with fd 3. */
 int plug_child_main(const char *path, int fd);
 
-/* Refuse a second plugin of the same name from another file. */
+/* Refuse a second plugin of the same name from another file (two paths to
+ * one file are one plugin): -EEXIST with the line in err. */
 int plug_check_unique(struct plug_info *const *infos, size_t n, char *err,
 		      size_t errlen);
 

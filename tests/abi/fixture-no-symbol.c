@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A plugin that exports its descriptor under another major's name. */
+#include "fixture.h"
+
+/* By hand, not with STRATA_PLUGIN(), to get it wrong on purpose. */
+STRATA_EXPORT const struct strata_plugin strata_plugin_v99 = {
+	STRATA_PLUGIN_MAGIC,
+	STRATA_ABI_MAJOR,
+	STRATA_ABI_MINOR,
+	sizeof(struct strata_plugin),
+	STRATA_KIND_ADVERTISER,
+	"no-symbol",
+	"1.0",
+	"a loader test fixture",
+	NULL,
+	&fx_ops,
+	&fx_adv_ops,
+};

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The layout of every public struct on LP64 (x86_64, aarch64), frozen at
+ * compile time: a change here is an ABI change and needs a new major, or
+ * (appending only) a new minor.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include <strata/plugin.h>
+
+#if defined(__x86_64__) || defined(__aarch64__)
+
+#define SIZE(t, n) \
+	_Static_assert(sizeof(struct t) == (n), "sizeof(struct " #t ")")
+#define OFF(t, m, n)                                 \
+	_Static_assert(offsetof(struct t, m) == (n), \
+		       "offsetof(struct " #t ", " #m ")")
+#define ALIGN(t, n) \
+	_Static_assert(_Alignof(struct t) == (n), "_Alignof(struct " #t ")")
+
+ALIGN(strata_addr, 1);
+ALIGN(strata_route, 4);
+ALIGN(strata_cfg_key, 8);
+ALIGN(strata_plugin, 8);
+ALIGN(strata_host, 8);
+
+SIZE(strata_addr, 20);
+OFF(strata_addr, family, 0);
+OFF(strata_addr, reserved, 1);
+OFF(strata_addr, addr, 4);
+
+SIZE(strata_prefix, 20);
+OFF(strata_prefix, family, 0);
+OFF(strata_prefix, len, 1);
+OFF(strata_prefix, reserved, 2);
+OFF(strata_prefix, addr, 4);
+
+SIZE(strata_nexthop, 44);
+OFF(strata_nexthop, gw, 0);
+OFF(strata_nexthop, ifname, 20);
+OFF(strata_nexthop, weight, 36);
+OFF(strata_nexthop, reserved, 40);
+
+SIZE(strata_route, 396);
+OFF(strata_route, size, 0);
+OFF(strata_route, scope, 4);
+OFF(strata_route, dst, 8);
+OFF(strata_route, table, 28);
+OFF(strata_route, metric, 32);
+OFF(strata_route, flags, 36);
+OFF(strata_route, n_nexthops, 40);
+OFF(strata_route, nh, 44);
+
+SIZE(strata_http_request, 80);
+OFF(strata_http_request, size, 0);
+OFF(strata_http_request, method, 8);
+OFF(strata_http_request, url, 16);
+OFF(strata_http_request, headers, 24);
+OFF(strata_http_request, body, 32);
+OFF(strata_http_request, body_len, 40);
+OFF(strata_http_request, timeout_ns, 48);
+OFF(strata_http_request, unix_socket, 56);
+OFF(strata_http_request, max_body, 64);
+OFF(strata_http_request, on_data, 72);
+
+SIZE(strata_http_response, 40);
+OFF(strata_http_response, size, 0);
+OFF(strata_http_response, error, 4);
+OFF(strata_http_response, error_text, 8);
+OFF(strata_http_response, status, 16);
+OFF(strata_http_response, body, 24);
+OFF(strata_http_response, body_len, 32);
+
+SIZE(strata_host, 288);
+OFF(strata_host, size, 0);
+OFF(strata_host, abi_major, 4);
+OFF(strata_host, abi_minor, 8);
+OFF(strata_host, log, 16);
+OFF(strata_host, vlog, 24);
+OFF(strata_host, instance_name, 32);
+OFF(strata_host, cfg_bool, 40);
+OFF(strata_host, cfg_int, 48);
+OFF(strata_host, cfg_duration, 56);
+OFF(strata_host, cfg_string, 64);
+OFF(strata_host, cfg_strings_count, 72);
+OFF(strata_host, cfg_strings_at, 80);
+OFF(strata_host, now, 88);
+OFF(strata_host, fd_watch, 96);
+OFF(strata_host, fd_modify, 104);
+OFF(strata_host, fd_unwatch, 112);
+OFF(strata_host, timer_start, 120);
+OFF(strata_host, timer_stop, 128);
+OFF(strata_host, defer, 136);
+OFF(strata_host, post, 144);
+OFF(strata_host, http_start, 152);
+OFF(strata_host, http_cancel, 160);
+OFF(strata_host, kroute_list, 168);
+OFF(strata_host, kroute_replace, 176);
+OFF(strata_host, kroute_delete, 184);
+OFF(strata_host, fact_get, 192);
+OFF(strata_host, fact_set, 200);
+OFF(strata_host, route_owner, 208);
+OFF(strata_host, route_set, 216);
+OFF(strata_host, route_unset, 224);
+OFF(strata_host, route_synced, 232);
+OFF(strata_host, route_resync, 240);
+OFF(strata_host, metric_add, 248);
+OFF(strata_host, metric_set, 256);
+OFF(strata_host, status_str, 264);
+OFF(strata_host, status_int, 272);
+OFF(strata_host, stopped, 280);
+
+SIZE(strata_cfg_key, 48);
+OFF(strata_cfg_key, name, 0);
+OFF(strata_cfg_key, type, 8);
+OFF(strata_cfg_key, flags, 12);
+OFF(strata_cfg_key, def, 16);
+OFF(strata_cfg_key, min, 24);
+OFF(strata_cfg_key, max, 32);
+OFF(strata_cfg_key, help, 40);
+
+SIZE(strata_plugin_ops, 56);
+OFF(strata_plugin_ops, size, 0);
+OFF(strata_plugin_ops, create, 8);
+OFF(strata_plugin_ops, start, 16);
+OFF(strata_plugin_ops, reconfigure, 24);
+OFF(strata_plugin_ops, stop, 32);
+OFF(strata_plugin_ops, destroy, 40);
+OFF(strata_plugin_ops, status, 48);
+
+SIZE(strata_advertiser_ops, 32);
+OFF(strata_advertiser_ops, size, 0);
+OFF(strata_advertiser_ops, scopes, 8);
+OFF(strata_advertiser_ops, reconcile, 16);
+OFF(strata_advertiser_ops, installed, 24);
+
+SIZE(strata_hc_target, 48);
+OFF(strata_hc_target, size, 0);
+OFF(strata_hc_target, addr, 4);
+OFF(strata_hc_target, port, 24);
+OFF(strata_hc_target, reserved, 26);
+OFF(strata_hc_target, path, 32);
+OFF(strata_hc_target, expect, 40);
+OFF(strata_hc_target, reserved2, 44);
+
+SIZE(strata_healthcheck_ops, 24);
+OFF(strata_healthcheck_ops, size, 0);
+OFF(strata_healthcheck_ops, probe, 8);
+OFF(strata_healthcheck_ops, cancel, 16);
+
+SIZE(strata_ipam_request, 16);
+OFF(strata_ipam_request, size, 0);
+OFF(strata_ipam_request, families, 4);
+OFF(strata_ipam_request, handle, 8);
+
+SIZE(strata_ipam_result, 64);
+OFF(strata_ipam_result, size, 0);
+OFF(strata_ipam_result, error, 4);
+OFF(strata_ipam_result, error_text, 8);
+OFF(strata_ipam_result, n_addrs, 16);
+OFF(strata_ipam_result, reserved, 20);
+OFF(strata_ipam_result, addrs, 24);
+
+SIZE(strata_ipam_ops, 32);
+OFF(strata_ipam_ops, size, 0);
+OFF(strata_ipam_ops, needs_facts, 8);
+OFF(strata_ipam_ops, allocate, 16);
+OFF(strata_ipam_ops, release, 24);
+
+SIZE(strata_frontend_ops, 8);
+OFF(strata_frontend_ops, size, 0);
+OFF(strata_frontend_ops, reserved, 4);
+
+SIZE(strata_plugin, 64);
+OFF(strata_plugin, magic, 0);
+OFF(strata_plugin, abi_major, 4);
+OFF(strata_plugin, abi_minor, 6);
+OFF(strata_plugin, size, 8);
+OFF(strata_plugin, kind, 12);
+OFF(strata_plugin, name, 16);
+OFF(strata_plugin, version, 24);
+OFF(strata_plugin, description, 32);
+OFF(strata_plugin, config, 40);
+OFF(strata_plugin, ops, 48);
+OFF(strata_plugin, kind_ops, 56);
+
+/* The descriptor's fixed head must stay where the loader reads it. */
+_Static_assert(STRATA_PLUGIN_MAGIC == 0x53545241u, "magic");
+_Static_assert(STRATA_KIND_IPAM == 1 && STRATA_KIND_ADVERTISER == 2 &&
+		       STRATA_KIND_HEALTHCHECK == 3 &&
+		       STRATA_KIND_FRONTEND == 4,
+	       "kind numbers");
+_Static_assert(STRATA_CFG_BOOL == 1 && STRATA_CFG_INT == 2 &&
+		       STRATA_CFG_STRING == 3 && STRATA_CFG_STRINGS == 4 &&
+		       STRATA_CFG_DURATION == 5,
+	       "config types");
+
+int main(void)
+{
+	return 0;
+}
+
+#else
+
+int main(void)
+{
+	printf("layout: not an LP64 target this test knows, skipped\n");
+	return 77;
+}
+
+#endif
