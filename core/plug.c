@@ -1052,7 +1052,7 @@ static int spawn_checker(const char *path, int wfd, pid_t *pid_out)
 	    (r = posix_spawnattr_setpgroup(&attr, 0)) ||
 	    (r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
 						  O_RDONLY, 0)) ||
-	    (r = posix_spawn_file_actions_adddup2(&fa, wfd, 3)))
+	    (r = posix_spawn_file_actions_adddup2(&fa, wfd, PLUG_CHILD_FD)))
 		goto destroy_attr;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
 	/* The daemon's descriptors are no business of a plugin's. */

@@ -9,6 +9,9 @@
 #ifndef STRATA_CORE_PLUG_H
 #define STRATA_CORE_PLUG_H
 
+/* The checking child writes its report on this descriptor. */
+#define PLUG_CHILD_FD 3
+
 #include <stddef.h>
 #include <stdint.h>
 
