@@ -37,7 +37,7 @@ int election_start(struct store *st, struct loop *loop,
 		   const struct election_options *opt, election_cb cb,
 		   void *arg, struct election **out);
 /* Resigns (revokes the lease, so another takes over at once) and frees.
- * No callback after it. */
+ * No callback after it. Stop every election before closing its store. */
 void election_stop(struct election *e);
 
 /* Leader now, and the fence deadline not passed by this process's clock. */

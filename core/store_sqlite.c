@@ -1920,7 +1920,11 @@ static int setup_db(struct sq *sq, char *errbuf, size_t errlen)
 	}
 	if (rc != SQLITE_OK)
 		return fail_db(db, rc, sq->path, "WAL mode", errbuf, errlen);
-	rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	/* FULL: the WAL is synced at every commit (see the top). The size
+	 * limit gives the disk back after a burst once a checkpoint ran. */
+	rc = sqlite3_exec(db, "PRAGMA synchronous = FULL; "
+			  "PRAGMA journal_size_limit = 16777216", NULL, NULL,
+			  NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
