@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stratactl: one request to stratad's control socket, and its reply shown
+ * for a human, or as JSON with --json. The protocol is in
+ * docs/control-protocol.md; this tool knows no command in particular.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#ifndef RUNDIR
+#define RUNDIR "/run/strata"
+#endif
+
+#define DEFAULT_SOCKET RUNDIR "/stratad.sock"
+#define PROTOCOL_VERSION 1
+#define MAX_REPLY (64 << 20)
+
+enum { EXIT_DAEMON_ERROR = 1, EXIT_TROUBLE = 2 };
+
+static const char *prog = "stratactl";
+static const char *command;
+static double timeout = 10;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTIONS] COMMAND [KEY=VALUE ...]\n"
+		"Send COMMAND to stratad and show its reply.\n"
+		"\n"
+		"  -s, --socket PATH      control socket (default: $STRATA_SOCKET,\n"
+		"                         else %s)\n"
+		"      --json             print the result as JSON\n"
+		"      --timeout SECONDS  give up after this long (default 10)\n"
+		"  -h, --help             show this help\n"
+		"  -V, --version          show the version\n"
+		"\n"
+		"KEY=VALUE pairs become the command's arguments; a VALUE that is\n"
+		"a decimal integer or true/false is sent as that type.\n"
+		"\"%s help\" lists the commands stratad knows.\n"
+		"\n"
+		"Exit status: 0 done, 1 stratad reported an error, 2 usage error\n"
+		"or no answer from stratad.\n",
+		prog, DEFAULT_SOCKET, prog);
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+/* ---- the request --------------------------------------------------------- */
+
+static bool is_integer(const char *s)
+{
+	const char *p = s;
+	char *end;
+
+	if (*p == '-')
+		p++;
+	if (!*p || (*p == '0' && p[1]))
+		return false; /* "0755" stays a string */
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	errno = 0;
+	strtoll(s, &end, 10);
+	return errno == 0 && !*end; /* ERANGE: too big, a string then */
+}
+
+static void gen_str(yajl_gen g, const char *s, size_t len)
+{
+	yajl_gen_string(g, (const unsigned char *)s, len);
+}
+
+/* {"version":1,"command":C,"args":{...}}\n */
+static char *build_request(char **kv, int n, size_t *len)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t blen;
+	char *req;
+
+	if (!g)
+		die(EXIT_TROUBLE, "out of memory");
+	yajl_gen_map_open(g);
+	gen_str(g, "version", 7);
+	yajl_gen_integer(g, PROTOCOL_VERSION);
+	gen_str(g, "command", 7);
+	gen_str(g, command, strlen(command));
+	if (n > 0) {
+		gen_str(g, "args", 4);
+		yajl_gen_map_open(g);
+	}
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(kv[i], '=');
+		const char *val;
+
+		if (!eq || eq == kv[i])
+			die(EXIT_TROUBLE, "expected KEY=VALUE, got \"%s\"",
+			    kv[i]);
+		for (int j = 0; j < i; j++)
+			if (!strncmp(kv[j], kv[i], eq - kv[i] + 1))
+				die(EXIT_TROUBLE, "%.*s= given twice",
+				    (int)(eq - kv[i]), kv[i]);
+		val = eq + 1;
+		gen_str(g, kv[i], eq - kv[i]);
+		if (!strcmp(val, "true") || !strcmp(val, "false"))
+			yajl_gen_bool(g, val[0] == 't');
+		else if (is_integer(val))
+			yajl_gen_integer(g, strtoll(val, NULL, 10));
+		else
+			gen_str(g, val, strlen(val));
+	}
+	if (n > 0)
+		yajl_gen_map_close(g);
+	if (yajl_gen_map_close(g) != yajl_gen_status_ok ||
+	    yajl_gen_get_buf(g, &buf, &blen) != yajl_gen_status_ok)
+		die(EXIT_TROUBLE, "cannot build the request");
+	req = malloc(blen + 2);
+	if (!req)
+		die(EXIT_TROUBLE, "out of memory");
+	memcpy(req, buf, blen);
+	req[blen] = '\n';
+	req[blen + 1] = '\0';
+	*len = blen + 1;
+	yajl_gen_free(g);
+	return req;
+}
+
+/* ---- the conversation ---------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void wait_for(int fd, short events, int64_t deadline, const char *path)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			die(EXIT_TROUBLE, "%s: no reply from %s within %g s",
+			    command, path, timeout);
+		r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return;
+		if (r < 0 && errno != EINTR)
+			die(EXIT_TROUBLE, "poll: %s", strerror(errno));
+	}
+}
+
+static int connect_to(const char *path, int64_t deadline)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		die(EXIT_TROUBLE, "cannot connect to %s: %s", path,
+		    strerror(ENAMETOOLONG));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die(EXIT_TROUBLE, "socket: %s", strerror(errno));
+	/* EAGAIN: the daemon's backlog is full, it is alive but busy */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e != EAGAIN || now_ms() >= deadline)
+			die(EXIT_TROUBLE, "cannot connect to %s: %s%s", path,
+			    strerror(e),
+			    e == ENOENT || e == ECONNREFUSED ?
+				    " (is stratad running?)" : "");
+		poll(NULL, 0, 10);
+	}
+	return fd;
+}
+
+static char *talk(const char *path, const char *req, size_t reqlen,
+		  int64_t deadline)
+{
+	size_t off = 0, len = 0, cap = 0;
+	char *buf = NULL, *p;
+	ssize_t n;
+	int fd;
+
+	fd = connect_to(path, deadline);
+	while (off < reqlen) {
+		wait_for(fd, POLLOUT, deadline, path);
+		n = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		/* the daemon may have answered already (busy, too large,
+		 * not allowed): read what it said */
+		if (n < 0)
+			break;
+		off += n;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > MAX_REPLY)
+				die(EXIT_TROUBLE, "%s: reply larger than %d MiB",
+				    command, MAX_REPLY >> 20);
+			p = realloc(buf, cap + 1);
+			if (!p)
+				die(EXIT_TROUBLE, "out of memory");
+			buf = p;
+		}
+		wait_for(fd, POLLIN, deadline, path);
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0 && errno == ECONNRESET && len > 0)
+			break;
+		if (n < 0)
+			die(EXIT_TROUBLE, "%s: reading from %s: %s", command,
+			    path, strerror(errno));
+		if (n == 0)
+			break;
+		p = memchr(buf + len, '\n', n);
+		len += n;
+		if (p)
+			break;
+	}
+	close(fd);
+	if (len == 0)
+		die(EXIT_TROUBLE, "%s: %s closed the connection without a reply",
+		    command, path);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* ---- showing the result -------------------------------------------------- */
+
+static bool is_scalar(yajl_val v)
+{
+	return !v || !(YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v));
+}
+
+/* Control characters from the wire do not reach the terminal. */
+static char *clean(const char *s)
+{
+	char *out = strdup(s);
+
+	if (!out)
+		die(EXIT_TROUBLE, "out of memory");
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return out;
+}
+
+static char *scalar_str(yajl_val v)
+{
+	const char *s;
+
+	if (!v || YAJL_IS_NULL(v))
+		s = "-";
+	else if (YAJL_IS_TRUE(v))
+		s = "true";
+	else if (YAJL_IS_FALSE(v))
+		s = "false";
+	else if (YAJL_IS_NUMBER(v))
+		s = v->u.number.r;
+	else
+		s = v->u.string;
+	return clean(s);
+}
+
+static size_t width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static yajl_val member(yajl_val obj, const char *key)
+{
+	for (size_t i = 0; i < obj->u.object.len; i++)
+		if (!strcmp(obj->u.object.keys[i], key))
+			return obj->u.object.values[i];
+	return NULL;
+}
+
+/* Flat objects that all have the same keys make a table. */
+static bool is_table(yajl_val arr)
+{
+	yajl_val first, row;
+	size_t i, j;
+
+	if (arr->u.array.len == 0)
+		return false;
+	first = arr->u.array.values[0];
+	if (!YAJL_IS_OBJECT(first) || first->u.object.len == 0)
+		return false;
+	for (i = 0; i < arr->u.array.len; i++) {
+		row = arr->u.array.values[i];
+		if (!YAJL_IS_OBJECT(row) ||
+		    row->u.object.len != first->u.object.len)
+			return false;
+		for (j = 0; j < row->u.object.len; j++)
+			if (!is_scalar(row->u.object.values[j]) ||
+			    !member(first, row->u.object.keys[j]))
+				return false;
+	}
+	return true;
+}
+
+static bool all_scalars(yajl_val arr)
+{
+	for (size_t i = 0; i < arr->u.array.len; i++)
+		if (!is_scalar(arr->u.array.values[i]))
+			return false;
+	return true;
+}
+
+/* A list item's first line starts with "- " in place of two spaces. */
+static bool bullet;
+
+static void line_start(int indent)
+{
+	if (bullet) {
+		printf("%*s- ", indent - 2, "");
+		bullet = false;
+	} else {
+		printf("%*s", indent, "");
+	}
+}
+
+static void print_padded(const char *s, size_t w, bool last)
+{
+	fputs(s, stdout);
+	if (!last)
+		printf("%*s", (int)(w - width(s) + 2), "");
+}
+
+static void render_table(yajl_val arr, int indent)
+{
+	yajl_val first = arr->u.array.values[0];
+	size_t ncol = first->u.object.len, nrow = arr->u.array.len;
+	size_t *w = calloc(ncol, sizeof(*w));
+	char **head = calloc(ncol, sizeof(*head));
+	char **cell = calloc(ncol * nrow, sizeof(*cell));
+	size_t r, c;
+
+	if (!w || !head || !cell)
+		die(EXIT_TROUBLE, "out of memory");
+	for (c = 0; c < ncol; c++) {
+		head[c] = strdup(first->u.object.keys[c]);
+		if (!head[c])
+			die(EXIT_TROUBLE, "out of memory");
+		for (char *p = head[c]; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p -= 'a' - 'A';
+		w[c] = width(head[c]);
+	}
+	for (r = 0; r < nrow; r++) {
+		for (c = 0; c < ncol; c++) {
+			char *s = scalar_str(member(arr->u.array.values[r],
+						    first->u.object.keys[c]));
+
+			if (!s[0]) {
+				free(s);
+				s = scalar_str(NULL);
+			}
+			cell[r * ncol + c] = s;
+			if (width(s) > w[c])
+				w[c] = width(s);
+		}
+	}
+	line_start(indent);
+	for (c = 0; c < ncol; c++)
+		print_padded(head[c], w[c], c == ncol - 1);
+	putchar('\n');
+	for (r = 0; r < nrow; r++) {
+		printf("%*s", indent, "");
+		for (c = 0; c < ncol; c++)
+			print_padded(cell[r * ncol + c], w[c], c == ncol - 1);
+		putchar('\n');
+	}
+	for (c = 0; c < ncol; c++)
+		free(head[c]);
+	for (r = 0; r < nrow * ncol; r++)
+		free(cell[r]);
+	free(head);
+	free(cell);
+	free(w);
+}
+
+static void print_joined(yajl_val arr)
+{
+	for (size_t i = 0; i < arr->u.array.len; i++) {
+		char *s = scalar_str(arr->u.array.values[i]);
+
+		printf("%s%s", i ? ", " : "", s);
+		free(s);
+	}
+	putchar('\n');
+}
+
+static void render_value(yajl_val v, int indent);
+
+static void render_member(const char *key, yajl_val v, int indent)
+{
+	char *k = clean(key), *s;
+
+	line_start(indent);
+	if (is_scalar(v)) {
+		s = scalar_str(v);
+		printf("%s: %s\n", k, s);
+		free(s);
+	} else if ((YAJL_IS_OBJECT(v) && v->u.object.len == 0) ||
+		   (YAJL_IS_ARRAY(v) && v->u.array.len == 0)) {
+		printf("%s: (none)\n", k);
+	} else if (YAJL_IS_ARRAY(v) && all_scalars(v)) {
+		printf("%s: ", k);
+		print_joined(v);
+	} else {
+		printf("%s:\n", k);
+		render_value(v, indent + 2);
+	}
+	free(k);
+}
+
+/* Any value, each line at indent; the caller printed what comes before. */
+static void render_value(yajl_val v, int indent)
+{
+	char *s;
+	size_t i;
+
+	if (is_scalar(v)) {
+		s = scalar_str(v);
+		line_start(indent);
+		printf("%s\n", s);
+		free(s);
+	} else if (YAJL_IS_OBJECT(v)) {
+		if (v->u.object.len == 0) {
+			line_start(indent);
+			printf("(none)\n");
+		}
+		for (i = 0; i < v->u.object.len; i++)
+			render_member(v->u.object.keys[i],
+				      v->u.object.values[i], indent);
+	} else if (v->u.array.len == 0) {
+		line_start(indent);
+		printf("(none)\n");
+	} else if (is_table(v)) {
+		render_table(v, indent);
+	} else if (all_scalars(v)) {
+		line_start(indent);
+		print_joined(v);
+	} else {
+		for (i = 0; i < v->u.array.len; i++) {
+			bullet = true;
+			render_value(v->u.array.values[i], indent + 2);
+		}
+	}
+}
+
+static void gen_value(yajl_gen g, yajl_val v)
+{
+	size_t i;
+
+	if (!v || YAJL_IS_NULL(v)) {
+		yajl_gen_null(g);
+	} else if (YAJL_IS_OBJECT(v)) {
+		yajl_gen_map_open(g);
+		for (i = 0; i < v->u.object.len; i++) {
+			gen_str(g, v->u.object.keys[i],
+				strlen(v->u.object.keys[i]));
+			gen_value(g, v->u.object.values[i]);
+		}
+		yajl_gen_map_close(g);
+	} else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (i = 0; i < v->u.array.len; i++)
+			gen_value(g, v->u.array.values[i]);
+		yajl_gen_array_close(g);
+	} else if (YAJL_IS_STRING(v)) {
+		gen_str(g, v->u.string, strlen(v->u.string));
+	} else if (YAJL_IS_NUMBER(v)) {
+		yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r));
+	} else {
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	}
+}
+
+static void print_json(yajl_val v)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+
+	if (!g)
+		die(EXIT_TROUBLE, "out of memory");
+	yajl_gen_config(g, yajl_gen_beautify, 1);
+	yajl_gen_config(g, yajl_gen_indent_string, "  ");
+	gen_value(g, v);
+	yajl_gen_get_buf(g, &buf, &len);
+	fwrite(buf, 1, len, stdout);
+	yajl_gen_free(g);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *path = getenv("STRATA_SOCKET");
+	const char *okp[] = { "ok", NULL }, *errp[] = { "error", NULL };
+	const char *resp[] = { "result", NULL };
+	bool json = false;
+	char *req, *reply, *end, err[256];
+	yajl_val tree, ok, msg;
+	size_t reqlen;
+	int opt, status;
+
+	if (!path || !path[0])
+		path = DEFAULT_SOCKET;
+	while ((opt = getopt_long(argc, argv, "s:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 't':
+			errno = 0;
+			timeout = strtod(optarg, &end);
+			if (errno || *end || end == optarg ||
+			    !isfinite(timeout) || timeout <= 0 ||
+			    timeout > 86400)
+				die(EXIT_TROUBLE,
+				    "--timeout: expected seconds, got \"%s\"",
+				    optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("stratactl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return EXIT_TROUBLE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_TROUBLE;
+	}
+	command = argv[optind];
+	req = build_request(argv + optind + 1, argc - optind - 1, &reqlen);
+	reply = talk(path, req, reqlen, now_ms() + (int64_t)(timeout * 1000));
+	free(req);
+
+	tree = yajl_tree_parse(reply, err, sizeof(err));
+	if (!tree || !YAJL_IS_OBJECT(tree))
+		die(EXIT_TROUBLE, "%s: malformed reply from %s", command,
+		    path);
+	ok = yajl_tree_get(tree, okp, yajl_t_any);
+	if (!ok || !(YAJL_IS_TRUE(ok) || YAJL_IS_FALSE(ok)))
+		die(EXIT_TROUBLE, "%s: malformed reply from %s", command,
+		    path);
+	if (YAJL_IS_FALSE(ok)) {
+		msg = yajl_tree_get(tree, errp, yajl_t_string);
+		end = clean(msg ? msg->u.string : "failed");
+		fprintf(stderr, "%s: %s: %s\n", prog, command, end);
+		free(end);
+		status = EXIT_DAEMON_ERROR;
+	} else {
+		yajl_val result = yajl_tree_get(tree, resp, yajl_t_any);
+
+		if (json)
+			print_json(result);
+		else if (result && !YAJL_IS_NULL(result))
+			render_value(result, 0);
+		status = 0;
+	}
+	yajl_tree_free(tree);
+	free(reply);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(EXIT_TROUBLE, "writing output: %s", strerror(errno));
+	return status;
+}
