@@ -28,6 +28,7 @@ for so in "$BUILDDIR"/.libs/*.so; do
 done
 cat >"$tmp/stratad.conf" <<CONF
 control = { socket = "$tmp/stratad.sock"; };
+store = { url = "$tmp/store.db"; };
 node = { name = "bench"; };
 plugins = ( ${plugins%,} );
 CONF

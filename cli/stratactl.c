@@ -50,6 +50,7 @@ static void usage(FILE *f)
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
 		"\n"
+		"Words of COMMAND join with '-' (\"store check\" is store-check).\n"
 		"KEY=VALUE pairs become the command's arguments; a VALUE that is\n"
 		"a decimal integer or true/false is sent as that type.\n"
 		"\"%s help\" lists the commands stratad knows.\n"
@@ -554,7 +555,9 @@ int main(int argc, char **argv)
 	bool json = false;
 	char *req, *reply, *end, err[256];
 	yajl_val tree, ok, msg;
-	size_t reqlen;
+	size_t reqlen, cmdlen;
+	char *joined;
+	int words;
 	int opt, status;
 
 	if (!path || !path[0])
@@ -592,8 +595,25 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_TROUBLE;
 	}
-	command = argv[optind];
-	req = build_request(argv + optind + 1, argc - optind - 1, &reqlen);
+	/* "store check" is the command "store-check": words up to the first
+	 * KEY=VALUE join with '-' */
+	words = optind;
+	cmdlen = 0;
+	while (words < argc && !strchr(argv[words], '='))
+		cmdlen += strlen(argv[words++]) + 1;
+	if (words == optind)
+		die(EXIT_TROUBLE, "expected a command before \"%s\"", argv[optind]);
+	joined = malloc(cmdlen);
+	if (!joined)
+		die(EXIT_TROUBLE, "out of memory");
+	joined[0] = '\0';
+	for (int i = optind; i < words; i++) {
+		if (i > optind)
+			strcat(joined, "-");
+		strcat(joined, argv[i]);
+	}
+	command = joined;
+	req = build_request(argv + words, argc - words, &reqlen);
 	reply = talk(path, req, reqlen, now_ms() + (int64_t)(timeout * 1000));
 	free(req);
 

@@ -59,8 +59,9 @@ struct qbuf {
 };
 
 static const char *const top_keys[] = { "log",	      "control", "routes",
-					"node",	      "plugin_dir", "plugins",
-					NULL };
+					"store",      "node",	 "plugin_dir",
+					"plugins",    NULL };
+static const char *const store_keys[] = { "url", "history", NULL };
 static const char *const log_keys[] = { "level", "target", NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", NULL };
 static const char *const routes_keys[] = { "resync_interval", "rtproto",
@@ -850,6 +851,50 @@ static int check_top(const struct ctx *cx, const config_setting_t *root)
 	return 0;
 }
 
+static int load_store(struct cfg *cfg, const struct ctx *cx,
+		      const config_setting_t *root)
+{
+	const config_setting_t *g, *s;
+	const char *v = NULL, *path;
+	struct qbuf q;
+	long long n;
+	int r;
+
+	r = group_of(cx, root, "store", store_keys, &g);
+	if (r || !g)
+		return r;
+	r = string_of(cx, g, "store", "url", &v, &s);
+	if (r)
+		return r;
+	if (v) {
+		path = strncmp(v, "sqlite:", 7) ? v : v + 7;
+		if (!strncmp(v, "etcd:", 5) || !strncmp(v, "http", 4))
+			return fail(cx, s,
+				    "store.url: the etcd backend is not in this build; expected \"sqlite:PATH\" or an absolute path, found %s",
+				    quote(&q, v));
+		if (path[0] != '/')
+			return fail(cx, s,
+				    "store.url: expected \"sqlite:PATH\" or an absolute path, found %s",
+				    quote(&q, v));
+		if (set_str(&cfg->store_url, v))
+			return oom(cx);
+	}
+	s = config_setting_get_member(g, "history");
+	if (s) {
+		if (!is_integer(s))
+			return fail(cx, s,
+				    "store.history: expected an integer, found %s",
+				    type_name(s));
+		n = config_setting_get_int64(s);
+		if (n < 100 || n > 10000000)
+			return fail(cx, s,
+				    "store.history: expected 100..10000000 revisions, found %lld",
+				    n);
+		cfg->store_history = n;
+	}
+	return 0;
+}
+
 static int load_parsed(struct cfg *cfg, const struct ctx *cx)
 {
 	const config_setting_t *root = config_root_setting(&cfg->lc);
@@ -862,6 +907,8 @@ static int load_parsed(struct cfg *cfg, const struct ctx *cx)
 		r = load_control(cfg, cx, root);
 	if (!r)
 		r = load_routes(cfg, cx, root);
+	if (!r)
+		r = load_store(cfg, cx, root);
 	if (!r)
 		r = load_node(cfg, cx, root);
 	if (!r)
@@ -918,8 +965,10 @@ static int load_text(const char *name, const char *text,
 	cfg->log_target = strdup("stderr");
 	cfg->control_socket = strdup(RUNDIR "/stratad.sock");
 	cfg->plugin_dir = strdup(PLUGINDIR);
+	cfg->store_url = strdup(STATEDIR "/store.db");
+	cfg->store_history = 10000;
 	if (!cfg->path || !cfg->log_target || !cfg->control_socket ||
-	    !cfg->plugin_dir) {
+	    !cfg->plugin_dir || !cfg->store_url) {
 		r = oom(&cx);
 		goto free_cfg;
 	}
@@ -1087,6 +1136,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log_target);
 	free(cfg->control_socket);
 	free(cfg->control_group);
+	free(cfg->store_url);
 	free(cfg->plugin_dir);
 	free(cfg->node_name);
 	config_destroy(&cfg->lc);

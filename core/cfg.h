@@ -38,6 +38,8 @@ struct cfg {
 	char *plugin_dir;       /* PLUGINDIR */
 	int64_t resync_ns;      /* full route resync period; 30 s */
 	uint32_t rtproto;       /* kernel route protocol for strata's routes */
+	char *store_url;        /* STATEDIR "/store.db" */
+	int64_t store_history;  /* revisions kept for watches; 10000 */
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

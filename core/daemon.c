@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "nl.h"
 #include "plug.h"
 #include "route.h"
+#include "store.h"
 
 #define STOP_GRACE_NS (10 * 1000000000LL)
 
@@ -727,8 +729,40 @@ static void cmd_status(void *arg, struct control_call *call, yajl_val args)
 	}
 	yajl_gen_array_close(g);
 	gki(g, "http_active", http_active(d->http));
+	gkv(g, "store", store_backend(d->store));
+	gkv(g, "store_url", d->cfg->store_url);
+	gkb(g, "store_ready", d->store_ready);
 	yajl_gen_map_close(g);
 	control_call_done(call);
+}
+
+static void store_checked(void *arg, int err, const char *report)
+{
+	struct control_call *call = arg;
+	yajl_gen g;
+
+	if (err && err != -EBADMSG) {
+		control_call_fail(call, "store check: %s", strerror(-err));
+		return;
+	}
+	g = control_call_gen(call);
+	yajl_gen_map_open(g);
+	gkb(g, "ok", !err);
+	gkv(g, "report", report);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+static void cmd_store_check(void *arg, struct control_call *call,
+			    yajl_val args)
+{
+	struct daemon *d = arg;
+	int rc;
+
+	(void)args;
+	rc = store_check(d->store, store_checked, call);
+	if (rc)
+		control_call_fail(call, "store check: %s", strerror(-rc));
 }
 
 static void cmd_plugins(void *arg, struct control_call *call, yajl_val args)
@@ -1003,6 +1037,7 @@ static int register_commands(struct daemon *d)
 		{ "plugins", cmd_plugins }, { "facts", cmd_facts },
 		{ "routes", cmd_routes },   { "metrics", cmd_metrics },
 		{ "log-level", cmd_log_level }, { "reload", cmd_reload },
+		{ "store-check", cmd_store_check },
 	};
 	int rc;
 
@@ -1125,6 +1160,73 @@ int daemon_plugin_info(const char *path, FILE *out, FILE *errf)
 
 /* ---- start and stop ------------------------------------------------------ */
 
+/* The store's directory is made (0700) if missing: it holds cluster state. */
+static int make_parent(const char *path)
+{
+	char *dir = strdup(path), *p;
+	int rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			rc = -errno;
+		*p = '/';
+	}
+	free(dir);
+	return rc;
+}
+
+static int open_store(struct daemon *d)
+{
+	const char *url = d->cfg->store_url;
+	const char *path = strncmp(url, "sqlite:", 7) ? url : url + 7;
+	struct store_options opt = {
+		.size = sizeof(opt),
+		.url = url,
+		.history = d->cfg->store_history,
+	};
+	char err[1024];
+	int rc;
+
+	rc = make_parent(path);
+	if (rc) {
+		log_err("store %s: cannot make its directory: %s", path,
+			strerror(-rc));
+		return rc;
+	}
+	rc = store_open(d->loop, &opt, &d->store, err, sizeof(err));
+	if (rc) {
+		log_err("store: %s", err);
+		return rc;
+	}
+	/* the store is one more owner the route barrier waits for */
+	d->store_owner = route_owner_add(d->routes, "store");
+	return d->store_owner ? 0 : -ENOMEM;
+}
+
+static void schema_checked(void *arg, int err, uint32_t version)
+{
+	struct daemon *d = arg;
+
+	if (err) {
+		log_err("store %s: %s; stopping", d->cfg->store_url,
+			err == -EPROTONOSUPPORT ?
+				"its schema is not one this stratad knows" :
+				strerror(-err));
+		d->exit_code = 1;
+		loop_stop(d->loop);
+		return;
+	}
+	d->store_ready = true;
+	log_info("store %s (%s) ready, schema %u", d->cfg->store_url,
+		 store_backend(d->store), version);
+	route_synced(d->store_owner);
+}
+
 int daemon_new(const char *cfg_path, struct daemon **out)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -1158,6 +1260,9 @@ int daemon_new(const char *cfg_path, struct daemon **out)
 		log_err("cannot set up the core: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = open_store(d);
+	if (rc)
+		goto fail;
 	rc = nl_open(d->cfg->rtproto, &d->nl);
 	if (rc) {
 		log_err("netlink: %s", strerror(-rc));
@@ -1214,6 +1319,11 @@ int daemon_run(struct daemon *d)
 		if (rc)
 			return 1;
 	}
+	rc = store_schema_check(d->store, schema_checked, d);
+	if (rc) {
+		log_err("store: %s", strerror(-rc));
+		return 1;
+	}
 	log_info("stratad %s running: node %s, %zu plugin instance%s, control at %s",
 		 PACKAGE_VERSION, d->cfg->node_name, d->cfg->n_plugins,
 		 d->cfg->n_plugins == 1 ? "" : "s", d->cfg->control_socket);
@@ -1243,6 +1353,8 @@ void daemon_free(struct daemon *d)
 	if (d->stop_timer)
 		loop_timer_cancel(d->stop_timer);
 	control_free(d->ctl);
+	if (d->store)
+		store_close(d->store);
 	http_free(d->http);
 	route_model_free(d->routes);
 	nl_close(d->nl);

@@ -20,6 +20,8 @@ struct facts;
 struct route_model;
 struct nl;
 struct control;
+struct store;
+struct route_owner;
 struct plug;
 
 struct daemon {
@@ -31,6 +33,9 @@ struct daemon {
 	struct route_model *routes;
 	struct nl *nl;
 	struct control *ctl;
+	struct store *store;
+	struct route_owner *store_owner; /* synced once the store is read */
+	bool store_ready;
 	struct plug **plugs; /* loaded plugins, one per file */
 	size_t n_plugs;
 	struct strata_instance *instances;

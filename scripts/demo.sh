@@ -39,6 +39,7 @@ ip -n "$ns" link set uplink up
 cat >"$tmp/stratad.conf" <<CONF
 log = { level = "info"; };
 control = { socket = "$tmp/stratad.sock"; };
+store = { url = "$tmp/store.db"; };
 routes = { resync_interval = "10s"; };
 node = { name = "demo-host"; zone = "zone-a"; subnet = "subnet-1"; address = "10.0.1.10"; };
 plugin_dir = "$build/.libs";

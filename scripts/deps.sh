@@ -1,15 +1,20 @@
 #!/bin/sh
 # Install what strata needs to build, run and test, from Debian's packages.
-# Usage: scripts/deps.sh [build|test]   (test adds the test-only tools)
+# Usage: scripts/deps.sh [build|test|bench]   (test and bench add their tools)
 set -eu
 
 BUILD="autoconf automake libtool pkg-config make gcc g++ \
 	libconfig-dev libcurl4-openssl-dev libyajl-dev libnl-3-dev \
-	libnl-route-3-dev libssl-dev check iproute2 procps"
-TEST="valgrind clang libclang-rt-14-dev binutils"
+	libnl-route-3-dev libssl-dev libsqlite3-dev check iproute2 procps"
+TEST="valgrind clang libclang-rt-14-dev binutils python3"
+BENCH="etcd-server"
 
-want=$BUILD
-[ "${1:-build}" = test ] && want="$BUILD $TEST"
+case ${1:-build} in
+build) want=$BUILD ;;
+test) want="$BUILD $TEST" ;;
+bench) want="$BUILD $TEST $BENCH" ;;
+*) echo "usage: deps.sh [build|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $want; do

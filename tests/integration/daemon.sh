@@ -16,6 +16,7 @@ write_conf() { # routes for the owner, as a libconfig list body
 	cat >"$T/stratad.conf" <<CONF
 log = { level = "debug"; };
 control = { socket = "$sock"; };
+store = { url = "$T/store.db"; };
 routes = { resync_interval = "1s"; };
 node = { name = "host-a"; zone = "zone-a"; address = "10.0.0.1"; };
 plugin_dir = "$PLUGINDIR";
@@ -36,7 +37,7 @@ ok "-t accepts a good config"
 # -t: a plugin key the schema does not know, with file and line
 sed 's/routes = \[/rutes = [/' "$T/stratad.conf" >"$T/bad.conf"
 if err=$("$STRATAD" -t -c "$T/bad.conf" 2>&1); then fail "-t accepted an unknown key"; fi
-grep -q "$T/bad.conf:9:.*unknown key \"rutes\"" <<<"$err" || fail "-t said: $err"
+grep -q "$T/bad.conf:10:.*unknown key \"rutes\"" <<<"$err" || fail "-t said: $err"
 ok "-t names file, line and key: $err"
 
 # -t: syntax error
@@ -55,6 +56,7 @@ ok "--plugin-info shows the descriptor"
 # a plugin whose create fails stops the start with a clear error
 cat >"$T/failing.conf" <<CONF
 control = { socket = "$T/failing.sock"; };
+store = { url = "$T/failing.db"; };
 plugins = ( { instance = "broken"; file = "$FIXTUREDIR/fail-create.so"; } );
 CONF
 if ip netns exec "$ns" "$STRATAD" -c "$T/failing.conf" 2>"$T/failing.log"; then
@@ -77,7 +79,10 @@ r=$("$STRATACTL" -s "$sock" --json routes)
 grep -q '10.9.0.0/24' <<<"$r" || fail "routes: $r"
 grep -q '"installed"' <<<"$r" || fail "routes: $r"
 "$STRATACTL" -s "$sock" metrics | grep -q static_routes_added || fail "no static metrics"
-ok "stratactl status, plugins, facts, routes, metrics"
+c=$("$STRATACTL" -s "$sock" --json store check)
+grep -q '"ok": *true' <<<"$c" || fail "store check: $c"
+grep -q '"store_ready": *true' <<<"$st" || fail "status: store not ready: $st"
+ok "stratactl status, plugins, facts, routes, metrics, store check"
 
 # a route deleted by hand comes back on the next resync
 ip -n "$ns" route del 10.9.0.0/24 proto 220

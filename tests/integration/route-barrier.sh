@@ -13,6 +13,7 @@ sock=$T/stratad.sock
 conf() { # $1: sync delay of the owner
 	cat >"$T/stratad.conf" <<CONF
 control = { socket = "$sock"; };
+store = { url = "$T/store.db"; };
 routes = { resync_interval = "1s"; };
 plugin_dir = "$PLUGINDIR";
 plugins = (
