@@ -17,10 +17,13 @@ struct nl;
 #define NL_DEFAULT_RTPROTO 220u
 
 int nl_open(uint32_t rtproto, struct nl **out);
-void nl_close(struct nl *nl);
+/* Not nl_close(): libnl-3 exports that name for its sockets. */
+void nl_free(struct nl *nl);
 /* family: 0, STRATA_AF_INET, STRATA_AF_INET6; table 0: main */
 int nl_route_list(struct nl *nl, uint32_t family, uint32_t table,
 		  strata_route_cb cb, void *arg);
+/* -EEXIST if another protocol's route holds the key (table, dst, metric):
+ * that route is never replaced. */
 int nl_route_replace(struct nl *nl, const struct strata_route *r);
 /* Deleting a route that is already gone succeeds. */
 int nl_route_delete(struct nl *nl, const struct strata_route *r);

@@ -1,1 +1,1103 @@
-/* placeholder */
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The route model.
+ *
+ * Every stated route lives in one hash table keyed by (scope, dst). An
+ * entry holds the contribution of each owner that states that key, kept
+ * sorted by owner name. The desired route of a key is the merge of its
+ * contributions: table and metric come from the first owner by name, and
+ * the nexthops are the union of every owner's (ECMP), deduplicated by
+ * (gateway, device) keeping the largest weight, sorted, and capped at
+ * STRATA_MAX_NEXTHOPS. A route stated by one owner is merged the same way,
+ * so advertisers always see nexthops in one canonical order.
+ *
+ * Advertisers are handed that union for their scopes, sorted by
+ * (scope, dst), from a per-advertiser one-shot timer: a change arms it
+ * (debounced), the periodic resync arms every one, a failed reconcile
+ * re-arms it with a backoff. Nothing here is quadratic in the number of
+ * routes: set and unset are hash operations, a reconcile sorts once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <strata/plugin.h>
+
+#include "log.h"
+#include "loop.h"
+#include "route.h"
+
+#define ROUTE_DEBOUNCE_NS (50 * 1000000LL)
+#define ROUTE_RETRY_MIN_NS (1000 * 1000000LL)
+#define ROUTE_RETRY_MAX_NS (60000 * 1000000LL) /* without a resync period */
+#define ROUTE_SCOPES \
+	(STRATA_SCOPE_KERNEL | STRATA_SCOPE_CLOUD | STRATA_SCOPE_BGP)
+#define ROUTE_N_SCOPES 3
+
+/* The route layout of ABI 0.1; later minors only append to it. */
+#define ROUTE_SIZE_0_1 ((uint32_t)sizeof(struct strata_route))
+
+struct contrib {
+	struct route_owner *owner;
+	bool stale; /* from before a restate, not yet stated again */
+	struct strata_route r;
+};
+
+struct rnode {
+	struct rnode *next;
+	uint32_t hash;
+	uint32_t scope;
+	struct strata_prefix dst;
+	uint32_t n, cap;
+	struct contrib *c; /* sorted by owner name */
+};
+
+struct route_owner {
+	struct route_model *m;
+	struct route_owner *next;
+	char *name;
+	bool synced;
+};
+
+struct route_adv {
+	struct route_model *m;
+	struct route_adv *next;
+	char *name;
+	uint32_t scopes;
+	route_reconcile_fn fn;
+	void *arg;
+	struct loop_timer *timer; /* armed: a reconcile is due */
+	int64_t backoff_ns;       /* 0 unless the last reconcile failed */
+	bool busy;                /* inside fn */
+	bool removed;             /* removed while busy: free after fn */
+};
+
+struct route_model {
+	struct loop *loop;
+	int64_t resync_ns;
+	struct loop_timer *resync;
+	struct rnode **bucket;
+	size_t n_buckets;
+	size_t n_nodes;
+	size_t count[ROUTE_N_SCOPES];
+	struct route_owner *owners;
+	size_t n_unsynced;
+	struct route_adv *advs;
+};
+
+/* -- addresses and prefixes ------------------------------------------- */
+
+static unsigned family_bytes(uint8_t family)
+{
+	return family == STRATA_AF_INET ? 4 : 16;
+}
+
+static unsigned family_bits(uint8_t family)
+{
+	return family == STRATA_AF_INET ? 32 : 128;
+}
+
+static bool family_ok(uint8_t family)
+{
+	return family == STRATA_AF_INET || family == STRATA_AF_INET6;
+}
+
+static bool host_bits_zero(const uint8_t *addr, unsigned len, unsigned bits)
+{
+	unsigned i;
+
+	for (i = len; i < bits; i++)
+		if (addr[i / 8] & (0x80u >> (i % 8)))
+			return false;
+	return true;
+}
+
+/*
+ * Copy p into out in canonical form (unused bytes zero). A prefix with
+ * host bits set is refused rather than masked: "10.0.0.1/24" is more
+ * likely a mistake than a way to say "10.0.0.0/24".
+ */
+static bool prefix_norm(const struct strata_prefix *p,
+			struct strata_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!family_ok(p->family) || p->len > family_bits(p->family))
+		return false;
+	out->family = p->family;
+	out->len = p->len;
+	memcpy(out->addr, p->addr, family_bytes(p->family));
+	return host_bits_zero(out->addr, out->len, family_bits(out->family));
+}
+
+int route_addr_parse(const char *text, struct strata_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return -EINVAL;
+	if (inet_pton(AF_INET, text, out->addr) == 1) {
+		out->family = STRATA_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, out->addr) == 1) {
+		out->family = STRATA_AF_INET6;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	return -EINVAL;
+}
+
+/* "ADDR/LEN", or a bare address for a host prefix. */
+int route_prefix_parse(const char *text, struct strata_prefix *out)
+{
+	struct strata_addr a;
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash, *s;
+	unsigned len;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return -EINVAL;
+	slash = strchr(text, '/');
+	n = slash ? (size_t)(slash - text) : strlen(text);
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if (route_addr_parse(buf, &a) < 0)
+		return -EINVAL;
+	len = family_bits(a.family);
+	if (slash) {
+		s = slash + 1;
+		if (*s == '\0' || strlen(s) > 3)
+			return -EINVAL;
+		len = 0;
+		for (; *s; s++) {
+			if (*s < '0' || *s > '9')
+				return -EINVAL;
+			len = len * 10 + (unsigned)(*s - '0');
+		}
+		if (len > family_bits(a.family))
+			return -EINVAL;
+	}
+	if (!host_bits_zero(a.addr, len, family_bits(a.family)))
+		return -EINVAL;
+	out->family = a.family;
+	out->len = (uint8_t)len;
+	memcpy(out->addr, a.addr, sizeof(out->addr));
+	return 0;
+}
+
+void route_addr_format(const struct strata_addr *a, char *buf, size_t len)
+{
+	if (!len)
+		return;
+	if (!family_ok(a->family) ||
+	    !inet_ntop(a->family == STRATA_AF_INET ? AF_INET : AF_INET6,
+		       a->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "%s", a->family ? "invalid" : "none");
+}
+
+void route_prefix_format(const struct strata_prefix *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!len)
+		return;
+	if (!family_ok(p->family) ||
+	    !inet_ntop(p->family == STRATA_AF_INET ? AF_INET : AF_INET6,
+		       p->addr, a, sizeof(a))) {
+		snprintf(buf, len, "invalid");
+		return;
+	}
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/* snprintf that appends and never runs past the end. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+void route_format(const struct strata_route *r, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN + 4];
+	size_t off = 0;
+	uint32_t i, n;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	route_prefix_format(&r->dst, a, sizeof(a));
+	append(buf, len, &off, "%s", a);
+	n = r->n_nexthops <= STRATA_MAX_NEXTHOPS ? r->n_nexthops
+						 : STRATA_MAX_NEXTHOPS;
+	for (i = 0; i < n; i++) {
+		const struct strata_nexthop *nh = &r->nh[i];
+
+		append(buf, len, &off, "%s", i ? "," : "");
+		if (nh->gw.family) {
+			route_addr_format(&nh->gw, a, sizeof(a));
+			append(buf, len, &off, " via %s", a);
+		}
+		if (nh->ifname[0])
+			append(buf, len, &off, " dev %.*s",
+			       (int)sizeof(nh->ifname), nh->ifname);
+		if (nh->weight > 1)
+			append(buf, len, &off, " weight %" PRIu32, nh->weight);
+	}
+	if (r->table)
+		append(buf, len, &off, " table %" PRIu32, r->table);
+	if (r->metric)
+		append(buf, len, &off, " metric %" PRIu32, r->metric);
+}
+
+const char *route_scope_name(uint32_t scope)
+{
+	switch (scope) {
+	case STRATA_SCOPE_KERNEL:
+		return "kernel";
+	case STRATA_SCOPE_CLOUD:
+		return "cloud";
+	case STRATA_SCOPE_BGP:
+		return "bgp";
+	}
+	return "unknown";
+}
+
+int route_scope_parse(const char *name, uint32_t *out)
+{
+	static const uint32_t scopes[] = { STRATA_SCOPE_KERNEL,
+					   STRATA_SCOPE_CLOUD,
+					   STRATA_SCOPE_BGP };
+	size_t i;
+
+	for (i = 0; name && i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+		if (!strcmp(name, route_scope_name(scopes[i]))) {
+			*out = scopes[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* -- nexthops ---------------------------------------------------------- */
+
+static int nh_cmp(const struct strata_nexthop *a,
+		  const struct strata_nexthop *b)
+{
+	int c;
+
+	if (a->gw.family != b->gw.family)
+		return a->gw.family < b->gw.family ? -1 : 1;
+	c = memcmp(a->gw.addr, b->gw.addr, sizeof(a->gw.addr));
+	if (c)
+		return c;
+	return strncmp(a->ifname, b->ifname, sizeof(a->ifname));
+}
+
+static int nh_qcmp(const void *a, const void *b)
+{
+	return nh_cmp(a, b);
+}
+
+/* Canonical form: unused bytes zero, weight 0 written as 1. */
+static bool nh_norm(const struct strata_nexthop *in, uint8_t family,
+		    struct strata_nexthop *out)
+{
+	size_t n = strnlen(in->ifname, sizeof(in->ifname));
+
+	memset(out, 0, sizeof(*out));
+	if (n == sizeof(in->ifname))
+		return false;
+	memcpy(out->ifname, in->ifname, n);
+	if (in->gw.family) {
+		/* strict: no IPv4 over an IPv6 gateway, nor the reverse */
+		if (in->gw.family != family)
+			return false;
+		out->gw.family = family;
+		memcpy(out->gw.addr, in->gw.addr, family_bytes(family));
+	} else if (!n) {
+		return false;
+	}
+	out->weight = in->weight ? in->weight : 1;
+	return true;
+}
+
+/* Sort and merge duplicates (same gateway and device): the largest
+ * weight wins. Returns the new count. */
+static uint32_t nh_sort_dedup(struct strata_nexthop *nh, uint32_t n)
+{
+	uint32_t i, k = 0;
+
+	qsort(nh, n, sizeof(*nh), nh_qcmp);
+	for (i = 0; i < n; i++) {
+		if (k && !nh_cmp(&nh[k - 1], &nh[i])) {
+			if (nh[i].weight > nh[k - 1].weight)
+				nh[k - 1].weight = nh[i].weight;
+			continue;
+		}
+		nh[k++] = nh[i];
+	}
+	return k;
+}
+
+bool route_equal(const struct strata_route *a, const struct strata_route *b)
+{
+	struct strata_nexthop na[STRATA_MAX_NEXTHOPS], nb[STRATA_MAX_NEXTHOPS];
+	uint32_t i, n = a->n_nexthops;
+
+	if (a->dst.family != b->dst.family || a->dst.len != b->dst.len ||
+	    !family_ok(a->dst.family) ||
+	    memcmp(a->dst.addr, b->dst.addr, family_bytes(a->dst.family)) ||
+	    a->table != b->table || a->metric != b->metric ||
+	    n != b->n_nexthops || n > STRATA_MAX_NEXTHOPS)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!nh_norm(&a->nh[i], a->dst.family, &na[i]) ||
+		    !nh_norm(&b->nh[i], b->dst.family, &nb[i]))
+			return false;
+	}
+	qsort(na, n, sizeof(na[0]), nh_qcmp);
+	qsort(nb, n, sizeof(nb[0]), nh_qcmp);
+	for (i = 0; i < n; i++)
+		if (nh_cmp(&na[i], &nb[i]) || na[i].weight != nb[i].weight)
+			return false;
+	return true;
+}
+
+/* -- validation -------------------------------------------------------- */
+
+static bool scope_ok(uint32_t scope)
+{
+	return scope == STRATA_SCOPE_KERNEL || scope == STRATA_SCOPE_CLOUD ||
+	       scope == STRATA_SCOPE_BGP;
+}
+
+static unsigned scope_index(uint32_t scope)
+{
+	return scope == STRATA_SCOPE_KERNEL ? 0
+	       : scope == STRATA_SCOPE_CLOUD ? 1
+					     : 2;
+}
+
+/* Check r and write its canonical form to out; false if invalid. */
+static bool route_norm(const struct strata_route *r, struct strata_route *out)
+{
+	uint32_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (r->size < ROUTE_SIZE_0_1 || !scope_ok(r->scope) || r->flags ||
+	    r->n_nexthops < 1 || r->n_nexthops > STRATA_MAX_NEXTHOPS)
+		return false;
+	if (!prefix_norm(&r->dst, &out->dst))
+		return false;
+	for (i = 0; i < r->n_nexthops; i++)
+		if (!nh_norm(&r->nh[i], out->dst.family, &out->nh[i]))
+			return false;
+	out->size = sizeof(*out);
+	out->scope = r->scope;
+	out->table = r->table;
+	out->metric = r->metric;
+	out->n_nexthops = r->n_nexthops;
+	return true;
+}
+
+/* -- the table --------------------------------------------------------- */
+
+static uint32_t key_hash(uint32_t scope, const struct strata_prefix *dst)
+{
+	uint32_t h = 2166136261u;
+	uint8_t k[2 + 16 + 1];
+	size_t i;
+
+	k[0] = dst->family;
+	k[1] = dst->len;
+	memcpy(k + 2, dst->addr, 16);
+	k[18] = (uint8_t)scope;
+	for (i = 0; i < sizeof(k); i++) {
+		h ^= k[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static bool key_eq(const struct rnode *n, uint32_t scope,
+		   const struct strata_prefix *dst)
+{
+	return n->scope == scope && n->dst.family == dst->family &&
+	       n->dst.len == dst->len &&
+	       !memcmp(n->dst.addr, dst->addr, sizeof(dst->addr));
+}
+
+/* The link pointing at the node with this key, or at the chain's end. */
+static struct rnode **node_slot(const struct route_model *m, uint32_t scope,
+				const struct strata_prefix *dst, uint32_t h)
+{
+	struct rnode **pp = &m->bucket[h & (m->n_buckets - 1)];
+
+	while (*pp && !key_eq(*pp, scope, dst))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int table_grow(struct route_model *m)
+{
+	size_t nb = m->n_buckets * 2, i;
+	struct rnode **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *n = m->bucket[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			n->next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+		}
+	}
+	free(m->bucket);
+	m->bucket = b;
+	m->n_buckets = nb;
+	return 0;
+}
+
+static void node_unlink(struct route_model *m, struct rnode **pp)
+{
+	struct rnode *n = *pp;
+
+	*pp = n->next;
+	m->n_nodes--;
+	m->count[scope_index(n->scope)]--;
+	free(n->c);
+	free(n);
+}
+
+static struct contrib *node_find_owner(struct rnode *n,
+				       const struct route_owner *o)
+{
+	uint32_t i;
+
+	for (i = 0; i < n->n; i++)
+		if (n->c[i].owner == o)
+			return &n->c[i];
+	return NULL;
+}
+
+static void contrib_remove(struct rnode *n, struct contrib *c)
+{
+	size_t i = (size_t)(c - n->c);
+
+	memmove(c, c + 1, (n->n - i - 1) * sizeof(*c));
+	n->n--;
+}
+
+/* -- advertisers ------------------------------------------------------- */
+
+static void adv_reconcile(struct route_adv *a);
+
+static void adv_fire(void *arg)
+{
+	struct route_adv *a = arg;
+
+	loop_timer_cancel(a->timer);
+	a->timer = NULL;
+	adv_reconcile(a);
+}
+
+/* Arm the advertiser's timer unless a reconcile (or retry) is due. */
+static void adv_schedule(struct route_adv *a, int64_t delay_ns)
+{
+	if (a->timer || a->removed)
+		return;
+	a->timer = loop_timer_add(a->m->loop, delay_ns, 0, adv_fire, a);
+	if (!a->timer)
+		log_err("route: %s: cannot arm a reconcile timer; waiting for "
+			"the periodic resync", a->name);
+}
+
+static void changed(struct route_model *m, uint32_t scopes)
+{
+	struct route_adv *a;
+
+	for (a = m->advs; a; a = a->next)
+		if (a->scopes & scopes)
+			adv_schedule(a, ROUTE_DEBOUNCE_NS);
+}
+
+static void barrier_check(struct route_model *m)
+{
+	if (m->n_unsynced)
+		return;
+	log_info("route: every owner has synced; stale routes may be deleted");
+	changed(m, ROUTE_SCOPES);
+}
+
+static void adv_free(struct route_adv *a)
+{
+	if (a->timer)
+		loop_timer_cancel(a->timer);
+	free(a->name);
+	free(a);
+}
+
+static int node_qcmp(const void *pa, const void *pb)
+{
+	const struct rnode *a = *(const struct rnode *const *)pa;
+	const struct rnode *b = *(const struct rnode *const *)pb;
+	int c;
+
+	if (a->scope != b->scope)
+		return a->scope < b->scope ? -1 : 1;
+	if (a->dst.family != b->dst.family)
+		return a->dst.family < b->dst.family ? -1 : 1;
+	c = memcmp(a->dst.addr, b->dst.addr, sizeof(a->dst.addr));
+	if (c)
+		return c;
+	return (int)a->dst.len - (int)b->dst.len;
+}
+
+/* The model's nodes in the scopes, sorted; NULL with *n 0 if none. */
+static int nodes_sorted(const struct route_model *m, uint32_t scopes,
+			struct rnode ***out, size_t *n)
+{
+	size_t i, k = 0, total = route_count(m, scopes);
+	struct rnode **v;
+
+	*out = NULL;
+	*n = 0;
+	if (!total)
+		return 0;
+	v = malloc(total * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *nd;
+
+		for (nd = m->bucket[i]; nd; nd = nd->next)
+			if (nd->scope & scopes)
+				v[k++] = nd;
+	}
+	qsort(v, k, sizeof(*v), node_qcmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* The desired route of a node: see the comment at the top. */
+static void node_merge(const struct rnode *n, struct strata_route *out)
+{
+	struct strata_nexthop all[STRATA_MAX_NEXTHOPS * 4];
+	uint32_t i, j, k = 0;
+	char buf[64];
+
+	*out = n->c[0].r;
+	for (i = 0; i < n->n; i++) {
+		for (j = 0; j < n->c[i].r.n_nexthops; j++) {
+			if (k == sizeof(all) / sizeof(all[0])) {
+				k = nh_sort_dedup(all, k);
+				if (k == sizeof(all) / sizeof(all[0]))
+					continue;
+			}
+			all[k++] = n->c[i].r.nh[j];
+		}
+	}
+	k = nh_sort_dedup(all, k);
+	if (k > STRATA_MAX_NEXTHOPS) {
+		route_prefix_format(&n->dst, buf, sizeof(buf));
+		log_warn("route: %s: %" PRIu32
+			 " nexthops, keeping the first %d",
+			 buf, k, STRATA_MAX_NEXTHOPS);
+		k = STRATA_MAX_NEXTHOPS;
+	}
+	memset(out->nh, 0, sizeof(out->nh));
+	memcpy(out->nh, all, k * sizeof(all[0]));
+	out->n_nexthops = k;
+}
+
+static void adv_reconcile(struct route_adv *a)
+{
+	struct route_model *m = a->m;
+	const struct strata_route **ptrs = NULL;
+	struct strata_route *routes = NULL;
+	struct rnode **nodes;
+	size_t i, n;
+	uint32_t flags;
+	int64_t cap;
+	int rc;
+
+	rc = nodes_sorted(m, a->scopes, &nodes, &n);
+	if (rc < 0)
+		goto failed;
+	if (n) {
+		/* Copies, so an fn that changes the model cannot pull the
+		 * routes from under itself. */
+		routes = malloc(n * sizeof(*routes));
+		ptrs = malloc(n * sizeof(*ptrs));
+		if (!routes || !ptrs) {
+			free(nodes);
+			rc = -ENOMEM;
+			goto failed;
+		}
+		for (i = 0; i < n; i++) {
+			node_merge(nodes[i], &routes[i]);
+			ptrs[i] = &routes[i];
+		}
+	}
+	free(nodes);
+	flags = route_may_delete(m) ? STRATA_RECONCILE_MAY_DELETE : 0;
+	a->busy = true;
+	rc = a->fn(a->arg, ptrs, n, flags);
+	a->busy = false;
+	free(ptrs);
+	free(routes);
+	if (a->removed) {
+		adv_free(a);
+		return;
+	}
+	if (rc >= 0) {
+		if (a->backoff_ns)
+			log_info("route: %s: reconcile recovered", a->name);
+		a->backoff_ns = 0;
+		return;
+	}
+failed:
+	free(ptrs);
+	free(routes);
+	/* up to the resync period, which would retry anyway */
+	cap = !m->resync_ns ? ROUTE_RETRY_MAX_NS
+	      : m->resync_ns > ROUTE_RETRY_MIN_NS ? m->resync_ns
+						  : ROUTE_RETRY_MIN_NS;
+	a->backoff_ns = a->backoff_ns ? a->backoff_ns * 2 : ROUTE_RETRY_MIN_NS;
+	if (a->backoff_ns > cap)
+		a->backoff_ns = cap;
+	log_warn("route: %s: reconcile failed: %s; retrying in %" PRId64 " ms",
+		 a->name, strerror(-rc), a->backoff_ns / 1000000);
+	if (a->timer) {
+		loop_timer_cancel(a->timer);
+		a->timer = NULL;
+	}
+	adv_schedule(a, a->backoff_ns);
+}
+
+static void resync_fire(void *arg)
+{
+	struct route_model *m = arg;
+	struct route_adv *a;
+
+	for (a = m->advs; a; a = a->next)
+		adv_schedule(a, 0);
+}
+
+/* -- the model --------------------------------------------------------- */
+
+int route_model_new(struct loop *loop, int64_t resync_ns,
+		    struct route_model **out)
+{
+	struct route_model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->loop = loop;
+	m->n_buckets = 256;
+	m->bucket = calloc(m->n_buckets, sizeof(*m->bucket));
+	if (!m->bucket) {
+		free(m);
+		return -ENOMEM;
+	}
+	route_model_set_resync(m, resync_ns);
+	*out = m;
+	return 0;
+}
+
+void route_model_set_resync(struct route_model *m, int64_t resync_ns)
+{
+	if (m->resync) {
+		loop_timer_cancel(m->resync);
+		m->resync = NULL;
+	}
+	m->resync_ns = resync_ns > 0 ? resync_ns : 0;
+	if (!m->resync_ns)
+		return;
+	m->resync = loop_timer_add(m->loop, m->resync_ns, m->resync_ns,
+				   resync_fire, m);
+	if (!m->resync)
+		log_err("route: cannot arm the periodic resync timer");
+}
+
+void route_model_free(struct route_model *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	if (m->resync)
+		loop_timer_cancel(m->resync);
+	while (m->advs) {
+		struct route_adv *a = m->advs;
+
+		m->advs = a->next;
+		adv_free(a);
+	}
+	while (m->owners) {
+		struct route_owner *o = m->owners;
+
+		m->owners = o->next;
+		free(o->name);
+		free(o);
+	}
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *n = m->bucket[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n->c);
+			free(n);
+		}
+	}
+	free(m->bucket);
+	free(m);
+}
+
+struct route_owner *route_owner_add(struct route_model *m, const char *name)
+{
+	struct route_owner *o;
+
+	for (o = m->owners; o; o = o->next) {
+		if (!strcmp(o->name, name)) {
+			errno = EEXIST;
+			return NULL;
+		}
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->name = strdup(name);
+	if (!o->name) {
+		free(o);
+		return NULL;
+	}
+	o->m = m;
+	o->next = m->owners;
+	m->owners = o;
+	m->n_unsynced++;
+	return o;
+}
+
+/* Drop the owner's contributions (only stale ones if stale_only). */
+static void owner_drop(struct route_owner *o, bool stale_only)
+{
+	struct route_model *m = o->m;
+	uint32_t scopes = 0;
+	size_t i;
+
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode **pp = &m->bucket[i];
+
+		while (*pp) {
+			struct rnode *n = *pp;
+			struct contrib *c = node_find_owner(n, o);
+
+			if (c && (!stale_only || c->stale)) {
+				contrib_remove(n, c);
+				scopes |= n->scope;
+				if (!n->n) {
+					node_unlink(m, pp);
+					continue;
+				}
+			}
+			pp = &n->next;
+		}
+	}
+	if (scopes)
+		changed(m, scopes);
+}
+
+void route_owner_remove(struct route_owner *o)
+{
+	struct route_model *m;
+	struct route_owner **pp;
+
+	if (!o)
+		return;
+	m = o->m;
+	owner_drop(o, false);
+	for (pp = &m->owners; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	}
+	if (!o->synced) {
+		m->n_unsynced--;
+		barrier_check(m);
+	}
+	free(o->name);
+	free(o);
+}
+
+void route_owner_restate(struct route_owner *o)
+{
+	struct route_model *m = o->m;
+	size_t i;
+
+	if (o->synced) {
+		o->synced = false;
+		m->n_unsynced++;
+	}
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *n;
+
+		for (n = m->bucket[i]; n; n = n->next) {
+			struct contrib *c = node_find_owner(n, o);
+
+			if (c)
+				c->stale = true;
+		}
+	}
+}
+
+const char *route_owner_name(const struct route_owner *o)
+{
+	return o->name;
+}
+
+bool route_owner_is_synced(const struct route_owner *o)
+{
+	return o->synced;
+}
+
+int route_set(struct route_owner *o, const struct strata_route *r)
+{
+	struct route_model *m = o->m;
+	struct strata_route nr;
+	struct rnode **pp, *n;
+	struct contrib *c;
+	uint32_t h, i;
+
+	if (!r || !route_norm(r, &nr))
+		return -EINVAL;
+	h = key_hash(nr.scope, &nr.dst);
+	pp = node_slot(m, nr.scope, &nr.dst, h);
+	n = *pp;
+	if (n) {
+		c = node_find_owner(n, o);
+		if (c) {
+			c->stale = false;
+			if (!memcmp(&c->r, &nr, sizeof(nr)))
+				return 0;
+			c->r = nr;
+			changed(m, nr.scope);
+			return 0;
+		}
+	} else {
+		if (m->n_nodes >= m->n_buckets && table_grow(m) == 0)
+			pp = node_slot(m, nr.scope, &nr.dst, h);
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		n->hash = h;
+		n->scope = nr.scope;
+		n->dst = nr.dst;
+		*pp = n;
+		m->n_nodes++;
+		m->count[scope_index(n->scope)]++;
+	}
+	if (n->n == n->cap) {
+		uint32_t cap = n->cap ? n->cap * 2 : 1;
+		struct contrib *v = realloc(n->c, cap * sizeof(*v));
+
+		if (!v) {
+			if (!n->n)
+				node_unlink(m, node_slot(m, nr.scope, &nr.dst,
+							 h));
+			return -ENOMEM;
+		}
+		n->c = v;
+		n->cap = cap;
+	}
+	for (i = 0; i < n->n; i++)
+		if (strcmp(o->name, n->c[i].owner->name) < 0)
+			break;
+	memmove(&n->c[i + 1], &n->c[i], (n->n - i) * sizeof(n->c[0]));
+	n->c[i].owner = o;
+	n->c[i].stale = false;
+	n->c[i].r = nr;
+	n->n++;
+	changed(m, nr.scope);
+	return 0;
+}
+
+int route_unset(struct route_owner *o, uint32_t scope,
+		const struct strata_prefix *dst)
+{
+	struct route_model *m = o->m;
+	struct strata_prefix p;
+	struct rnode **pp;
+	struct contrib *c;
+
+	if (!dst || !scope_ok(scope) || !prefix_norm(dst, &p))
+		return -EINVAL;
+	pp = node_slot(m, scope, &p, key_hash(scope, &p));
+	if (!*pp)
+		return -ENOENT;
+	c = node_find_owner(*pp, o);
+	if (!c)
+		return -ENOENT;
+	contrib_remove(*pp, c);
+	if (!(*pp)->n)
+		node_unlink(m, pp);
+	changed(m, scope);
+	return 0;
+}
+
+int route_synced(struct route_owner *o)
+{
+	struct route_model *m = o->m;
+
+	if (o->synced)
+		return 0;
+	owner_drop(o, true);
+	o->synced = true;
+	m->n_unsynced--;
+	barrier_check(m);
+	return 0;
+}
+
+bool route_may_delete(const struct route_model *m)
+{
+	return m->n_unsynced == 0;
+}
+
+struct route_adv *route_adv_add(struct route_model *m, const char *name,
+				uint32_t scopes, route_reconcile_fn fn,
+				void *arg)
+{
+	struct route_adv *a, **pp;
+
+	if (!scopes || (scopes & ~ROUTE_SCOPES) || !fn || !name) {
+		errno = EINVAL;
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->name = strdup(name);
+	if (!a->name) {
+		free(a);
+		return NULL;
+	}
+	a->m = m;
+	a->scopes = scopes;
+	a->fn = fn;
+	a->arg = arg;
+	for (pp = &m->advs; *pp; pp = &(*pp)->next)
+		;
+	*pp = a;
+	/* The first reconcile adds what is already known, barrier or not. */
+	adv_schedule(a, ROUTE_DEBOUNCE_NS);
+	return a;
+}
+
+void route_adv_remove(struct route_adv *a)
+{
+	struct route_adv **pp;
+
+	if (!a)
+		return;
+	for (pp = &a->m->advs; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	if (a->busy) {
+		if (a->timer) {
+			loop_timer_cancel(a->timer);
+			a->timer = NULL;
+		}
+		a->removed = true;
+		return;
+	}
+	adv_free(a);
+}
+
+void route_resync_soon(struct route_model *m, struct route_adv *a)
+{
+	if (a) {
+		adv_schedule(a, ROUTE_DEBOUNCE_NS);
+		return;
+	}
+	for (a = m->advs; a; a = a->next)
+		adv_schedule(a, ROUTE_DEBOUNCE_NS);
+}
+
+int route_desired_each(const struct route_model *m, uint32_t scopes,
+		       void (*cb)(void *arg, const struct strata_route *r,
+				  const char *owners),
+		       void *arg)
+{
+	struct rnode **nodes;
+	struct strata_route r;
+	char *owners = NULL;
+	size_t i, n, cap = 0;
+	int rc;
+
+	rc = nodes_sorted(m, scopes, &nodes, &n);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		size_t need = 1, off = 0;
+		uint32_t j;
+
+		for (j = 0; j < nodes[i]->n; j++)
+			need += strlen(nodes[i]->c[j].owner->name) + 1;
+		if (need > cap) {
+			char *s = realloc(owners, need);
+
+			if (!s) {
+				rc = -ENOMEM;
+				break;
+			}
+			owners = s;
+			cap = need;
+		}
+		owners[0] = '\0';
+		for (j = 0; j < nodes[i]->n; j++)
+			append(owners, cap, &off, "%s%s", j ? "," : "",
+			       nodes[i]->c[j].owner->name);
+		node_merge(nodes[i], &r);
+		cb(arg, &r, owners);
+	}
+	free(owners);
+	free(nodes);
+	return rc;
+}
+
+size_t route_count(const struct route_model *m, uint32_t scopes)
+{
+	size_t n = 0;
+
+	if (scopes & STRATA_SCOPE_KERNEL)
+		n += m->count[0];
+	if (scopes & STRATA_SCOPE_CLOUD)
+		n += m->count[1];
+	if (scopes & STRATA_SCOPE_BGP)
+		n += m->count[2];
+	return n;
+}

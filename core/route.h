@@ -43,7 +43,13 @@ void route_owner_restate(struct route_owner *o);
 const char *route_owner_name(const struct route_owner *o);
 bool route_owner_is_synced(const struct route_owner *o);
 
-/* Validate and store; -EINVAL names nothing, so callers log the route. */
+/*
+ * Validate and store; -EINVAL names nothing, so callers log the route.
+ * Valid: size at least 0.1's, exactly one scope bit, family 4 or 6 with
+ * len <= 32 or 128 and no host bits set, 1..STRATA_MAX_NEXTHOPS nexthops
+ * each with a gateway of the destination's family or a device, flags 0.
+ * route_unset of a route the owner does not state is -ENOENT.
+ */
 int route_set(struct route_owner *o, const struct strata_route *r);
 int route_unset(struct route_owner *o, uint32_t scope,
 		const struct strata_prefix *dst);
@@ -59,7 +65,13 @@ void route_adv_remove(struct route_adv *a);
 /* Ask for a reconcile of one advertiser (or all, a == NULL) soon. */
 void route_resync_soon(struct route_model *m, struct route_adv *a);
 
-/* The merged desired routes of the scopes, sorted by (scope, dst). */
+/*
+ * The merged desired routes of the scopes, sorted by (scope, dst). Where
+ * several owners state one (scope, dst), its nexthops are the union of
+ * theirs (ECMP), deduplicated by (gateway, device) with the largest weight
+ * kept, sorted, at most STRATA_MAX_NEXTHOPS; table and metric are those of
+ * the first owner by name. owners is "a,b". cb must not change the model.
+ */
 int route_desired_each(const struct route_model *m, uint32_t scopes,
 		       void (*cb)(void *arg, const struct strata_route *r,
 				  const char *owners),

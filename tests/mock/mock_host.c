@@ -1,0 +1,997 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "http.h"
+#include "loop.h"
+#include "mock_host.h"
+#include "nl.h"
+
+struct mock_cfg {
+	char *key;
+	uint32_t type; /* STRATA_CFG_* */
+	char *str;
+	int64_t num;
+	char **list;
+	size_t n;
+	bool dflt; /* from the schema */
+};
+
+struct mock_kv {
+	char *key;
+	char *str;
+	int64_t num;
+	bool is_num;
+};
+
+struct mock_watch {
+	struct mock_watch *next, *prev;
+	struct loop_fd *fd;
+	strata_fd_cb cb;
+	void *arg;
+};
+
+struct strata_instance {
+	struct mock_host *mh;
+};
+
+struct strata_status {
+	struct mock_host *mh;
+};
+
+struct mock_host {
+	struct strata_instance inst;
+	struct strata_status status;
+	struct strata_host host;
+	char *name;
+	struct loop *loop;
+	struct http *http;
+	struct nl *nl;
+	struct mock_cfg *cfg;
+	size_t n_cfg;
+	struct mock_kv *facts, *metrics, *stat;
+	size_t n_facts, n_metrics, n_stat;
+	struct mock_watch *watches;
+	bool owner;
+	struct strata_route *routes;
+	size_t n_routes, cap_routes;
+	unsigned synced, resyncs, stopped;
+	unsigned logs[8];
+};
+
+static struct mock_host *MH(struct strata_instance *inst)
+{
+	return inst->mh;
+}
+
+/* -- small tables ------------------------------------------------------ */
+
+static struct mock_kv *kv_find(struct mock_kv *v, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i].key, key))
+			return &v[i];
+	return NULL;
+}
+
+static struct mock_kv *kv_get(struct mock_kv **v, size_t *n, const char *key)
+{
+	struct mock_kv *e = kv_find(*v, *n, key), *nv;
+
+	if (e)
+		return e;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	e = &nv[*n];
+	memset(e, 0, sizeof(*e));
+	e->key = strdup(key);
+	if (!e->key)
+		return NULL;
+	(*n)++;
+	return e;
+}
+
+static void kv_free(struct mock_kv *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].str);
+	}
+	free(v);
+}
+
+static void cfg_clear(struct mock_cfg *c)
+{
+	size_t i;
+
+	free(c->str);
+	for (i = 0; i < c->n; i++)
+		free(c->list[i]);
+	free(c->list);
+	c->str = NULL;
+	c->list = NULL;
+	c->n = 0;
+	c->num = 0;
+}
+
+static struct mock_cfg *cfg_find(const struct mock_host *mh, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < mh->n_cfg; i++)
+		if (!strcmp(mh->cfg[i].key, key))
+			return &mh->cfg[i];
+	return NULL;
+}
+
+/* The entry for key, emptied, ready to take a value of type. */
+static struct mock_cfg *cfg_slot(struct mock_host *mh, const char *key,
+				 uint32_t type)
+{
+	struct mock_cfg *c = cfg_find(mh, key), *v;
+
+	if (!c) {
+		v = realloc(mh->cfg, (mh->n_cfg + 1) * sizeof(*v));
+		if (!v)
+			return NULL;
+		mh->cfg = v;
+		c = &v[mh->n_cfg];
+		memset(c, 0, sizeof(*c));
+		c->key = strdup(key);
+		if (!c->key)
+			return NULL;
+		mh->n_cfg++;
+	}
+	cfg_clear(c);
+	c->type = type;
+	c->dflt = false;
+	return c;
+}
+
+int mock_host_set_cfg_string(struct mock_host *mh, const char *key,
+			     const char *value)
+{
+	struct mock_cfg *c = cfg_slot(mh, key, STRATA_CFG_STRING);
+
+	if (!c)
+		return -ENOMEM;
+	c->str = strdup(value);
+	return c->str ? 0 : -ENOMEM;
+}
+
+int mock_host_set_cfg_int(struct mock_host *mh, const char *key, int64_t value)
+{
+	struct mock_cfg *c = cfg_slot(mh, key, STRATA_CFG_INT);
+
+	if (!c)
+		return -ENOMEM;
+	c->num = value;
+	return 0;
+}
+
+int mock_host_set_cfg_bool(struct mock_host *mh, const char *key, int value)
+{
+	struct mock_cfg *c = cfg_slot(mh, key, STRATA_CFG_BOOL);
+
+	if (!c)
+		return -ENOMEM;
+	c->num = value != 0;
+	return 0;
+}
+
+int mock_host_set_cfg_duration(struct mock_host *mh, const char *key,
+			       int64_t ns)
+{
+	struct mock_cfg *c = cfg_slot(mh, key, STRATA_CFG_DURATION);
+
+	if (!c)
+		return -ENOMEM;
+	c->num = ns;
+	return 0;
+}
+
+int mock_host_set_cfg_strings(struct mock_host *mh, const char *key,
+			      const char *const *values, size_t n)
+{
+	struct mock_cfg *c = cfg_slot(mh, key, STRATA_CFG_STRINGS);
+	size_t i;
+
+	if (!c)
+		return -ENOMEM;
+	c->list = calloc(n ? n : 1, sizeof(*c->list));
+	if (!c->list)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		c->list[i] = strdup(values[i]);
+		if (!c->list[i])
+			return -ENOMEM;
+		c->n++;
+	}
+	return 0;
+}
+
+/* "250ms", "30s", "5m", "1h", "2d" or bare seconds, as the daemon reads. */
+static int parse_duration(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t ns;
+	} units[] = {
+		{ "", 1000000000LL },     { "ms", 1000000LL },
+		{ "s", 1000000000LL },    { "m", 60000000000LL },
+		{ "h", 3600000000000LL }, { "d", 86400000000000LL },
+	};
+	char *end;
+	long long v;
+	size_t i;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || errno || v < 0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcmp(end, units[i].unit)) {
+			*out = v * units[i].ns;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* A list default: `["a", "b"]` or `a, b`. */
+static int parse_list(struct mock_cfg *c, const char *def)
+{
+	char *s = strdup(def), *p, *tok, *save = NULL;
+	char **v;
+
+	if (!s)
+		return -ENOMEM;
+	for (p = s; *p; p++)
+		if (*p == '[' || *p == ']' || *p == '"')
+			*p = ' ';
+	for (tok = strtok_r(s, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *e;
+
+		while (*tok == ' ')
+			tok++;
+		e = tok + strlen(tok);
+		while (e > tok && e[-1] == ' ')
+			*--e = '\0';
+		if (!*tok)
+			continue;
+		v = realloc(c->list, (c->n + 1) * sizeof(*v));
+		if (!v)
+			goto free_s;
+		c->list = v;
+		c->list[c->n] = strdup(tok);
+		if (!c->list[c->n])
+			goto free_s;
+		c->n++;
+	}
+	free(s);
+	return 0;
+free_s:
+	free(s);
+	return -ENOMEM;
+}
+
+int mock_host_set_schema(struct mock_host *mh,
+			 const struct strata_cfg_key *schema)
+{
+	const struct strata_cfg_key *k;
+	struct mock_cfg *c;
+	int rc = 0;
+
+	for (k = schema; k && k->name; k++) {
+		c = cfg_find(mh, k->name);
+		if (c && !c->dflt) {
+			if (c->type != k->type)
+				return -EINVAL;
+			continue;
+		}
+		if (!k->def)
+			continue;
+		c = cfg_slot(mh, k->name, k->type);
+		if (!c)
+			return -ENOMEM;
+		c->dflt = true;
+		switch (k->type) {
+		case STRATA_CFG_BOOL:
+			c->num = !strcmp(k->def, "true") || !strcmp(k->def, "1");
+			break;
+		case STRATA_CFG_INT:
+			c->num = strtoll(k->def, NULL, 0);
+			break;
+		case STRATA_CFG_DURATION:
+			rc = parse_duration(k->def, &c->num);
+			break;
+		case STRATA_CFG_STRING:
+			c->str = strdup(k->def);
+			rc = c->str ? 0 : -ENOMEM;
+			break;
+		case STRATA_CFG_STRINGS:
+			rc = parse_list(c, k->def);
+			break;
+		default:
+			rc = -EINVAL;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const struct mock_cfg *cfg_typed(struct strata_instance *inst,
+					const char *key, uint32_t type,
+					int *err)
+{
+	const struct mock_cfg *c = cfg_find(MH(inst), key);
+
+	*err = 0;
+	if (!c) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (c->type != type) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	return c;
+}
+
+static int h_cfg_bool(struct strata_instance *inst, const char *key, int *out)
+{
+	int err;
+	const struct mock_cfg *c = cfg_typed(inst, key, STRATA_CFG_BOOL, &err);
+
+	if (c)
+		*out = (int)c->num;
+	return err;
+}
+
+static int h_cfg_int(struct strata_instance *inst, const char *key,
+		     int64_t *out)
+{
+	int err;
+	const struct mock_cfg *c = cfg_typed(inst, key, STRATA_CFG_INT, &err);
+
+	if (c)
+		*out = c->num;
+	return err;
+}
+
+static int h_cfg_duration(struct strata_instance *inst, const char *key,
+			  int64_t *out)
+{
+	int err;
+	const struct mock_cfg *c =
+		cfg_typed(inst, key, STRATA_CFG_DURATION, &err);
+
+	if (c)
+		*out = c->num;
+	return err;
+}
+
+static const char *h_cfg_string(struct strata_instance *inst, const char *key)
+{
+	int err;
+	const struct mock_cfg *c = cfg_typed(inst, key, STRATA_CFG_STRING, &err);
+
+	return c ? c->str : NULL;
+}
+
+static int h_cfg_strings_count(struct strata_instance *inst, const char *key)
+{
+	int err;
+	const struct mock_cfg *c =
+		cfg_typed(inst, key, STRATA_CFG_STRINGS, &err);
+
+	return c ? (int)c->n : err;
+}
+
+static const char *h_cfg_strings_at(struct strata_instance *inst,
+				    const char *key, uint32_t index)
+{
+	int err;
+	const struct mock_cfg *c =
+		cfg_typed(inst, key, STRATA_CFG_STRINGS, &err);
+
+	return c && index < c->n ? c->list[index] : NULL;
+}
+
+/* -- logging ----------------------------------------------------------- */
+
+static void h_vlog(struct strata_instance *inst, int level, const char *fmt,
+		   va_list ap)
+{
+	static const char *const names[8] = { "emerg", "alert", "crit",
+					      "error", "warning", "notice",
+					      "info", "debug" };
+	struct mock_host *mh = MH(inst);
+	int l = level < 0 ? 0 : level > 7 ? 7 : level;
+
+	mh->logs[l]++;
+	fprintf(stderr, "%s mock[%s]: ", names[l], mh->name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+h_log(struct strata_instance *inst, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	h_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static const char *h_instance_name(struct strata_instance *inst)
+{
+	return MH(inst)->name;
+}
+
+unsigned mock_host_log_count(const struct mock_host *mh, int level)
+{
+	return level >= 0 && level < 8 ? mh->logs[level] : 0;
+}
+
+/* -- the loop ---------------------------------------------------------- */
+
+static int64_t h_now(void)
+{
+	return loop_now();
+}
+
+static uint32_t to_epoll(uint32_t ev)
+{
+	return (ev & STRATA_FD_IN ? EPOLLIN : 0) |
+	       (ev & STRATA_FD_OUT ? EPOLLOUT : 0);
+}
+
+static void watch_trampoline(void *arg, int fd, uint32_t events)
+{
+	struct mock_watch *w = arg;
+
+	/* w may be freed by the callback: nothing after it */
+	w->cb(w->arg, fd,
+	      (events & EPOLLIN ? STRATA_FD_IN : 0) |
+		      (events & EPOLLOUT ? STRATA_FD_OUT : 0) |
+		      (events & EPOLLERR ? STRATA_FD_ERR : 0) |
+		      (events & EPOLLHUP ? STRATA_FD_HUP : 0));
+}
+
+static struct strata_watch *h_fd_watch(struct strata_instance *inst, int fd,
+				       uint32_t events, strata_fd_cb cb,
+				       void *arg)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->cb = cb;
+	w->arg = arg;
+	w->fd = loop_fd_add(mh->loop, fd, to_epoll(events), watch_trampoline,
+			    w);
+	if (!w->fd) {
+		free(w);
+		return NULL;
+	}
+	w->next = mh->watches;
+	if (w->next)
+		w->next->prev = w;
+	mh->watches = w;
+	return (struct strata_watch *)w;
+}
+
+static int h_fd_modify(struct strata_instance *inst, struct strata_watch *sw,
+		       uint32_t events)
+{
+	struct mock_watch *w = (struct mock_watch *)sw;
+
+	return loop_fd_mod(w->fd, to_epoll(events));
+}
+
+static void h_fd_unwatch(struct strata_instance *inst, struct strata_watch *sw)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_watch *w = (struct mock_watch *)sw;
+
+	if (!w)
+		return;
+	loop_fd_del(w->fd);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		mh->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+/* Timers and deferred calls take the plugin's callback as they are: a
+ * strata_cb is a loop_cb. */
+static struct strata_timer *h_timer_start(struct strata_instance *inst,
+					  int64_t delay_ns, int64_t period_ns,
+					  strata_cb cb, void *arg)
+{
+	return (struct strata_timer *)loop_timer_add(MH(inst)->loop, delay_ns,
+						     period_ns, cb, arg);
+}
+
+static void h_timer_stop(struct strata_instance *inst, struct strata_timer *t)
+{
+	if (t)
+		loop_timer_cancel((struct loop_timer *)t);
+}
+
+static int h_defer(struct strata_instance *inst, strata_cb cb, void *arg)
+{
+	return loop_defer(MH(inst)->loop, cb, arg) ? 0 : -ENOMEM;
+}
+
+static int h_post(struct strata_instance *inst, strata_cb cb, void *arg)
+{
+	return loop_post(MH(inst)->loop, cb, arg);
+}
+
+void mock_host_run(struct mock_host *mh, int64_t ns)
+{
+	int64_t end = loop_now() + ns, left;
+
+	while ((left = end - loop_now()) > 0)
+		loop_run_once(mh->loop, (int)((left + 999999) / 1000000));
+}
+
+bool mock_host_run_until(struct mock_host *mh, bool (*done)(void *arg),
+			 void *arg, int64_t timeout_ns)
+{
+	int64_t end = loop_now() + timeout_ns, left;
+
+	while (!done(arg)) {
+		left = end - loop_now();
+		if (left <= 0)
+			return false;
+		loop_run_once(mh->loop, (int)((left + 999999) / 1000000));
+	}
+	return true;
+}
+
+/* -- HTTP -------------------------------------------------------------- */
+
+static struct strata_http_call *
+h_http_start(struct strata_instance *inst, const struct strata_http_request *req,
+	     strata_http_cb cb, void *arg)
+{
+	struct mock_host *mh = MH(inst);
+
+	if (!mh->http && http_new(mh->loop, &mh->http) < 0)
+		return NULL;
+	return (struct strata_http_call *)http_start(mh->http, req, cb, arg);
+}
+
+static void h_http_cancel(struct strata_instance *inst,
+			  struct strata_http_call *call)
+{
+	if (call)
+		http_cancel((struct http_call *)call);
+}
+
+/* -- kernel routes ----------------------------------------------------- */
+
+static int mock_nl(struct mock_host *mh)
+{
+	return mh->nl ? 0 : nl_open(NL_DEFAULT_RTPROTO, &mh->nl);
+}
+
+static int h_kroute_list(struct strata_instance *inst, uint32_t family,
+			 uint32_t table, strata_route_cb cb, void *arg)
+{
+	struct mock_host *mh = MH(inst);
+	int rc = mock_nl(mh);
+
+	return rc < 0 ? rc : nl_route_list(mh->nl, family, table, cb, arg);
+}
+
+static int h_kroute_replace(struct strata_instance *inst,
+			    const struct strata_route *route)
+{
+	struct mock_host *mh = MH(inst);
+	int rc = mock_nl(mh);
+
+	return rc < 0 ? rc : nl_route_replace(mh->nl, route);
+}
+
+static int h_kroute_delete(struct strata_instance *inst,
+			   const struct strata_route *route)
+{
+	struct mock_host *mh = MH(inst);
+	int rc = mock_nl(mh);
+
+	return rc < 0 ? rc : nl_route_delete(mh->nl, route);
+}
+
+/* -- facts ------------------------------------------------------------- */
+
+static const char *h_fact_get(struct strata_instance *inst, const char *name)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_kv *e = kv_find(mh->facts, mh->n_facts, name);
+
+	return e ? e->str : NULL;
+}
+
+int mock_host_set_fact(struct mock_host *mh, const char *name,
+		       const char *value)
+{
+	struct mock_kv *e = kv_get(&mh->facts, &mh->n_facts, name);
+	char *s;
+
+	if (!e || !(s = strdup(value)))
+		return -ENOMEM;
+	free(e->str);
+	e->str = s;
+	return 0;
+}
+
+static int h_fact_set(struct strata_instance *inst, const char *name,
+		      const char *value)
+{
+	if (!name || !*name || !value)
+		return -EINVAL;
+	return mock_host_set_fact(MH(inst), name, value);
+}
+
+/* -- the route model --------------------------------------------------- */
+
+static bool same_key(const struct strata_route *r, uint32_t scope,
+		     const struct strata_prefix *dst)
+{
+	return r->scope == scope && r->dst.family == dst->family &&
+	       r->dst.len == dst->len &&
+	       !memcmp(r->dst.addr, dst->addr, sizeof(dst->addr));
+}
+
+static struct strata_route *route_find(const struct mock_host *mh,
+				       uint32_t scope,
+				       const struct strata_prefix *dst)
+{
+	size_t i;
+
+	for (i = 0; i < mh->n_routes; i++)
+		if (same_key(&mh->routes[i], scope, dst))
+			return &mh->routes[i];
+	return NULL;
+}
+
+static int h_route_owner(struct strata_instance *inst)
+{
+	MH(inst)->owner = true;
+	return 0;
+}
+
+static int h_route_set(struct strata_instance *inst,
+		       const struct strata_route *r)
+{
+	struct mock_host *mh = MH(inst);
+	struct strata_route *slot;
+
+	if (!mh->owner)
+		return -EPERM;
+	if (!r || r->size < sizeof(*r) || r->flags || r->n_nexthops < 1 ||
+	    r->n_nexthops > STRATA_MAX_NEXTHOPS ||
+	    (r->scope != STRATA_SCOPE_KERNEL && r->scope != STRATA_SCOPE_CLOUD &&
+	     r->scope != STRATA_SCOPE_BGP))
+		return -EINVAL;
+	slot = route_find(mh, r->scope, &r->dst);
+	if (!slot) {
+		if (mh->n_routes == mh->cap_routes) {
+			size_t cap = mh->cap_routes ? mh->cap_routes * 2 : 16;
+			struct strata_route *v =
+				realloc(mh->routes, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			mh->routes = v;
+			mh->cap_routes = cap;
+		}
+		slot = &mh->routes[mh->n_routes++];
+	}
+	memcpy(slot, r, sizeof(*slot));
+	slot->size = sizeof(*slot);
+	return 0;
+}
+
+static int h_route_unset(struct strata_instance *inst, uint32_t scope,
+			 const struct strata_prefix *dst)
+{
+	struct mock_host *mh = MH(inst);
+	struct strata_route *r;
+
+	if (!mh->owner)
+		return -EPERM;
+	r = route_find(mh, scope, dst);
+	if (!r)
+		return -ENOENT;
+	*r = mh->routes[--mh->n_routes];
+	return 0;
+}
+
+static int h_route_synced(struct strata_instance *inst)
+{
+	struct mock_host *mh = MH(inst);
+
+	if (!mh->owner)
+		return -EPERM;
+	mh->synced++;
+	return 0;
+}
+
+static int h_route_resync(struct strata_instance *inst)
+{
+	MH(inst)->resyncs++;
+	return 0;
+}
+
+bool mock_host_is_owner(const struct mock_host *mh)
+{
+	return mh->owner;
+}
+
+size_t mock_host_route_count(const struct mock_host *mh)
+{
+	return mh->n_routes;
+}
+
+const struct strata_route *mock_host_route_at(const struct mock_host *mh,
+					      size_t i)
+{
+	return i < mh->n_routes ? &mh->routes[i] : NULL;
+}
+
+const struct strata_route *mock_host_route_find(const struct mock_host *mh,
+						uint32_t scope,
+						const struct strata_prefix *dst)
+{
+	struct strata_prefix p;
+
+	/* the caller's prefix may carry junk past the family's bytes */
+	memset(&p, 0, sizeof(p));
+	p.family = dst->family;
+	p.len = dst->len;
+	memcpy(p.addr, dst->addr, dst->family == STRATA_AF_INET ? 4 : 16);
+	return route_find(mh, scope, &p);
+}
+
+unsigned mock_host_synced_calls(const struct mock_host *mh)
+{
+	return mh->synced;
+}
+
+unsigned mock_host_resync_calls(const struct mock_host *mh)
+{
+	return mh->resyncs;
+}
+
+/* -- metrics, status, stopped ------------------------------------------ */
+
+static int h_metric_add(struct strata_instance *inst, const char *name,
+			int64_t delta)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_kv *e = kv_get(&mh->metrics, &mh->n_metrics, name);
+
+	if (!e)
+		return -ENOMEM;
+	e->num += delta;
+	return 0;
+}
+
+static int h_metric_set(struct strata_instance *inst, const char *name,
+			int64_t value)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_kv *e = kv_get(&mh->metrics, &mh->n_metrics, name);
+
+	if (!e)
+		return -ENOMEM;
+	e->num = value;
+	return 0;
+}
+
+int64_t mock_host_metric(const struct mock_host *mh, const char *name)
+{
+	const struct mock_kv *e = kv_find(mh->metrics, mh->n_metrics, name);
+
+	return e ? e->num : 0;
+}
+
+bool mock_host_has_metric(const struct mock_host *mh, const char *name)
+{
+	return kv_find(mh->metrics, mh->n_metrics, name) != NULL;
+}
+
+static void h_status_str(struct strata_status *st, const char *key,
+			 const char *value)
+{
+	struct mock_host *mh = st->mh;
+	struct mock_kv *e = kv_get(&mh->stat, &mh->n_stat, key);
+
+	if (!e)
+		return;
+	free(e->str);
+	e->str = strdup(value ? value : "");
+	e->is_num = false;
+}
+
+static void h_status_int(struct strata_status *st, const char *key,
+			 int64_t value)
+{
+	struct mock_host *mh = st->mh;
+	struct mock_kv *e = kv_get(&mh->stat, &mh->n_stat, key);
+
+	if (!e)
+		return;
+	free(e->str);
+	e->str = NULL;
+	e->num = value;
+	e->is_num = true;
+}
+
+struct strata_status *mock_host_status(struct mock_host *mh)
+{
+	kv_free(mh->stat, mh->n_stat);
+	mh->stat = NULL;
+	mh->n_stat = 0;
+	return &mh->status;
+}
+
+const char *mock_host_status_str(const struct mock_host *mh, const char *key)
+{
+	const struct mock_kv *e = kv_find(mh->stat, mh->n_stat, key);
+
+	return e && !e->is_num ? e->str : NULL;
+}
+
+int mock_host_status_int(const struct mock_host *mh, const char *key,
+			 int64_t *out)
+{
+	const struct mock_kv *e = kv_find(mh->stat, mh->n_stat, key);
+
+	if (!e || !e->is_num)
+		return -ENOENT;
+	*out = e->num;
+	return 0;
+}
+
+static void h_stopped(struct strata_instance *inst)
+{
+	MH(inst)->stopped++;
+}
+
+unsigned mock_host_stopped_calls(const struct mock_host *mh)
+{
+	return mh->stopped;
+}
+
+/* -- the host ---------------------------------------------------------- */
+
+static const struct strata_host mock_table = {
+	.size = sizeof(struct strata_host),
+	.abi_major = STRATA_ABI_MAJOR,
+	.abi_minor = STRATA_ABI_MINOR,
+	.log = h_log,
+	.vlog = h_vlog,
+	.instance_name = h_instance_name,
+	.cfg_bool = h_cfg_bool,
+	.cfg_int = h_cfg_int,
+	.cfg_duration = h_cfg_duration,
+	.cfg_string = h_cfg_string,
+	.cfg_strings_count = h_cfg_strings_count,
+	.cfg_strings_at = h_cfg_strings_at,
+	.now = h_now,
+	.fd_watch = h_fd_watch,
+	.fd_modify = h_fd_modify,
+	.fd_unwatch = h_fd_unwatch,
+	.timer_start = h_timer_start,
+	.timer_stop = h_timer_stop,
+	.defer = h_defer,
+	.post = h_post,
+	.http_start = h_http_start,
+	.http_cancel = h_http_cancel,
+	.kroute_list = h_kroute_list,
+	.kroute_replace = h_kroute_replace,
+	.kroute_delete = h_kroute_delete,
+	.fact_get = h_fact_get,
+	.fact_set = h_fact_set,
+	.route_owner = h_route_owner,
+	.route_set = h_route_set,
+	.route_unset = h_route_unset,
+	.route_synced = h_route_synced,
+	.route_resync = h_route_resync,
+	.metric_add = h_metric_add,
+	.metric_set = h_metric_set,
+	.status_str = h_status_str,
+	.status_int = h_status_int,
+	.stopped = h_stopped,
+};
+
+struct mock_host *mock_host_new(void)
+{
+	struct mock_host *mh = calloc(1, sizeof(*mh));
+
+	if (!mh)
+		return NULL;
+	mh->inst.mh = mh;
+	mh->status.mh = mh;
+	mh->host = mock_table;
+	mh->name = strdup("test");
+	if (!mh->name || loop_new(&mh->loop) < 0) {
+		free(mh->name);
+		free(mh);
+		return NULL;
+	}
+	return mh;
+}
+
+void mock_host_free(struct mock_host *mh)
+{
+	size_t i;
+
+	if (!mh)
+		return;
+	while (mh->watches)
+		h_fd_unwatch(&mh->inst, (struct strata_watch *)mh->watches);
+	if (mh->http)
+		http_free(mh->http);
+	nl_free(mh->nl);
+	loop_free(mh->loop);
+	for (i = 0; i < mh->n_cfg; i++) {
+		cfg_clear(&mh->cfg[i]);
+		free(mh->cfg[i].key);
+	}
+	free(mh->cfg);
+	kv_free(mh->facts, mh->n_facts);
+	kv_free(mh->metrics, mh->n_metrics);
+	kv_free(mh->stat, mh->n_stat);
+	free(mh->routes);
+	free(mh->name);
+	free(mh);
+}
+
+const struct strata_host *mock_host_table(struct mock_host *mh)
+{
+	return &mh->host;
+}
+
+struct strata_instance *mock_instance(struct mock_host *mh)
+{
+	return &mh->inst;
+}
+
+struct loop *mock_host_loop(struct mock_host *mh)
+{
+	return mh->loop;
+}
+
+void mock_host_set_instance_name(struct mock_host *mh, const char *name)
+{
+	char *s = strdup(name);
+
+	if (!s)
+		return;
+	free(mh->name);
+	mh->name = s;
+}

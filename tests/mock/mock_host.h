@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A mock host table, so a plugin can be unit-tested without the daemon.
+ *
+ * Every entry of struct strata_host is implemented: logging goes to stderr,
+ * configuration comes from a table the test fills (with the defaults of the
+ * plugin's schema, as the daemon applies them), the loop entries run on a
+ * real core/loop.c, HTTP on core/http.c, kernel routes on core/nl.c with
+ * the default rtproto (opened at first use, so in the test's namespace),
+ * facts live in a small table, and route_*, metrics and status are recorded
+ * for the test to assert on. There is one instance per mock host.
+ */
+#ifndef STRATA_TESTS_MOCK_HOST_H
+#define STRATA_TESTS_MOCK_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strata/plugin.h>
+
+struct loop;
+struct mock_host;
+
+struct mock_host *mock_host_new(void); /* NULL on failure */
+void mock_host_free(struct mock_host *mh);
+
+const struct strata_host *mock_host_table(struct mock_host *mh);
+struct strata_instance *mock_instance(struct mock_host *mh);
+struct loop *mock_host_loop(struct mock_host *mh);
+void mock_host_set_instance_name(struct mock_host *mh, const char *name);
+
+/* Run the loop for about ns nanoseconds. */
+void mock_host_run(struct mock_host *mh, int64_t ns);
+/* Run the loop until done(arg) is true or timeout_ns passed; done's value. */
+bool mock_host_run_until(struct mock_host *mh, bool (*done)(void *arg),
+			 void *arg, int64_t timeout_ns);
+
+/*
+ * Configuration. The schema supplies defaults for keys the test does not
+ * set and the types cfg_* check against; without one any key set here is
+ * accepted with the type it was set with. 0 or -ENOMEM / -EINVAL.
+ */
+int mock_host_set_schema(struct mock_host *mh,
+			 const struct strata_cfg_key *schema);
+int mock_host_set_cfg_string(struct mock_host *mh, const char *key,
+			     const char *value);
+int mock_host_set_cfg_int(struct mock_host *mh, const char *key,
+			  int64_t value);
+int mock_host_set_cfg_bool(struct mock_host *mh, const char *key, int value);
+int mock_host_set_cfg_duration(struct mock_host *mh, const char *key,
+			       int64_t ns);
+int mock_host_set_cfg_strings(struct mock_host *mh, const char *key,
+			      const char *const *values, size_t n);
+
+/* Facts */
+int mock_host_set_fact(struct mock_host *mh, const char *name,
+		       const char *value);
+
+/* What the plugin did with the route model. */
+bool mock_host_is_owner(const struct mock_host *mh);
+size_t mock_host_route_count(const struct mock_host *mh);
+const struct strata_route *mock_host_route_at(const struct mock_host *mh,
+					      size_t i);
+const struct strata_route *mock_host_route_find(const struct mock_host *mh,
+						uint32_t scope,
+						const struct strata_prefix *dst);
+unsigned mock_host_synced_calls(const struct mock_host *mh);
+unsigned mock_host_resync_calls(const struct mock_host *mh);
+unsigned mock_host_stopped_calls(const struct mock_host *mh);
+
+/* Metrics: the value, 0 if never touched. */
+int64_t mock_host_metric(const struct mock_host *mh, const char *name);
+bool mock_host_has_metric(const struct mock_host *mh, const char *name);
+
+/* Messages logged at a level (STRATA_LOG_*). */
+unsigned mock_host_log_count(const struct mock_host *mh, int level);
+
+/*
+ * Status: mock_host_status() gives a fresh writer to hand to the plugin's
+ * status op; then look up what it wrote (NULL / -ENOENT if it did not).
+ */
+struct strata_status *mock_host_status(struct mock_host *mh);
+const char *mock_host_status_str(const struct mock_host *mh, const char *key);
+int mock_host_status_int(const struct mock_host *mh, const char *key,
+			 int64_t *out);
+
+#endif
