@@ -1357,7 +1357,7 @@ void daemon_free(struct daemon *d)
 		store_close(d->store);
 	http_free(d->http);
 	route_model_free(d->routes);
-	nl_close(d->nl);
+	nl_free(d->nl);
 	facts_free(d->facts);
 	loop_free(d->loop);
 	for (size_t i = 0; i < d->n_plugs; i++)

@@ -32,9 +32,10 @@ trap cleanup EXIT
 step "a host: network namespace $ns with an uplink"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-ip -n "$ns" link add uplink type dummy
+ip -n "$ns" link add uplink type veth peer name uplink-peer
 ip -n "$ns" addr add 10.0.1.10/24 dev uplink
 ip -n "$ns" link set uplink up
+ip -n "$ns" link set uplink-peer up
 
 cat >"$tmp/stratad.conf" <<CONF
 log = { level = "info"; };

@@ -5,9 +5,10 @@
 . "$(dirname "$0")/lib.sh"
 
 ns=$(mkns host)
-ip -n "$ns" link add uplink type dummy
+ip -n "$ns" link add uplink type veth peer name uplink-peer
 ip -n "$ns" addr add 10.0.0.1/24 dev uplink
 ip -n "$ns" link set uplink up
+ip -n "$ns" link set uplink-peer up
 # a route of another protocol: strata must never touch it
 ip -n "$ns" route add 10.7.0.0/24 via 10.0.0.254 proto static
 

@@ -185,6 +185,8 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(cfg->plugin_dir, PLUGINDIR);
 	ck_assert_int_eq(cfg->resync_ns, 30 * SEC);
 	ck_assert_uint_eq(cfg->rtproto, 220);
+	ck_assert_str_eq(cfg->store_url, STATEDIR "/store.db");
+	ck_assert_int_eq(cfg->store_history, 10000);
 	ck_assert_str_eq(cfg->node_name, host);
 	ck_assert_uint_eq(cfg->n_facts, 0);
 	ck_assert_uint_eq(cfg->n_plugins, 0);
@@ -255,7 +257,7 @@ START_TEST(test_unknown)
 {
 	load_bad("log = {};\n\nlogging = { level = \"info\"; };\n",
 		 "x.conf:3: unknown setting \"logging\"; known settings: log, "
-		 "control, routes, node, plugin_dir, plugins");
+		 "control, routes, store, node, plugin_dir, plugins");
 	load_bad("log = {\n  lvl = \"info\";\n};\n",
 		 "x.conf:2: log: unknown key \"lvl\"; known keys: level, target");
 	load_bad("control = { sock = \"/x\"; };\n",
@@ -332,6 +334,31 @@ START_TEST(test_control_values)
 		 "x.conf:1: control.group: expected a group name, found \"a b\"");
 	cfg = load_ok("control = { mode = \"660\"; };\n");
 	ck_assert_uint_eq(cfg->control_mode, 0660);
+	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_store_values)
+{
+	struct cfg *cfg;
+
+	load_bad("store = { url = \"db\"; };\n",
+		 "x.conf:1: store.url: expected \"sqlite:PATH\" or an absolute "
+		 "path, found \"db\"");
+	load_bad("store = { url = \"etcd://10.0.0.1:2379\"; };\n",
+		 "x.conf:1: store.url: the etcd backend is not in this build; "
+		 "expected \"sqlite:PATH\" or an absolute path, found "
+		 "\"etcd://10.0.0.1:2379\"");
+	load_bad("store = { history = 5; };\n",
+		 "x.conf:1: store.history: expected 100..10000000 revisions, "
+		 "found 5");
+	load_bad("store = { history = \"lots\"; };\n",
+		 "x.conf:1: store.history: expected an integer, found a string");
+	load_bad("store = { path = \"/x\"; };\n",
+		 "x.conf:1: store: unknown key \"path\"; known keys: url, history");
+	cfg = load_ok("store = { url = \"sqlite:/var/x.db\"; history = 500; };\n");
+	ck_assert_str_eq(cfg->store_url, "sqlite:/var/x.db");
+	ck_assert_int_eq(cfg->store_history, 500);
 	cfg_free(cfg);
 }
 END_TEST
@@ -1005,6 +1032,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_log_values);
 	tcase_add_test(tc, test_control_values);
 	tcase_add_test(tc, test_routes_values);
+	tcase_add_test(tc, test_store_values);
 	tcase_add_test(tc, test_node_values);
 	tcase_add_test(tc, test_node_limits);
 	tcase_add_test(tc, test_plugins_entries);

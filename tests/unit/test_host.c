@@ -92,6 +92,13 @@ static void count_cb(void *arg)
 	fired++;
 }
 
+static void count_fd_cb(void *arg, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	count_cb(arg);
+}
+
 static void stop_self_cb(void *arg)
 {
 	(void)arg;
@@ -131,7 +138,7 @@ START_TEST(release_all_cancels_what_was_forgotten)
 	ck_assert_ptr_nonnull(h->timer_start(&inst, 5000000, 0, count_cb, NULL));
 	ck_assert_int_eq(h->defer(&inst, count_cb, NULL), 0);
 	ck_assert_ptr_nonnull(h->fd_watch(&inst, fds[0], STRATA_FD_IN,
-					  (strata_fd_cb)count_cb, NULL));
+					  count_fd_cb, NULL));
 	ck_assert(holds_resources());
 	host_release_all(&inst);
 	ck_assert(!holds_resources());
