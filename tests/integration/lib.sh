@@ -84,7 +84,7 @@ wait_until() {
 # start_stratad NS CONFIG LOG: runs stratad in NS; sets STRATAD_PID
 start_stratad() {
 	local ns=$1 conf=$2 log=$3 sock
-	sock=$(sed -n 's/^[[:space:]]*socket = "\(.*\)";.*/\1/p' "$conf" | head -n1)
+	sock=$(sed -n 's/.*socket = "\([^"]*\)".*/\1/p' "$conf" | head -n1)
 	ip netns exec "$ns" "$STRATAD" -c "$conf" >>"$log" 2>&1 &
 	STRATAD_PID=$!
 	track "$STRATAD_PID"
