@@ -217,7 +217,7 @@ static void on_keepalive(void *arg)
 }
 
 static void on_watch(void *arg, int err, int64_t rev,
-		     const struct store_event *ev, size_t n)
+		     const struct strata_store_event *ev, size_t n)
 {
 	struct election *e = arg;
 	size_t i;
@@ -229,7 +229,7 @@ static void on_watch(void *arg, int err, int64_t rev,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (ev[i].type == STORE_EVENT_DELETE ||
+		if (ev[i].type == STRATA_EVENT_DELETE ||
 		    (e->leader && ev[i].kv.create_rev != e->term)) {
 			/* The key went (our lease too, perhaps): ask again. */
 			step_down(e);
@@ -248,10 +248,10 @@ static void watch_from(struct election *e, int64_t rev)
 		retry_later(e);
 }
 
-static void campaign_done(void *arg, int err, const struct store_txn_result *res)
+static void campaign_done(void *arg, int err, const struct strata_store_txn_result *res)
 {
 	struct election *e = arg;
-	const struct store_kv *kv;
+	const struct strata_kv *kv;
 
 	if (returned(e))
 		return;
@@ -292,14 +292,14 @@ static void campaign_done(void *arg, int err, const struct store_txn_result *res
 
 static void campaign(struct election *e)
 {
-	struct store_cmp cmp = { .key = e->key, .target = STORE_CMP_CREATE,
-				 .result = STORE_EQUAL };
-	struct store_op put = { .type = STORE_OP_PUT, .key = e->key,
+	struct strata_store_cmp cmp = { .key = e->key, .target = STRATA_CMP_CREATE,
+				 .result = STRATA_CMP_EQUAL };
+	struct strata_store_op put = { .type = STRATA_OP_PUT, .key = e->key,
 				.value = e->value,
 				.value_len = strlen(e->value),
 				.lease = e->lease };
-	struct store_op get = { .type = STORE_OP_RANGE, .key = e->key };
-	struct store_txn txn = { .cmp = &cmp, .n_cmp = 1, .success = &put,
+	struct strata_store_op get = { .type = STRATA_OP_RANGE, .key = e->key };
+	struct strata_store_txn txn = { .cmp = &cmp, .n_cmp = 1, .success = &put,
 				 .n_success = 1, .failure = &get,
 				 .n_failure = 1 };
 
@@ -423,11 +423,11 @@ int64_t election_term(const struct election *e)
 	return e && e->leader ? e->term : 0;
 }
 
-int election_txn(struct election *e, const struct store_txn *txn,
+int election_txn(struct election *e, const struct strata_store_txn *txn,
 		 store_txn_cb cb, void *arg)
 {
-	struct store_cmp *cmp;
-	struct store_txn t;
+	struct strata_store_cmp *cmp;
+	struct strata_store_txn t;
 	int err;
 
 	if (!e || !txn)
@@ -439,9 +439,9 @@ int election_txn(struct election *e, const struct store_txn *txn,
 		return -ENOMEM;
 	if (txn->n_cmp)
 		memcpy(cmp, txn->cmp, txn->n_cmp * sizeof(*cmp));
-	cmp[txn->n_cmp] = (struct store_cmp){ .key = e->key,
-					      .target = STORE_CMP_CREATE,
-					      .result = STORE_EQUAL,
+	cmp[txn->n_cmp] = (struct strata_store_cmp){ .key = e->key,
+					      .target = STRATA_CMP_CREATE,
+					      .result = STRATA_CMP_EQUAL,
 					      .num = e->term };
 	t = *txn;
 	t.cmp = cmp;

@@ -54,7 +54,7 @@ int64_t election_term(const struct election *e);
  * -EPERM without a call when not leader by election_is_leader(). When
  * res->succeeded is false, either compare failed: check leadership again.
  */
-int election_txn(struct election *e, const struct store_txn *txn,
+int election_txn(struct election *e, const struct strata_store_txn *txn,
 		 store_txn_cb cb, void *arg);
 
 #endif

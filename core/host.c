@@ -24,8 +24,9 @@
 #include "nl.h"
 #include "plug.h"
 #include "route.h"
+#include "store.h"
 
-enum res_kind { RES_WATCH, RES_TIMER, RES_DEFER, RES_HTTP };
+enum res_kind { RES_WATCH, RES_TIMER, RES_DEFER, RES_HTTP, RES_STORE_WATCH };
 
 /* One loop resource held by an instance, on the instance's list. */
 struct host_res {
@@ -37,11 +38,13 @@ struct host_res {
 		struct loop_timer *timer;
 		struct loop_defer *defer;
 		struct http_call *http;
+		struct store_watch *store;
 	} h;
 	union {
 		strata_fd_cb fd;
 		strata_cb plain;
 		strata_http_cb http;
+		strata_store_watch_cb store;
 	} cb;
 	void *arg;
 	bool oneshot;
@@ -57,6 +60,9 @@ struct strata_timer {
 	struct host_res r;
 };
 struct strata_http_call {
+	struct host_res r;
+};
+struct strata_store_watch {
 	struct host_res r;
 };
 
@@ -114,6 +120,9 @@ static void res_release(struct host_res *r)
 		break;
 	case RES_HTTP:
 		http_cancel(r->h.http);
+		break;
+	case RES_STORE_WATCH:
+		store_watch_cancel(r->h.store);
 		break;
 	}
 	if (r->firing) {
@@ -555,6 +564,213 @@ static int host_fact_set(struct strata_instance *inst, const char *name,
 	return 0;
 }
 
+/* ---- the cluster store -------------------------------------------------- */
+
+/* A store call in flight. Store calls cannot be cancelled, so the
+ * completion finds its instance by id and is dropped if it is gone. */
+struct store_call {
+	struct daemon *d;
+	uint64_t id;
+	union {
+		strata_store_txn_cb txn;
+		strata_store_range_cb range;
+		strata_store_done_cb done;
+		strata_store_lease_cb lease;
+	} cb;
+	void *arg;
+};
+
+static struct store_call *call_new(struct strata_instance *inst, void *cb,
+				   void *arg)
+{
+	struct store_call *c;
+
+	if (!inst_ok(inst) || !cb)
+		return NULL;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	c->d = inst->d;
+	c->id = inst->id;
+	c->arg = arg;
+	return c;
+}
+
+/* The call's record is freed here; true when its instance still lives. */
+static bool call_end(struct store_call *c, struct store_call *copy)
+{
+	*copy = *c;
+	free(c);
+	return daemon_instance_by_id(copy->d, copy->id) != NULL;
+}
+
+static int call_start(struct store_call *c, int rc)
+{
+	if (rc)
+		free(c);
+	return rc;
+}
+
+static void txn_done(void *arg, int err, const struct strata_store_txn_result *res)
+{
+	struct store_call c;
+
+	if (call_end(arg, &c))
+		c.cb.txn(c.arg, err, res);
+}
+
+static void range_done(void *arg, int err, int64_t rev,
+		       const struct strata_kv *kvs, size_t n)
+{
+	struct store_call c;
+
+	if (call_end(arg, &c))
+		c.cb.range(c.arg, err, rev, kvs, n);
+}
+
+static void write_done(void *arg, int err, int64_t rev, int64_t n)
+{
+	struct store_call c;
+
+	if (call_end(arg, &c))
+		c.cb.done(c.arg, err, rev, n);
+}
+
+static void lease_done(void *arg, int err, int64_t id, int64_t ttl_ms)
+{
+	struct store_call c;
+
+	if (call_end(arg, &c))
+		c.cb.lease(c.arg, err, id, ttl_ms);
+}
+
+#define STORE_CALL(inst, field, fn, arg)                                  \
+	struct store_call *c;                                             \
+	if (!inst_ok(inst) || !(fn))                                      \
+		return -EINVAL;                                           \
+	if (!(inst)->d->store)                                            \
+		return -ENOTCONN;                                         \
+	c = call_new(inst, (void *)(fn), arg);                            \
+	if (!c)                                                           \
+		return -ENOMEM;                                           \
+	c->cb.field = (fn)
+
+static int host_store_txn(struct strata_instance *inst,
+			  const struct strata_store_txn *txn,
+			  strata_store_txn_cb cb, void *arg)
+{
+	STORE_CALL(inst, txn, cb, arg);
+	if (!txn)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_txn(inst->d->store, txn, txn_done, c));
+}
+
+static int host_store_get(struct strata_instance *inst, const char *key,
+			  uint32_t flags, strata_store_range_cb cb, void *arg)
+{
+	STORE_CALL(inst, range, cb, arg);
+	if (!key)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_get(inst->d->store, key, flags, range_done, c));
+}
+
+static int host_store_put(struct strata_instance *inst, const char *key,
+			  const void *value, size_t value_len, int64_t lease,
+			  strata_store_done_cb cb, void *arg)
+{
+	STORE_CALL(inst, done, cb, arg);
+	if (!key || (!value && value_len))
+		return call_start(c, -EINVAL);
+	return call_start(c, store_put(inst->d->store, key, value, value_len,
+				       lease, write_done, c));
+}
+
+static int host_store_delete(struct strata_instance *inst, const char *key,
+			     uint32_t flags, strata_store_done_cb cb, void *arg)
+{
+	STORE_CALL(inst, done, cb, arg);
+	if (!key)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_delete(inst->d->store, key, flags,
+					  write_done, c));
+}
+
+static int host_store_lease_grant(struct strata_instance *inst, int64_t ttl_ms,
+				  strata_store_lease_cb cb, void *arg)
+{
+	STORE_CALL(inst, lease, cb, arg);
+	if (ttl_ms <= 0)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_lease_grant(inst->d->store, ttl_ms, 0,
+					       lease_done, c));
+}
+
+static int host_store_lease_keepalive(struct strata_instance *inst,
+				      int64_t id, strata_store_lease_cb cb,
+				      void *arg)
+{
+	STORE_CALL(inst, lease, cb, arg);
+	return call_start(c, store_lease_keepalive(inst->d->store, id,
+						   lease_done, c));
+}
+
+static int host_store_lease_revoke(struct strata_instance *inst, int64_t id,
+				   strata_store_done_cb cb, void *arg)
+{
+	STORE_CALL(inst, done, cb, arg);
+	return call_start(c, store_lease_revoke(inst->d->store, id, write_done,
+						c));
+}
+
+static void watch_events(void *arg, int err, int64_t rev,
+			 const struct strata_store_event *ev, size_t n)
+{
+	struct host_res *r = arg;
+
+	fire_begin(r);
+	r->cb.store(r->arg, err, rev, ev, n);
+	fire_end(r);
+}
+
+static struct strata_store_watch *
+host_store_watch(struct strata_instance *inst, const char *key, uint32_t flags,
+		 int64_t start_rev, strata_store_watch_cb cb, void *arg)
+{
+	struct host_res *r;
+	int rc;
+
+	if (!inst_ok(inst) || !key || !cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!inst->d->store) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	r = res_new(inst, RES_STORE_WATCH);
+	if (!r)
+		return NULL;
+	r->cb.store = cb;
+	r->arg = arg;
+	rc = store_watch(inst->d->store, key, flags, start_rev, watch_events, r,
+			 &r->h.store);
+	if (rc) {
+		res_unlink(r);
+		free(r);
+		errno = -rc;
+		return NULL;
+	}
+	return (struct strata_store_watch *)r;
+}
+
+static void host_store_watch_cancel(struct strata_instance *inst,
+				    struct strata_store_watch *w)
+{
+	if (!inst_ok(inst) || !w || w->r.inst != inst || w->r.dead)
+		return;
+	res_release(&w->r);
+}
+
 /* ---- the route model ----------------------------------------------------- */
 
 static int host_route_owner(struct strata_instance *inst)
@@ -786,6 +1002,15 @@ const struct strata_host host_table = {
 	.kroute_delete = host_kroute_delete,
 	.fact_get = host_fact_get,
 	.fact_set = host_fact_set,
+	.store_txn = host_store_txn,
+	.store_get = host_store_get,
+	.store_put = host_store_put,
+	.store_delete = host_store_delete,
+	.store_lease_grant = host_store_lease_grant,
+	.store_lease_keepalive = host_store_lease_keepalive,
+	.store_lease_revoke = host_store_lease_revoke,
+	.store_watch = host_store_watch,
+	.store_watch_cancel = host_store_watch_cancel,
 	.route_owner = host_route_owner,
 	.route_set = host_route_set,
 	.route_unset = host_route_unset,

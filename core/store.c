@@ -33,7 +33,7 @@ void store_prefix_end(const char *prefix, char *out)
 
 const char *store_range_end(const char *key, uint32_t flags, char *buf)
 {
-	if (!(flags & STORE_PREFIX))
+	if (!(flags & STRATA_STORE_PREFIX))
 		return NULL;
 	store_prefix_end(key, buf);
 	return buf;
@@ -80,36 +80,36 @@ static bool key_ok(const char *key, uint32_t flags)
 	if (!key)
 		return false;
 	/* Only a prefix may be empty: "" then means every key. */
-	return *key || (flags & STORE_PREFIX);
+	return *key || (flags & STRATA_STORE_PREFIX);
 }
 
-static int check_ops(const struct store_op *ops, size_t n)
+static int check_ops(const struct strata_store_op *ops, size_t n)
 {
 	size_t i, j;
 
 	if (n > STORE_MAX_TXN_OPS || (n && !ops))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		const struct store_op *op = &ops[i];
+		const struct strata_store_op *op = &ops[i];
 
 		switch (op->type) {
-		case STORE_OP_RANGE:
+		case STRATA_OP_RANGE:
 			if (op->limit < 0)
 				return -EINVAL;
 			break;
-		case STORE_OP_PUT:
+		case STRATA_OP_PUT:
 			if (op->flags || op->lease < 0 ||
 			    op->value_len > STORE_MAX_VALUE ||
 			    (op->value_len && !op->value))
 				return -EINVAL;
 			/* etcd refuses a txn that writes one key twice */
 			for (j = 0; j < i; j++)
-				if (ops[j].type == STORE_OP_PUT &&
+				if (ops[j].type == STRATA_OP_PUT &&
 				    !strcmp(ops[j].key, op->key))
 					return -EINVAL;
 			break;
-		case STORE_OP_DELETE:
-			if (op->flags & ~STORE_PREFIX)
+		case STRATA_OP_DELETE:
+			if (op->flags & ~STRATA_STORE_PREFIX)
 				return -EINVAL;
 			break;
 		default:
@@ -121,7 +121,7 @@ static int check_ops(const struct store_op *ops, size_t n)
 	return 0;
 }
 
-static int check_txn(const struct store_txn *txn)
+static int check_txn(const struct strata_store_txn *txn)
 {
 	size_t i;
 	int err;
@@ -130,11 +130,11 @@ static int check_txn(const struct store_txn *txn)
 	    (txn->n_cmp && !txn->cmp))
 		return -EINVAL;
 	for (i = 0; i < txn->n_cmp; i++) {
-		const struct store_cmp *c = &txn->cmp[i];
+		const struct strata_store_cmp *c = &txn->cmp[i];
 
-		if (!key_ok(c->key, c->flags) || (c->flags & ~STORE_PREFIX) ||
-		    c->target > STORE_CMP_LEASE || c->result > STORE_GREATER ||
-		    (c->target == STORE_CMP_VALUE && c->value_len &&
+		if (!key_ok(c->key, c->flags) || (c->flags & ~STRATA_STORE_PREFIX) ||
+		    c->target > STRATA_CMP_LEASE || c->result > STRATA_CMP_GREATER ||
+		    (c->target == STRATA_CMP_VALUE && c->value_len &&
 		     !c->value))
 			return -EINVAL;
 	}
@@ -144,7 +144,7 @@ static int check_txn(const struct store_txn *txn)
 	return check_ops(txn->failure, txn->n_failure);
 }
 
-int store_txn(struct store *st, const struct store_txn *txn, store_txn_cb cb,
+int store_txn(struct store *st, const struct strata_store_txn *txn, store_txn_cb cb,
 	      void *arg)
 {
 	int err;
@@ -167,7 +167,7 @@ struct helper {
 	int fail_err; /* err when the compare failed */
 };
 
-static void range_done(void *arg, int err, const struct store_txn_result *res)
+static void range_done(void *arg, int err, const struct strata_store_txn_result *res)
 {
 	struct helper *h = arg;
 
@@ -179,7 +179,7 @@ static void range_done(void *arg, int err, const struct store_txn_result *res)
 	free(h);
 }
 
-static void write_done(void *arg, int err, const struct store_txn_result *res)
+static void write_done(void *arg, int err, const struct strata_store_txn_result *res)
 {
 	struct helper *h = arg;
 
@@ -191,13 +191,13 @@ static void write_done(void *arg, int err, const struct store_txn_result *res)
 		h->cb.done(h->arg, 0, res->revision,
 			   res->n_results &&
 					   res->results[0].type ==
-						   STORE_OP_DELETE ?
+						   STRATA_OP_DELETE ?
 				   res->results[0].count :
 				   0);
 	free(h);
 }
 
-static int helper_txn(struct store *st, const struct store_txn *txn,
+static int helper_txn(struct store *st, const struct strata_store_txn *txn,
 		      store_txn_cb tcb, struct helper *h)
 {
 	int err;
@@ -222,9 +222,9 @@ static struct helper *helper_new(void *arg, int fail_err)
 int store_get(struct store *st, const char *key, uint32_t flags,
 	      store_range_cb cb, void *arg)
 {
-	struct store_op op = { .type = STORE_OP_RANGE, .flags = flags,
+	struct strata_store_op op = { .type = STRATA_OP_RANGE, .flags = flags,
 			       .key = key };
-	struct store_txn txn = { .success = &op, .n_success = 1 };
+	struct strata_store_txn txn = { .success = &op, .n_success = 1 };
 	struct helper *h;
 
 	if (!cb)
@@ -236,14 +236,14 @@ int store_get(struct store *st, const char *key, uint32_t flags,
 	return helper_txn(st, &txn, range_done, h);
 }
 
-static int put_if(struct store *st, const struct store_cmp *cmp, int fail_err,
+static int put_if(struct store *st, const struct strata_store_cmp *cmp, int fail_err,
 		  const char *key, const void *value, size_t value_len,
 		  int64_t lease, store_done_cb cb, void *arg)
 {
-	struct store_op op = { .type = STORE_OP_PUT, .key = key,
+	struct strata_store_op op = { .type = STRATA_OP_PUT, .key = key,
 			       .value = value, .value_len = value_len,
 			       .lease = lease };
-	struct store_txn txn = { .cmp = cmp, .n_cmp = cmp ? 1 : 0,
+	struct strata_store_txn txn = { .cmp = cmp, .n_cmp = cmp ? 1 : 0,
 				 .success = &op, .n_success = 1 };
 	struct helper *h;
 
@@ -265,8 +265,8 @@ int store_put(struct store *st, const char *key, const void *value,
 int store_create(struct store *st, const char *key, const void *value,
 		 size_t value_len, int64_t lease, store_done_cb cb, void *arg)
 {
-	struct store_cmp cmp = { .key = key, .target = STORE_CMP_CREATE,
-				 .result = STORE_EQUAL, .num = 0 };
+	struct strata_store_cmp cmp = { .key = key, .target = STRATA_CMP_CREATE,
+				 .result = STRATA_CMP_EQUAL, .num = 0 };
 
 	return put_if(st, &cmp, -EEXIST, key, value, value_len, lease, cb,
 		      arg);
@@ -276,8 +276,8 @@ int store_cas(struct store *st, const char *key, int64_t mod_rev,
 	      const void *value, size_t value_len, int64_t lease,
 	      store_done_cb cb, void *arg)
 {
-	struct store_cmp cmp = { .key = key, .target = STORE_CMP_MOD,
-				 .result = STORE_EQUAL, .num = mod_rev };
+	struct strata_store_cmp cmp = { .key = key, .target = STRATA_CMP_MOD,
+				 .result = STRATA_CMP_EQUAL, .num = mod_rev };
 
 	return put_if(st, &cmp, -ECANCELED, key, value, value_len, lease, cb,
 		      arg);
@@ -286,9 +286,9 @@ int store_cas(struct store *st, const char *key, int64_t mod_rev,
 int store_delete(struct store *st, const char *key, uint32_t flags,
 		 store_done_cb cb, void *arg)
 {
-	struct store_op op = { .type = STORE_OP_DELETE, .flags = flags,
+	struct strata_store_op op = { .type = STRATA_OP_DELETE, .flags = flags,
 			       .key = key };
-	struct store_txn txn = { .success = &op, .n_success = 1 };
+	struct strata_store_txn txn = { .success = &op, .n_success = 1 };
 	struct helper *h;
 
 	if (!cb)
@@ -333,7 +333,7 @@ int store_watch(struct store *st, const char *key, uint32_t flags,
 	int err;
 
 	if (!st || !cb || !out || start_rev < 0 || !key_ok(key, flags) ||
-	    (flags & ~STORE_PREFIX))
+	    (flags & ~STRATA_STORE_PREFIX))
 		return -EINVAL;
 	buf = malloc(strlen(key) + 1);
 	if (!buf)
@@ -373,7 +373,7 @@ struct schema_ctx {
 	char value[16];
 };
 
-static int parse_schema(const struct store_kv *kv, uint32_t *out)
+static int parse_schema(const struct strata_kv *kv, uint32_t *out)
 {
 	char buf[16], *end;
 	unsigned long v;
@@ -391,10 +391,10 @@ static int parse_schema(const struct store_kv *kv, uint32_t *out)
 }
 
 static void schema_txn_done(void *arg, int err,
-			    const struct store_txn_result *res)
+			    const struct strata_store_txn_result *res)
 {
 	struct schema_ctx *c = arg;
-	const struct store_op_result *r;
+	const struct strata_store_op_result *r;
 	uint32_t v = STORE_SCHEMA_MAX;
 
 	if (err) {
@@ -438,13 +438,13 @@ out:
 int store_schema_check(struct store *st, store_schema_cb cb, void *arg)
 {
 	struct schema_ctx *c;
-	struct store_cmp cmp = { .key = STORE_SCHEMA_KEY,
-				 .target = STORE_CMP_CREATE,
-				 .result = STORE_EQUAL };
-	struct store_op put = { .type = STORE_OP_PUT, .key = STORE_SCHEMA_KEY };
-	struct store_op get = { .type = STORE_OP_RANGE,
+	struct strata_store_cmp cmp = { .key = STORE_SCHEMA_KEY,
+				 .target = STRATA_CMP_CREATE,
+				 .result = STRATA_CMP_EQUAL };
+	struct strata_store_op put = { .type = STRATA_OP_PUT, .key = STORE_SCHEMA_KEY };
+	struct strata_store_op get = { .type = STRATA_OP_RANGE,
 				.key = STORE_SCHEMA_KEY };
-	struct store_txn txn = { .cmp = &cmp, .n_cmp = 1, .success = &put,
+	struct strata_store_txn txn = { .cmp = &cmp, .n_cmp = 1, .success = &put,
 				 .n_success = 1, .failure = &get,
 				 .n_failure = 1 };
 	int err;

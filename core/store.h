@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <strata/store.h>
+
 struct loop;
 struct store;
 struct store_watch;
@@ -47,103 +49,18 @@ struct store_options {
 	int64_t poll_ms;
 };
 
-struct store_kv {
-	const char *key;
-	const void *value; /* NUL-terminated, value_len bytes before it */
-	size_t value_len;
-	int64_t create_rev;
-	int64_t mod_rev;
-	int64_t version;
-	int64_t lease; /* 0: none */
-};
-
-/* Flags of an op or compare. */
-#define STORE_PREFIX 0x1u    /* every key starting with key ("" = all) */
-#define STORE_KEYS_ONLY 0x2u /* range: no values */
-#define STORE_COUNT_ONLY 0x4u /* range: count, no kvs */
-
-enum store_cmp_target {
-	STORE_CMP_VALUE = 0,
-	STORE_CMP_VERSION,
-	STORE_CMP_CREATE,
-	STORE_CMP_MOD,
-	STORE_CMP_LEASE,
-};
-
-enum store_cmp_result {
-	STORE_EQUAL = 0,
-	STORE_NOT_EQUAL,
-	STORE_LESS,
-	STORE_GREATER,
-};
-
-/*
- * A compare holds when every key it names satisfies it. A missing key has
- * version, create, mod revision and lease 0, and fails every VALUE compare.
- */
-struct store_cmp {
-	const char *key;
-	uint32_t flags; /* STORE_PREFIX */
-	uint32_t target; /* enum store_cmp_target */
-	uint32_t result; /* enum store_cmp_result */
-	const void *value; /* STORE_CMP_VALUE */
-	size_t value_len;
-	int64_t num; /* version, revision or lease id */
-};
-
-enum store_op_type {
-	STORE_OP_RANGE = 1,
-	STORE_OP_PUT,
-	STORE_OP_DELETE,
-};
-
-struct store_op {
-	uint32_t type; /* enum store_op_type */
-	uint32_t flags; /* STORE_PREFIX, STORE_KEYS_ONLY, STORE_COUNT_ONLY */
-	const char *key;
-	const void *value; /* put */
-	size_t value_len;
-	int64_t lease; /* put: attach to this lease; 0: none */
-	int64_t limit; /* range: at most this many kvs; 0: all */
-};
-
-struct store_op_result {
-	uint32_t type;
-	int64_t count; /* range: keys matched; delete: keys deleted */
-	bool more;     /* range: limit cut the list */
-	const struct store_kv *kvs; /* range, in key order */
-	size_t n_kvs;
-};
-
-/* At most STORE_MAX_TXN_OPS ops per branch; no key put twice. */
-struct store_txn {
-	const struct store_cmp *cmp;
-	size_t n_cmp;
-	const struct store_op *success;
-	size_t n_success;
-	const struct store_op *failure;
-	size_t n_failure;
-};
-
-struct store_txn_result {
-	int64_t revision; /* the store's revision after the txn */
-	bool succeeded;   /* every compare held */
-	const struct store_op_result *results; /* of the branch taken */
-	size_t n_results;
-};
-
 /*
  * err: 0, or -ENOENT (a put names a lease that does not exist), -EINVAL,
  * -EIO, -ENOSPC, -EBUSY (another process held the lock too long),
  * -ECANCELED (the store closed). On error res is NULL and nothing changed.
  */
 typedef void (*store_txn_cb)(void *arg, int err,
-			     const struct store_txn_result *res);
+			     const struct strata_store_txn_result *res);
 /* rev: revision after the write; n: keys deleted (delete), else 0. */
 typedef void (*store_done_cb)(void *arg, int err, int64_t rev, int64_t n);
 /* rev: the revision the read saw. */
 typedef void (*store_range_cb)(void *arg, int err, int64_t rev,
-			       const struct store_kv *kvs, size_t n);
+			       const struct strata_kv *kvs, size_t n);
 /* ttl_ms: the TTL granted or renewed. err -ENOENT: lease gone. */
 typedef void (*store_lease_cb)(void *arg, int err, int64_t id,
 			       int64_t ttl_ms);
@@ -169,7 +86,7 @@ void store_close(struct store *st);
 /* "sqlite" or "etcd" */
 const char *store_backend(const struct store *st);
 
-int store_txn(struct store *st, const struct store_txn *txn, store_txn_cb cb,
+int store_txn(struct store *st, const struct strata_store_txn *txn, store_txn_cb cb,
 	      void *arg);
 
 /* Helpers over store_txn(). */
@@ -200,16 +117,6 @@ int store_lease_keepalive(struct store *st, int64_t id, store_lease_cb cb,
 int store_lease_revoke(struct store *st, int64_t id, store_done_cb cb,
 		       void *arg);
 
-enum store_event_type {
-	STORE_EVENT_PUT = 1,
-	STORE_EVENT_DELETE,
-};
-
-struct store_event {
-	uint32_t type;
-	struct store_kv kv; /* delete: key and mod_rev (the delete's) only */
-};
-
 /*
  * A batch of events, whole revisions in order. err -ESTALE: the history
  * from the watch's next revision is compacted (rev is the compaction
@@ -217,9 +124,9 @@ struct store_event {
  * Any err ends the watch; the handle stays until store_watch_cancel().
  */
 typedef void (*store_watch_cb)(void *arg, int err, int64_t rev,
-			       const struct store_event *ev, size_t n);
+			       const struct strata_store_event *ev, size_t n);
 
-/* From start_rev (0: the next revision), for key or (STORE_PREFIX) all
+/* From start_rev (0: the next revision), for key or (STRATA_STORE_PREFIX) all
  * keys under it. */
 int store_watch(struct store *st, const char *key, uint32_t flags,
 		int64_t start_rev, store_watch_cb cb, void *arg,

@@ -12,7 +12,7 @@
 struct store_backend_ops {
 	const char *name;
 	void (*close)(struct store *st);
-	int (*txn)(struct store *st, const struct store_txn *txn,
+	int (*txn)(struct store *st, const struct strata_store_txn *txn,
 		   store_txn_cb cb, void *arg);
 	int (*lease_grant)(struct store *st, int64_t ttl_ms, int64_t id,
 			   store_lease_cb cb, void *arg);

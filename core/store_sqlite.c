@@ -187,7 +187,7 @@ enum req_kind {
 };
 
 struct kvvec {
-	struct store_kv *v;
+	struct strata_kv *v;
 	size_t n;
 	size_t cap;
 };
@@ -215,7 +215,7 @@ struct sq_req {
 	bool succeeded;
 	int64_t out_rev;
 	int64_t out_n;
-	struct store_op_result *res;
+	struct strata_store_op_result *res;
 	struct kvvec *res_kvs;
 	size_t n_res;
 	char *report;
@@ -444,7 +444,7 @@ static int rng_set(struct rng *r, const char *key, uint32_t flags)
 	r->key = memdup0(key, n);
 	if (!r->key)
 		return -ENOMEM;
-	if (flags & STORE_PREFIX) {
+	if (flags & STRATA_STORE_PREFIX) {
 		r->end = malloc(n + 1);
 		if (!r->end)
 			return -ENOMEM;
@@ -453,7 +453,7 @@ static int rng_set(struct rng *r, const char *key, uint32_t flags)
 	return 0;
 }
 
-static int copy_ops(struct sq_op **out, const struct store_op *ops, size_t n)
+static int copy_ops(struct sq_op **out, const struct strata_store_op *ops, size_t n)
 {
 	struct sq_op *o;
 	size_t i;
@@ -473,7 +473,7 @@ static int copy_ops(struct sq_op **out, const struct store_op *ops, size_t n)
 		err = rng_set(&o[i].r, ops[i].key, ops[i].flags);
 		if (err)
 			return err;
-		if (ops[i].type == STORE_OP_PUT) {
+		if (ops[i].type == STRATA_OP_PUT) {
 			o[i].value = memdup0(ops[i].value, ops[i].value_len);
 			if (!o[i].value)
 				return -ENOMEM;
@@ -483,7 +483,7 @@ static int copy_ops(struct sq_op **out, const struct store_op *ops, size_t n)
 	return 0;
 }
 
-static int copy_txn(struct sq_req *r, const struct store_txn *t)
+static int copy_txn(struct sq_req *r, const struct strata_store_txn *t)
 {
 	size_t i;
 	int err;
@@ -495,7 +495,7 @@ static int copy_txn(struct sq_req *r, const struct store_txn *t)
 		r->n_cmp = t->n_cmp;
 	}
 	for (i = 0; i < t->n_cmp; i++) {
-		const struct store_cmp *c = &t->cmp[i];
+		const struct strata_store_cmp *c = &t->cmp[i];
 
 		r->cmp[i].target = c->target;
 		r->cmp[i].result = c->result;
@@ -503,7 +503,7 @@ static int copy_txn(struct sq_req *r, const struct store_txn *t)
 		err = rng_set(&r->cmp[i].r, c->key, c->flags);
 		if (err)
 			return err;
-		if (c->target == STORE_CMP_VALUE) {
+		if (c->target == STRATA_CMP_VALUE) {
 			r->cmp[i].value = memdup0(c->value, c->value_len);
 			if (!r->cmp[i].value)
 				return -ENOMEM;
@@ -520,13 +520,13 @@ static int copy_txn(struct sq_req *r, const struct store_txn *t)
 
 static int kvvec_push(struct kvvec *v, sqlite3_stmt *s, bool keys_only)
 {
-	struct store_kv *kv;
+	struct strata_kv *kv;
 	const void *p;
 	size_t n;
 
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 4;
-		struct store_kv *nv = realloc(v->v, cap * sizeof(*nv));
+		struct strata_kv *nv = realloc(v->v, cap * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
@@ -598,14 +598,14 @@ static int range_count(struct conn *c, const struct rng *r, int64_t *out)
 }
 
 static int op_range(struct conn *c, const struct sq_op *op,
-		    struct store_op_result *res, struct kvvec *kvs)
+		    struct strata_store_op_result *res, struct kvvec *kvs)
 {
-	bool count_only = op->flags & STORE_COUNT_ONLY;
+	bool count_only = op->flags & STRATA_STORE_COUNT_ONLY;
 	int64_t limit = op->limit;
 	sqlite3_stmt *s;
 	int rc, err = 0;
 
-	res->type = STORE_OP_RANGE;
+	res->type = STRATA_OP_RANGE;
 	if (count_only && op->r.end)
 		return range_count(c, &op->r, &res->count);
 	s = range_stmt(c, &op->r, limit > 0 ? limit + 1 : 0);
@@ -614,7 +614,7 @@ static int op_range(struct conn *c, const struct sq_op *op,
 			res->more = true;
 			break;
 		}
-		err = kvvec_push(kvs, s, op->flags & STORE_KEYS_ONLY);
+		err = kvvec_push(kvs, s, op->flags & STRATA_STORE_KEYS_ONLY);
 		if (err)
 			break;
 	}
@@ -651,7 +651,7 @@ static bool cmp_holds(const struct sq_cmp *c, sqlite3_stmt *s)
 	int64_t v = 0;
 	int d;
 
-	if (c->target == STORE_CMP_VALUE) {
+	if (c->target == STRATA_CMP_VALUE) {
 		if (!s)
 			return false;
 		d = cmp_bytes(sqlite3_column_blob(s, 1),
@@ -659,9 +659,9 @@ static bool cmp_holds(const struct sq_cmp *c, sqlite3_stmt *s)
 			      c->value_len);
 	} else {
 		if (s) {
-			int col = c->target == STORE_CMP_VERSION ? 4 :
-				  c->target == STORE_CMP_CREATE	 ? 2 :
-				  c->target == STORE_CMP_MOD	 ? 3 :
+			int col = c->target == STRATA_CMP_VERSION ? 4 :
+				  c->target == STRATA_CMP_CREATE	 ? 2 :
+				  c->target == STRATA_CMP_MOD	 ? 3 :
 								   5;
 
 			v = sqlite3_column_int64(s, col);
@@ -669,11 +669,11 @@ static bool cmp_holds(const struct sq_cmp *c, sqlite3_stmt *s)
 		d = v < c->num ? -1 : v > c->num;
 	}
 	switch (c->result) {
-	case STORE_EQUAL:
+	case STRATA_CMP_EQUAL:
 		return d == 0;
-	case STORE_NOT_EQUAL:
+	case STRATA_CMP_NOT_EQUAL:
 		return d != 0;
-	case STORE_LESS:
+	case STRATA_CMP_LESS:
 		return d < 0;
 	default:
 		return d > 0;
@@ -762,7 +762,7 @@ static int op_put(struct conn *c, const struct sq_op *op, int64_t rev,
 	err = run(s);
 	if (err)
 		return err;
-	return hist_add(c, rev, sub, STORE_EVENT_PUT, op->r.key, op->value,
+	return hist_add(c, rev, sub, STRATA_EVENT_PUT, op->r.key, op->value,
 			op->value_len, create, version, op->lease);
 }
 
@@ -779,7 +779,7 @@ static int delete_keys(struct conn *c, const struct kvvec *kvs, int64_t rev,
 				  (int)strlen(kvs->v[i].key), SQLITE_STATIC);
 		err = run(s);
 		if (!err)
-			err = hist_add(c, rev, sub, STORE_EVENT_DELETE,
+			err = hist_add(c, rev, sub, STRATA_EVENT_DELETE,
 				       kvs->v[i].key, NULL, 0, 0, 0, 0);
 		if (err)
 			return err;
@@ -831,7 +831,7 @@ static int exec_txn(struct conn *c, struct sq_req *r, int64_t *rev)
 	nops = r->n_ops[ok ? 0 : 1];
 	/* A put on a missing lease fails the whole txn, before any write. */
 	for (i = 0; i < nops; i++) {
-		if (ops[i].type != STORE_OP_PUT || !ops[i].lease)
+		if (ops[i].type != STRATA_OP_PUT || !ops[i].lease)
 			continue;
 		if (!lease_exists(c, ops[i].lease, &err))
 			return err ? err : -ENOENT;
@@ -845,16 +845,16 @@ static int exec_txn(struct conn *c, struct sq_req *r, int64_t *rev)
 	}
 	for (i = 0; i < nops; i++) {
 		switch (ops[i].type) {
-		case STORE_OP_RANGE:
+		case STRATA_OP_RANGE:
 			err = op_range(c, &ops[i], &r->res[i], &r->res_kvs[i]);
 			break;
-		case STORE_OP_PUT:
-			r->res[i].type = STORE_OP_PUT;
+		case STRATA_OP_PUT:
+			r->res[i].type = STRATA_OP_PUT;
 			err = op_put(c, &ops[i], wrev, &sub);
 			wrote = true;
 			break;
 		default:
-			r->res[i].type = STORE_OP_DELETE;
+			r->res[i].type = STRATA_OP_DELETE;
 			err = op_delete(c, &ops[i], wrev, &sub, &n);
 			r->res[i].count = n;
 			wrote = wrote || n > 0;
@@ -869,15 +869,15 @@ static int exec_txn(struct conn *c, struct sq_req *r, int64_t *rev)
 	return 0;
 }
 
-static bool txn_writes(const struct store_txn *t)
+static bool txn_writes(const struct strata_store_txn *t)
 {
 	size_t i;
 
 	for (i = 0; i < t->n_success; i++)
-		if (t->success[i].type != STORE_OP_RANGE)
+		if (t->success[i].type != STRATA_OP_RANGE)
 			return true;
 	for (i = 0; i < t->n_failure; i++)
-		if (t->failure[i].type != STORE_OP_RANGE)
+		if (t->failure[i].type != STRATA_OP_RANGE)
 			return true;
 	return false;
 }
@@ -1237,7 +1237,7 @@ static void lease_rearm(struct sq *sq);
 
 static void complete(struct sq *sq, struct sq_req *r)
 {
-	struct store_txn_result tr;
+	struct strata_store_txn_result tr;
 	size_t i;
 
 	switch (r->kind) {
@@ -1381,7 +1381,7 @@ static int read_txn(struct sq *sq, struct sq_req *r)
 	return err;
 }
 
-static int sq_txn(struct store *st, const struct store_txn *txn,
+static int sq_txn(struct store *st, const struct strata_store_txn *txn,
 		  store_txn_cb cb, void *arg)
 {
 	struct sq *sq = (struct sq *)st;
@@ -1520,7 +1520,7 @@ static void lease_rearm(struct sq *sq)
 
 /* Watches: read new history for each; deliver whole revisions. */
 struct evvec {
-	struct store_event *v;
+	struct strata_store_event *v;
 	size_t n;
 	size_t cap;
 };
@@ -1539,13 +1539,13 @@ static void evvec_free(struct evvec *e)
 
 static int evvec_push(struct evvec *e, sqlite3_stmt *s)
 {
-	struct store_event *ev;
+	struct strata_store_event *ev;
 	const void *p;
 	size_t n;
 
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 8;
-		struct store_event *nv = realloc(e->v, cap * sizeof(*nv));
+		struct strata_store_event *nv = realloc(e->v, cap * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
@@ -1567,7 +1567,7 @@ static int evvec_push(struct evvec *e, sqlite3_stmt *s)
 		return -ENOMEM;
 	}
 	ev->kv.value_len = n;
-	if (ev->type == STORE_EVENT_PUT) {
+	if (ev->type == STRATA_EVENT_PUT) {
 		ev->kv.create_rev = sqlite3_column_int64(s, 4);
 		ev->kv.version = sqlite3_column_int64(s, 5);
 		ev->kv.lease = sqlite3_column_int64(s, 6);

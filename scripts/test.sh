@@ -35,15 +35,15 @@ phase_end() {
 # Count the automake harness's results of one build dir.
 count_trs() {
 	local dir=$1 p f
-	p=$(grep -l '^:test-result: PASS' $(find "$dir" -name '*.trs') 2>/dev/null | wc -l)
-	f=$(grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' $(find "$dir" -name '*.trs') 2>/dev/null | wc -l)
+	p=$(find "$dir" -name '*.trs' -exec grep -l '^:test-result: PASS' {} + | wc -l || true)
+	f=$(find "$dir" -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\|XPASS\)' {} + | wc -l || true)
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
 
 show_failed_logs() {
-	local dir=$1
-	for trs in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $(find "$dir" -name '*.trs') 2>/dev/null); do
+	local dir=$1 trs
+	for trs in $(find "$dir" -name '*.trs' -exec grep -l '^:test-result: \(FAIL\|ERROR\)' {} + || true); do
 		echo "--- ${trs%.trs}.log"
 		tail -n 60 "${trs%.trs}.log"
 	done

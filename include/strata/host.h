@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <strata/store.h>
 #include <strata/types.h>
 
 #ifdef __cplusplus
@@ -34,6 +35,7 @@ struct strata_watch;    /* an fd watch */
 struct strata_timer;    /* a one-shot or periodic timer */
 struct strata_http_call;
 struct strata_status; /* a status writer, valid during status() */
+struct strata_store_watch;
 
 /* Log levels: syslog's numbers. */
 #define STRATA_LOG_ERR 3     /* harm beyond this event */
@@ -144,6 +146,40 @@ struct strata_host {
 	const char *(*fact_get)(struct strata_instance *inst, const char *name);
 	int (*fact_set)(struct strata_instance *inst, const char *name,
 			const char *value);
+
+	/*
+	 * The cluster store (<strata/store.h>): etcd v3 semantics, the same on
+	 * the embedded store and on etcd. Each call completes through its
+	 * callback on the loop, never inside the call; a call that returns
+	 * -errno queues nothing. Completions for an instance destroyed
+	 * meanwhile are dropped. -ENOTCONN: stratad runs without a store.
+	 */
+	int (*store_txn)(struct strata_instance *inst,
+			 const struct strata_store_txn *txn,
+			 strata_store_txn_cb cb, void *arg);
+	int (*store_get)(struct strata_instance *inst, const char *key,
+			 uint32_t flags, strata_store_range_cb cb, void *arg);
+	int (*store_put)(struct strata_instance *inst, const char *key,
+			 const void *value, size_t value_len, int64_t lease,
+			 strata_store_done_cb cb, void *arg);
+	int (*store_delete)(struct strata_instance *inst, const char *key,
+			    uint32_t flags, strata_store_done_cb cb, void *arg);
+	/* Leases: revoking (or expiry) deletes the keys attached. */
+	int (*store_lease_grant)(struct strata_instance *inst, int64_t ttl_ms,
+				 strata_store_lease_cb cb, void *arg);
+	int (*store_lease_keepalive)(struct strata_instance *inst, int64_t id,
+				     strata_store_lease_cb cb, void *arg);
+	int (*store_lease_revoke)(struct strata_instance *inst, int64_t id,
+				  strata_store_done_cb cb, void *arg);
+	/* Watch key, or every key under it with STRATA_STORE_PREFIX, from
+	 * start_rev (0: the next revision). Released at destroy. */
+	struct strata_store_watch *(*store_watch)(struct strata_instance *inst,
+						  const char *key, uint32_t flags,
+						  int64_t start_rev,
+						  strata_store_watch_cb cb,
+						  void *arg);
+	void (*store_watch_cancel)(struct strata_instance *inst,
+				   struct strata_store_watch *w);
 
 	/*
 	 * The route model. An owner calls route_owner() in create(), then

@@ -29,7 +29,7 @@ try() {
 	fi
 }
 
-for h in types host plugin; do
+for h in types store host plugin; do
 	printf '#include <strata/%s.h>\n' "$h" >"$tmp/$h.c"
 	cp "$tmp/$h.c" "$tmp/$h.cc"
 	try "strata/$h.h as C99" "$CC" "$CWARN" "$tmp/$h.c"

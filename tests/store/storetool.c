@@ -92,7 +92,7 @@ static int inflight;
 
 static void writer_more(void);
 
-static void writer_done(void *arg, int err, const struct store_txn_result *r)
+static void writer_done(void *arg, int err, const struct strata_store_txn_result *r)
 {
 	long i = (long)(intptr_t)arg;
 	char line[64];
@@ -112,11 +112,11 @@ static void writer_more(void)
 	char ka[64], kb[64], v[32];
 
 	while (inflight < 16) {
-		struct store_op ops[2] = {
-			{ .type = STORE_OP_PUT, .key = ka, .value = v },
-			{ .type = STORE_OP_PUT, .key = kb, .value = v },
+		struct strata_store_op ops[2] = {
+			{ .type = STRATA_OP_PUT, .key = ka, .value = v },
+			{ .type = STRATA_OP_PUT, .key = kb, .value = v },
 		};
-		struct store_txn t = { .success = ops, .n_success = 2 };
+		struct strata_store_txn t = { .success = ops, .n_success = 2 };
 
 		snprintf(ka, sizeof(ka), "a/%ld/%07ld", iter, next_i);
 		snprintf(kb, sizeof(kb), "b/%ld/%07ld", iter, next_i);
@@ -153,7 +153,7 @@ struct listing {
 	size_t n;
 };
 
-static void list_cb(void *arg, int err, int64_t rev, const struct store_kv *kv,
+static void list_cb(void *arg, int err, int64_t rev, const struct strata_kv *kv,
 		    size_t n)
 {
 	struct listing *l = arg;
@@ -171,7 +171,7 @@ static void list_cb(void *arg, int err, int64_t rev, const struct store_kv *kv,
 static void list(const char *prefix, struct listing *l)
 {
 	memset(l, 0, sizeof(*l));
-	if (store_get(S, prefix, STORE_PREFIX, list_cb, l) ||
+	if (store_get(S, prefix, STRATA_STORE_PREFIX, list_cb, l) ||
 	    !wait_flag(&l->done, 30000) || l->err)
 		die(1, "list %s failed", prefix);
 }
@@ -266,7 +266,7 @@ static int64_t watch_events;
 static void watcher_start(int64_t from);
 
 static void relist_cb(void *arg, int err, int64_t rev,
-		      const struct store_kv *kv, size_t n)
+		      const struct strata_kv *kv, size_t n)
 {
 	if (err)
 		die(1, "watcher: re-list: %s", strerror(-err));
@@ -274,7 +274,7 @@ static void relist_cb(void *arg, int err, int64_t rev,
 }
 
 static void watch_cb(void *arg, int err, int64_t rev,
-		     const struct store_event *ev, size_t n)
+		     const struct strata_store_event *ev, size_t n)
 {
 	size_t i, j;
 
@@ -282,7 +282,7 @@ static void watch_cb(void *arg, int err, int64_t rev,
 		/* history compacted: re-list and go on from there */
 		store_watch_cancel(W);
 		W = NULL;
-		if (store_get(S, "a/", STORE_PREFIX | STORE_COUNT_ONLY,
+		if (store_get(S, "a/", STRATA_STORE_PREFIX | STRATA_STORE_COUNT_ONLY,
 			      relist_cb, NULL))
 			die(1, "watcher: re-list");
 		return;
@@ -292,7 +292,7 @@ static void watch_cb(void *arg, int err, int64_t rev,
 	for (i = 0; i < n; i++) {
 		bool twin = false;
 
-		if (ev[i].type != STORE_EVENT_PUT ||
+		if (ev[i].type != STRATA_EVENT_PUT ||
 		    strncmp(ev[i].kv.key, "a/", 2))
 			continue;
 		for (j = 0; j < n; j++)
@@ -310,7 +310,7 @@ static void watch_cb(void *arg, int err, int64_t rev,
 
 static void watcher_start(int64_t from)
 {
-	if (store_watch(S, "", STORE_PREFIX, from, watch_cb, NULL, &W))
+	if (store_watch(S, "", STRATA_STORE_PREFIX, from, watch_cb, NULL, &W))
 		die(1, "watcher: store_watch");
 }
 
@@ -326,7 +326,7 @@ static int cmd_watcher(char **av)
 
 static bool read_done;
 
-static void reader_cb(void *arg, int err, const struct store_txn_result *r)
+static void reader_cb(void *arg, int err, const struct strata_store_txn_result *r)
 {
 	read_done = true;
 	if (err)
@@ -339,13 +339,13 @@ static void reader_cb(void *arg, int err, const struct store_txn_result *r)
 
 static int cmd_reader(char **av)
 {
-	struct store_op ops[2] = {
-		{ .type = STORE_OP_RANGE, .key = "a/",
-		  .flags = STORE_PREFIX | STORE_COUNT_ONLY },
-		{ .type = STORE_OP_RANGE, .key = "b/",
-		  .flags = STORE_PREFIX | STORE_COUNT_ONLY },
+	struct strata_store_op ops[2] = {
+		{ .type = STRATA_OP_RANGE, .key = "a/",
+		  .flags = STRATA_STORE_PREFIX | STRATA_STORE_COUNT_ONLY },
+		{ .type = STRATA_OP_RANGE, .key = "b/",
+		  .flags = STRATA_STORE_PREFIX | STRATA_STORE_COUNT_ONLY },
 	};
-	struct store_txn t = { .success = ops, .n_success = 2 };
+	struct strata_store_txn t = { .success = ops, .n_success = 2 };
 
 	open_store(av[0]);
 	for (;;) {
@@ -378,7 +378,7 @@ static void cas_done(void *arg, int err, int64_t rev, int64_t n)
 }
 
 static void cas_read(void *arg, int err, int64_t rev,
-		     const struct store_kv *kv, size_t n)
+		     const struct strata_kv *kv, size_t n)
 {
 	struct casctx *c = arg;
 

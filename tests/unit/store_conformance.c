@@ -45,7 +45,7 @@ void sync_reset(struct store_sync *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void copy_kvs(struct store_sync *s, const struct store_kv *kvs,
+static void copy_kvs(struct store_sync *s, const struct strata_kv *kvs,
 		     size_t n)
 {
 	size_t i;
@@ -71,7 +71,7 @@ static void done_cb(void *arg, int err, int64_t rev, int64_t n)
 }
 
 static void range_cb(void *arg, int err, int64_t rev,
-		     const struct store_kv *kvs, size_t n)
+		     const struct strata_kv *kvs, size_t n)
 {
 	struct store_sync *s = arg;
 
@@ -81,7 +81,7 @@ static void range_cb(void *arg, int err, int64_t rev,
 	s->done = true;
 }
 
-static void txn_cb(void *arg, int err, const struct store_txn_result *res)
+static void txn_cb(void *arg, int err, const struct strata_store_txn_result *res)
 {
 	struct store_sync *s = arg;
 	size_t i;
@@ -95,7 +95,7 @@ static void txn_cb(void *arg, int err, const struct store_txn_result *res)
 	s->n = (int64_t)res->n_results;
 	/* the kvs of the first range result, the count of the last op */
 	for (i = 0; i < res->n_results; i++) {
-		if (res->results[i].type == STORE_OP_RANGE && !s->n_kvs)
+		if (res->results[i].type == STRATA_OP_RANGE && !s->n_kvs)
 			copy_kvs(s, res->results[i].kvs, res->results[i].n_kvs);
 		s->id = res->results[i].count;
 	}
@@ -165,7 +165,7 @@ int sync_delete(struct loop *loop, struct store *st, const char *key,
 	return s.err;
 }
 
-int sync_txn(struct loop *loop, struct store *st, const struct store_txn *t,
+int sync_txn(struct loop *loop, struct store *st, const struct strata_store_txn *t,
 	     struct store_sync *out)
 {
 	int err;
@@ -245,7 +245,7 @@ static void teardown(void)
 	fx->teardown();
 }
 
-static const char *val(const struct store_kv *kv)
+static const char *val(const struct strata_kv *kv)
 {
 	return kv->value;
 }
@@ -321,16 +321,16 @@ END_TEST
 START_TEST(test_range_prefix)
 {
 	const char *keys[] = { "p/3", "p/1", "q/1", "p0", "p/2", "p", "p/\xff" };
-	struct store_op op = { .type = STORE_OP_RANGE, .flags = STORE_PREFIX,
+	struct strata_store_op op = { .type = STRATA_OP_RANGE, .flags = STRATA_STORE_PREFIX,
 			       .key = "p/", .limit = 2 };
-	struct store_txn t = { .success = &op, .n_success = 1 };
+	struct strata_store_txn t = { .success = &op, .n_success = 1 };
 	struct store_sync g;
 	size_t i;
 	int64_t n;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_int_eq(sync_put(L, S, keys[i], keys[i], 0, NULL), 0);
-	ck_assert_int_eq(sync_get(L, S, "p/", STORE_PREFIX, &g), 0);
+	ck_assert_int_eq(sync_get(L, S, "p/", STRATA_STORE_PREFIX, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 4);
 	ck_assert_str_eq(g.kvs[0].key, "p/1");
 	ck_assert_str_eq(g.kvs[1].key, "p/2");
@@ -347,27 +347,27 @@ START_TEST(test_range_prefix)
 
 	/* keys only, count only */
 	op.limit = 0;
-	op.flags = STORE_PREFIX | STORE_KEYS_ONLY;
+	op.flags = STRATA_STORE_PREFIX | STRATA_STORE_KEYS_ONLY;
 	ck_assert_int_eq(sync_txn(L, S, &t, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 4);
 	ck_assert_int_eq(g.kvs[0].value_len, 0);
 	ck_assert_int_gt(g.kvs[0].mod_rev, 0);
 	sync_reset(&g);
-	op.flags = STORE_PREFIX | STORE_COUNT_ONLY;
+	op.flags = STRATA_STORE_PREFIX | STRATA_STORE_COUNT_ONLY;
 	ck_assert_int_eq(sync_txn(L, S, &t, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 0);
 	ck_assert_int_eq(g.id, 4);
 	sync_reset(&g);
 
 	/* "" is every key */
-	ck_assert_int_eq(sync_get(L, S, "", STORE_PREFIX, &g), 0);
+	ck_assert_int_eq(sync_get(L, S, "", STRATA_STORE_PREFIX, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 7);
 	ck_assert_str_eq(g.kvs[0].key, "p");
 	sync_reset(&g);
 
-	ck_assert_int_eq(sync_delete(L, S, "p/", STORE_PREFIX, &n), 0);
+	ck_assert_int_eq(sync_delete(L, S, "p/", STRATA_STORE_PREFIX, &n), 0);
 	ck_assert_int_eq(n, 4);
-	ck_assert_int_eq(sync_get(L, S, "", STORE_PREFIX, &g), 0);
+	ck_assert_int_eq(sync_get(L, S, "", STRATA_STORE_PREFIX, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 3);
 	sync_reset(&g);
 	/* an empty key names nothing */
@@ -392,9 +392,9 @@ END_TEST
 
 /* ---- compares and transactions ---- */
 
-static bool cmp1(const struct store_cmp *c)
+static bool cmp1(const struct strata_store_cmp *c)
 {
-	struct store_txn t = { .cmp = c, .n_cmp = 1 };
+	struct strata_store_txn t = { .cmp = c, .n_cmp = 1 };
 	struct store_sync s;
 
 	ck_assert_int_eq(sync_txn(L, S, &t, &s), 0);
@@ -405,79 +405,79 @@ START_TEST(test_compares)
 {
 	struct store_sync g;
 	int64_t lease;
-	struct store_cmp c = { .key = "k" };
+	struct strata_store_cmp c = { .key = "k" };
 
 	ck_assert_int_eq(sync_grant(L, S, 60000, &lease), 0);
 	ck_assert_int_eq(sync_put(L, S, "k", "m", lease, NULL), 0);
 	ck_assert_int_eq(sync_put(L, S, "k", "m", lease, NULL), 0);
 	ck_assert_int_eq(sync_get(L, S, "k", 0, &g), 0);
 
-	c.target = STORE_CMP_VALUE;
+	c.target = STRATA_CMP_VALUE;
 	c.value = "m";
 	c.value_len = 1;
-	c.result = STORE_EQUAL;
+	c.result = STRATA_CMP_EQUAL;
 	ck_assert(cmp1(&c));
-	c.result = STORE_NOT_EQUAL;
+	c.result = STRATA_CMP_NOT_EQUAL;
 	ck_assert(!cmp1(&c));
 	c.value = "a";
-	c.result = STORE_GREATER;
+	c.result = STRATA_CMP_GREATER;
 	ck_assert(cmp1(&c));
-	c.result = STORE_LESS;
+	c.result = STRATA_CMP_LESS;
 	ck_assert(!cmp1(&c));
 	c.value = "mm"; /* a prefix is less */
 	c.value_len = 2;
 	ck_assert(cmp1(&c));
 
-	c.target = STORE_CMP_VERSION;
-	c.result = STORE_EQUAL;
+	c.target = STRATA_CMP_VERSION;
+	c.result = STRATA_CMP_EQUAL;
 	c.num = 2;
 	ck_assert(cmp1(&c));
 	c.num = 1;
 	ck_assert(!cmp1(&c));
-	c.result = STORE_GREATER;
+	c.result = STRATA_CMP_GREATER;
 	ck_assert(cmp1(&c));
 
-	c.target = STORE_CMP_CREATE;
-	c.result = STORE_EQUAL;
+	c.target = STRATA_CMP_CREATE;
+	c.result = STRATA_CMP_EQUAL;
 	c.num = g.kvs[0].create_rev;
 	ck_assert(cmp1(&c));
-	c.target = STORE_CMP_MOD;
+	c.target = STRATA_CMP_MOD;
 	c.num = g.kvs[0].mod_rev;
 	ck_assert(cmp1(&c));
 	c.num = g.kvs[0].create_rev;
 	ck_assert(!cmp1(&c));
-	c.target = STORE_CMP_LEASE;
+	c.target = STRATA_CMP_LEASE;
 	c.num = lease;
 	ck_assert(cmp1(&c));
 	sync_reset(&g);
 
 	/* a missing key: zero numbers, and every VALUE compare fails */
 	c.key = "missing";
-	c.target = STORE_CMP_CREATE;
-	c.result = STORE_EQUAL;
+	c.target = STRATA_CMP_CREATE;
+	c.result = STRATA_CMP_EQUAL;
 	c.num = 0;
 	ck_assert(cmp1(&c));
-	c.target = STORE_CMP_VALUE;
+	c.target = STRATA_CMP_VALUE;
 	c.value = "";
 	c.value_len = 0;
 	ck_assert(!cmp1(&c));
-	c.result = STORE_NOT_EQUAL;
+	c.result = STRATA_CMP_NOT_EQUAL;
 	ck_assert(!cmp1(&c));
 
 	/* a prefix compare holds when every key under it does */
 	ck_assert_int_eq(sync_put(L, S, "r/1", "x", 0, NULL), 0);
 	ck_assert_int_eq(sync_put(L, S, "r/2", "x", 0, NULL), 0);
 	c.key = "r/";
-	c.flags = STORE_PREFIX;
+	c.flags = STRATA_STORE_PREFIX;
 	c.value = "x";
 	c.value_len = 1;
-	c.result = STORE_EQUAL;
+	c.result = STRATA_CMP_EQUAL;
 	ck_assert(cmp1(&c));
 	ck_assert_int_eq(sync_put(L, S, "r/3", "y", 0, NULL), 0);
 	ck_assert(!cmp1(&c));
 	/* "this prefix is empty" */
 	c.key = "none/";
-	c.target = STORE_CMP_CREATE;
+	c.target = STRATA_CMP_CREATE;
 	c.num = 0;
 	ck_assert(cmp1(&c));
 }
@@ -485,20 +485,20 @@ END_TEST
 
 START_TEST(test_txn_branches)
 {
-	struct store_cmp cmp = { .key = "t/a", .target = STORE_CMP_CREATE,
-				 .result = STORE_EQUAL };
-	struct store_op ok[] = {
-		{ .type = STORE_OP_PUT, .key = "t/a", .value = "1",
+	struct strata_store_cmp cmp = { .key = "t/a", .target = STRATA_CMP_CREATE,
+				 .result = STRATA_CMP_EQUAL };
+	struct strata_store_op ok[] = {
+		{ .type = STRATA_OP_PUT, .key = "t/a", .value = "1",
 		  .value_len = 1 },
-		{ .type = STORE_OP_PUT, .key = "t/b", .value = "2",
+		{ .type = STRATA_OP_PUT, .key = "t/b", .value = "2",
 		  .value_len = 1 },
-		{ .type = STORE_OP_RANGE, .key = "t/", .flags = STORE_PREFIX },
+		{ .type = STRATA_OP_RANGE, .key = "t/", .flags = STRATA_STORE_PREFIX },
 	};
-	struct store_op bad[] = {
-		{ .type = STORE_OP_RANGE, .key = "t/a" },
-		{ .type = STORE_OP_DELETE, .key = "t/b" },
+	struct strata_store_op bad[] = {
+		{ .type = STRATA_OP_RANGE, .key = "t/a" },
+		{ .type = STRATA_OP_DELETE, .key = "t/b" },
 	};
-	struct store_txn t = { .cmp = &cmp, .n_cmp = 1, .success = ok,
+	struct strata_store_txn t = { .cmp = &cmp, .n_cmp = 1, .success = ok,
 			       .n_success = 3, .failure = bad,
 			       .n_failure = 2 };
 	struct store_sync s, g;
@@ -597,7 +597,7 @@ static void race_done(void *arg, int err, int64_t rev, int64_t n)
 }
 
 static void race_read(void *arg, int err, int64_t rev,
-		      const struct store_kv *kvs, size_t n)
+		      const struct strata_kv *kvs, size_t n)
 {
 	struct racer *r = arg;
 
@@ -671,7 +671,7 @@ START_TEST(test_lease_attach_revoke)
 
 	ck_assert_int_eq(sync_keepalive(L, S, id), 0);
 	ck_assert_int_eq(sync_revoke(L, S, id), 0);
-	ck_assert_int_eq(sync_get(L, S, "l/", STORE_PREFIX, &g), 0);
+	ck_assert_int_eq(sync_get(L, S, "l/", STRATA_STORE_PREFIX, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 1);
 	ck_assert_str_eq(g.kvs[0].key, "l/3");
 	/* both keys went in one revision */
@@ -737,7 +737,7 @@ struct wlog {
 };
 
 static void watch_cb(void *arg, int err, int64_t rev,
-		     const struct store_event *ev, size_t n)
+		     const struct strata_store_event *ev, size_t n)
 {
 	struct wlog *l = arg;
 	size_t i;
@@ -775,17 +775,17 @@ static void wait_events(struct wlog *l, size_t n, int ms)
 START_TEST(test_watch_prefix)
 {
 	struct wlog *l = calloc(1, sizeof(*l));
-	struct store_op ops[] = {
-		{ .type = STORE_OP_PUT, .key = "w/x", .value = "2",
+	struct strata_store_op ops[] = {
+		{ .type = STRATA_OP_PUT, .key = "w/x", .value = "2",
 		  .value_len = 1 },
-		{ .type = STORE_OP_DELETE, .key = "w/a" },
+		{ .type = STRATA_OP_DELETE, .key = "w/a" },
 	};
-	struct store_txn t = { .success = ops, .n_success = 2 };
+	struct strata_store_txn t = { .success = ops, .n_success = 2 };
 	struct store_sync s;
 	int64_t r1;
 	int calls;
 
-	ck_assert_int_eq(store_watch(S, "w/", STORE_PREFIX, 0, watch_cb, l,
+	ck_assert_int_eq(store_watch(S, "w/", STRATA_STORE_PREFIX, 0, watch_cb, l,
 				     &l->w),
 			 0);
 	ck_assert_int_eq(sync_put(L, S, "w/a", "1", 0, &r1), 0);
@@ -795,14 +795,14 @@ START_TEST(test_watch_prefix)
 	wait_events(l, 4, 5000);
 	ck_assert_int_eq(l->err, 0);
 	ck_assert_int_eq(l->n, 4);
-	ck_assert_int_eq(l->ev[0].type, STORE_EVENT_PUT);
+	ck_assert_int_eq(l->ev[0].type, STRATA_EVENT_PUT);
 	ck_assert_str_eq(l->ev[0].key, "w/a");
 	ck_assert_int_eq(l->ev[0].mod_rev, r1);
 	ck_assert_int_eq(l->ev[1].version, 2);
 	ck_assert_str_eq(l->ev[1].value, "1b");
-	ck_assert_int_eq(l->ev[2].type, STORE_EVENT_PUT);
+	ck_assert_int_eq(l->ev[2].type, STRATA_EVENT_PUT);
 	ck_assert_str_eq(l->ev[2].key, "w/x");
-	ck_assert_int_eq(l->ev[3].type, STORE_EVENT_DELETE);
+	ck_assert_int_eq(l->ev[3].type, STRATA_EVENT_DELETE);
 	ck_assert_str_eq(l->ev[3].key, "w/a");
 	/* the txn's two events share its revision */
 	ck_assert_int_eq(l->ev[2].mod_rev, s.rev);
@@ -817,7 +817,7 @@ START_TEST(test_watch_prefix)
 	wait_events(l, 2, 5000);
 	ck_assert_int_eq(l->n, 2);
 	ck_assert_str_eq(l->ev[0].value, "1b");
-	ck_assert_int_eq(l->ev[1].type, STORE_EVENT_DELETE);
+	ck_assert_int_eq(l->ev[1].type, STRATA_EVENT_DELETE);
 	/* a watch on one key does not see its neighbours */
 	ck_assert_int_eq(sync_put(L, S, "w/ab", "z", 0, NULL), 0);
 	ck_assert_int_eq(sync_put(L, S, "w/a", "3", 0, NULL), 0);
@@ -847,7 +847,7 @@ START_TEST(test_watch_other_handle)
 	int64_t t0, i;
 
 	ck_assert_int_eq(fx->open(L, &s2), 0);
-	ck_assert_int_eq(store_watch(s2, "o/", STORE_PREFIX, 0, watch_cb, l,
+	ck_assert_int_eq(store_watch(s2, "o/", STRATA_STORE_PREFIX, 0, watch_cb, l,
 				     &l->w),
 			 0);
 	spin(L, 20);
@@ -881,7 +881,7 @@ START_TEST(test_compaction)
 	ck_assert_int_eq(s.err, 0);
 
 	/* from before the compaction: re-list */
-	ck_assert_int_eq(store_watch(S, "c/", STORE_PREFIX, r1, watch_cb, l,
+	ck_assert_int_eq(store_watch(S, "c/", STRATA_STORE_PREFIX, r1, watch_cb, l,
 				     &l->w),
 			 0);
 	spin(L, 50);
@@ -896,7 +896,7 @@ START_TEST(test_compaction)
 
 	/* from the compaction revision on: fine */
 	memset(l, 0, sizeof(*l));
-	ck_assert_int_eq(store_watch(S, "c/", STORE_PREFIX, r2, watch_cb, l,
+	ck_assert_int_eq(store_watch(S, "c/", STRATA_STORE_PREFIX, r2, watch_cb, l,
 				     &l->w),
 			 0);
 	wait_events(l, 3, 5000);
@@ -1021,9 +1021,9 @@ START_TEST(test_election)
 				      .retry_ms = 50 };
 	struct cand c[2] = { { 0 } };
 	struct store *s2;
-	struct store_op put = { .type = STORE_OP_PUT, .key = "elect/data",
+	struct strata_store_op put = { .type = STRATA_OP_PUT, .key = "elect/data",
 				.value = "w", .value_len = 1 };
-	struct store_txn t = { .success = &put, .n_success = 1 };
+	struct strata_store_txn t = { .success = &put, .n_success = 1 };
 	struct store_sync s;
 	struct store_sync g;
 	int lead, other, i;

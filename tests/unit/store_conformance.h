@@ -39,7 +39,7 @@ struct store_sync {
 	int64_t ttl_ms;
 	bool succeeded;
 	size_t n_kvs;
-	struct store_kv kvs[64]; /* copies: free with sync_reset() */
+	struct strata_kv kvs[64]; /* copies: free with sync_reset() */
 	char report[256];
 };
 
@@ -51,7 +51,7 @@ int sync_get(struct loop *loop, struct store *st, const char *key,
 	     uint32_t flags, struct store_sync *out);
 int sync_delete(struct loop *loop, struct store *st, const char *key,
 		uint32_t flags, int64_t *n);
-int sync_txn(struct loop *loop, struct store *st, const struct store_txn *t,
+int sync_txn(struct loop *loop, struct store *st, const struct strata_store_txn *t,
 	     struct store_sync *out);
 int sync_grant(struct loop *loop, struct store *st, int64_t ttl_ms,
 	       int64_t *id);

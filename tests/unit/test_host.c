@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "plug.h"
 #include "route.h"
+#include "store.h"
 
 static const struct strata_plugin_ops ops; /* never called here */
 static const struct strata_plugin desc = {
@@ -34,6 +35,7 @@ static const struct strata_plugin desc = {
 };
 
 static struct daemon d;
+static char dbdir[64], dbpath[128], cmd[128];
 static struct plug plug = { .desc = &desc };
 static struct strata_instance inst;
 static const struct strata_host *h = &host_table;
@@ -46,6 +48,16 @@ static void setup(void)
 	ck_assert_int_eq(http_new(d.loop, &d.http), 0);
 	ck_assert_int_eq(facts_new(&d.facts), 0);
 	ck_assert_int_eq(route_model_new(d.loop, 60000000000LL, &d.routes), 0);
+	snprintf(dbdir, sizeof(dbdir), "/tmp/strata-test-host.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dbdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/store.db", dbdir);
+	{
+		struct store_options opt = { .size = sizeof(opt), .url = dbpath };
+		char err[256];
+
+		ck_assert_int_eq(store_open(d.loop, &opt, &d.store, err,
+					    sizeof(err)), 0);
+	}
 	inst.d = &d;
 	inst.id = 7;
 	inst.name = strdup("t");
@@ -64,6 +76,9 @@ static void teardown(void)
 		free(inst.metrics[i].name);
 	free(inst.metrics);
 	free(inst.name);
+	store_close(d.store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbdir);
+	ck_assert_int_eq(system(cmd), 0);
 	route_model_free(d.routes);
 	http_free(d.http);
 	facts_free(d.facts);
@@ -316,6 +331,104 @@ START_TEST(bad_arguments_are_refused)
 }
 END_TEST
 
+static int store_calls;
+static int64_t seen_rev;
+static char seen_value[32];
+
+static void put_done(void *arg, int err, int64_t rev, int64_t n)
+{
+	(void)arg;
+	(void)n;
+	ck_assert_int_eq(err, 0);
+	seen_rev = rev;
+	store_calls++;
+}
+
+static void got(void *arg, int err, int64_t rev, const struct strata_kv *kvs,
+		size_t n)
+{
+	(void)arg;
+	(void)rev;
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(n, 1);
+	snprintf(seen_value, sizeof(seen_value), "%s", (const char *)kvs[0].value);
+	store_calls++;
+}
+
+static void txn_done_cb(void *arg, int err, const struct strata_store_txn_result *res)
+{
+	(void)arg;
+	ck_assert_int_eq(err, 0);
+	ck_assert_uint_eq(res->succeeded, 0);
+	store_calls++;
+}
+
+static int watch_events_seen;
+
+static void watched(void *arg, int err, int64_t rev,
+		    const struct strata_store_event *ev, size_t n)
+{
+	(void)arg;
+	(void)rev;
+	(void)ev;
+	ck_assert_int_eq(err, 0);
+	watch_events_seen += (int)n;
+}
+
+static void run_until_calls(int want)
+{
+	for (int i = 0; i < 500 && store_calls < want; i++)
+		loop_run_once(d.loop, 10);
+	ck_assert_int_eq(store_calls, want);
+}
+
+START_TEST(store_entries_reach_the_store)
+{
+	struct strata_store_cmp cmp = { .key = "t/a", .target = STRATA_CMP_VERSION,
+					.result = STRATA_CMP_EQUAL, .num = 0 };
+	struct strata_store_op op = { .type = STRATA_OP_PUT, .key = "t/b",
+				      .value = "2", .value_len = 1 };
+	struct strata_store_txn txn = { .cmp = &cmp, .n_cmp = 1,
+					.success = &op, .n_success = 1 };
+
+	store_calls = 0;
+	ck_assert_ptr_nonnull(h->store_watch(&inst, "t/", STRATA_STORE_PREFIX,
+					     0, watched, NULL));
+	ck_assert_int_eq(h->store_put(&inst, "t/a", "one", 3, 0, put_done, NULL), 0);
+	run_until_calls(1);
+	ck_assert_int_gt(seen_rev, 0);
+	ck_assert_int_eq(h->store_get(&inst, "t/a", 0, got, NULL), 0);
+	run_until_calls(2);
+	ck_assert_str_eq(seen_value, "one");
+	/* t/a exists now, so the compare fails and t/b is not written */
+	ck_assert_int_eq(h->store_txn(&inst, &txn, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(h->store_txn(&inst, &txn, txn_done_cb, NULL), 0);
+	run_until_calls(3);
+	ck_assert_int_eq(h->store_delete(&inst, NULL, 0, put_done, NULL), -EINVAL);
+	for (int i = 0; i < 200 && watch_events_seen < 1; i++)
+		loop_run_once(d.loop, 10);
+	ck_assert_int_eq(watch_events_seen, 1);
+	ck_assert(holds_resources());
+	host_release_all(&inst); /* the watch goes with the instance */
+	ck_assert(!holds_resources());
+}
+END_TEST
+
+START_TEST(store_completions_for_a_gone_instance_are_dropped)
+{
+	store_calls = 0;
+	ck_assert_int_eq(h->store_put(&inst, "t/x", "1", 1, 0, put_done, NULL), 0);
+	d.instances = NULL;
+	for (int i = 0; i < 50; i++)
+		loop_run_once(d.loop, 10);
+	ck_assert_int_eq(store_calls, 0);
+	d.instances = &inst;
+	ck_assert_int_eq(h->store_get(&inst, "t/x", 0, got, NULL), 0);
+	run_until_calls(1); /* the write itself happened */
+	ck_assert_str_eq(seen_value, "1");
+}
+END_TEST
+
 static Suite *host_suite(void)
 {
 	Suite *s = suite_create("host");
@@ -333,6 +446,8 @@ static Suite *host_suite(void)
 	tcase_add_test(tc, routes_need_an_owner);
 	tcase_add_test(tc, status_writer_builds_json);
 	tcase_add_test(tc, bad_arguments_are_refused);
+	tcase_add_test(tc, store_entries_reach_the_store);
+	tcase_add_test(tc, store_completions_for_a_gone_instance_are_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -268,9 +268,9 @@ START_TEST(test_kill_during_writes)
 	struct acker a = { 0 };
 	struct store *st;
 	struct store_sync g;
-	struct store_op cnt = { .type = STORE_OP_RANGE, .key = "a/",
-				.flags = STORE_PREFIX | STORE_COUNT_ONLY };
-	struct store_txn t = { .success = &cnt, .n_success = 1 };
+	struct strata_store_op cnt = { .type = STRATA_OP_RANGE, .key = "a/",
+				.flags = STRATA_STORE_PREFIX | STRATA_STORE_COUNT_ONLY };
+	struct strata_store_txn t = { .success = &cnt, .n_success = 1 };
 	char k[32];
 	int p[2], status, i;
 	int32_t r, max_rev = 0, acks = 0;
@@ -382,7 +382,7 @@ static void torn_case(bool truncate_it)
 	ck_assert_int_eq(sync_get(L, st, "t/last", 0, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 0);
 	sync_reset(&g);
-	ck_assert_int_eq(sync_get(L, st, "t/", STORE_PREFIX, &g), 0);
+	ck_assert_int_eq(sync_get(L, st, "t/", STRATA_STORE_PREFIX, &g), 0);
 	ck_assert_int_eq(g.n_kvs, 5);
 	ck_assert_int_eq(g.rev, 5);
 	sync_reset(&g);
@@ -518,7 +518,7 @@ END_TEST
 static int seen;
 
 static void count_events(void *arg, int err, int64_t rev,
-			 const struct store_event *ev, size_t n)
+			 const struct strata_store_event *ev, size_t n)
 {
 	seen += (int)n;
 }
@@ -533,7 +533,7 @@ START_TEST(test_notify_other_process)
 	pid_t pid;
 
 	ck_assert_int_eq(open_with(L, &st, -1, err, sizeof(err)), 0);
-	ck_assert_int_eq(store_watch(st, "n/", STORE_PREFIX, 0, count_events,
+	ck_assert_int_eq(store_watch(st, "n/", STRATA_STORE_PREFIX, 0, count_events,
 				     NULL, &w),
 			 0);
 	spin(L, 20);
@@ -589,7 +589,7 @@ START_TEST(test_auto_compaction)
 	ck_assert_int_le(rows, 50 + 50 / 8 + 2);
 	/* a watch from the start must re-list */
 	seen = 0;
-	ck_assert_int_eq(store_watch(st, "h/", STORE_PREFIX, 1, count_events,
+	ck_assert_int_eq(store_watch(st, "h/", STRATA_STORE_PREFIX, 1, count_events,
 				     NULL, &w),
 			 0);
 	spin(L, 50);
