@@ -309,6 +309,182 @@ static void inst_destroy(struct strata_instance *inst, bool keep_owner)
 	inst_free(inst);
 }
 
+static void gs(yajl_gen g, const char *s);
+
+/* ---- node registration ---------------------------------------------------
+ *
+ * The node is written to the store as strata/hosts/NAME, on a lease kept
+ * alive while stratad runs, once the store is ready and every fact the
+ * node's IPAM needs is known. A lapsed lease says "not heard from", never
+ * "gone": nothing is taken back because of it.
+ */
+#define REG_TTL_MS 30000
+#define REG_RENEW_NS (10 * 1000000000LL)
+#define REG_RETRY_NS (2 * 1000000000LL)
+
+static void reg_schedule(struct daemon *d, int64_t delay_ns);
+
+static bool facts_ready(struct daemon *d, const char **missing)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		const char *const *needs;
+
+		if (i->plug->desc->kind != STRATA_KIND_IPAM)
+			continue;
+		needs = i->plug->desc->kind_ops ?
+				((const struct strata_ipam_ops *)i->plug->desc->kind_ops)->needs_facts :
+				NULL;
+		if (needs && !facts_have(d->facts, needs, missing))
+			return false;
+	}
+	return true;
+}
+
+static void gen_fact_kv(void *arg, const char *name, const char *value,
+			const char *source)
+{
+	yajl_gen g = arg;
+
+	(void)source;
+	yajl_gen_string(g, (const unsigned char *)name, strlen(name));
+	yajl_gen_string(g, (const unsigned char *)value, strlen(value));
+}
+
+static void reg_written(void *arg, int err, int64_t rev, int64_t n)
+{
+	struct daemon *d = arg;
+
+	(void)n;
+	d->reg_busy = false;
+	if (err) {
+		log_warn("store: registering node %s: %s; retrying",
+			 d->cfg->node_name, strerror(-err));
+		reg_schedule(d, REG_RETRY_NS);
+		return;
+	}
+	if (!d->registered)
+		log_info("node %s registered in the store (revision %lld)",
+			 d->cfg->node_name, (long long)rev);
+	d->registered = true;
+	d->reg_dirty = false;
+	reg_schedule(d, REG_RENEW_NS);
+}
+
+static void reg_put(struct daemon *d)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	const unsigned char *buf;
+	size_t len;
+	char key[320];
+	int rc = -ENOMEM;
+
+	if (g) {
+		yajl_gen_map_open(g);
+		gs(g, "name");
+		gs(g, d->cfg->node_name);
+		gs(g, "version");
+		gs(g, PACKAGE_VERSION);
+		gs(g, "facts");
+		yajl_gen_map_open(g);
+		facts_each(d->facts, gen_fact_kv, g);
+		yajl_gen_map_close(g);
+		yajl_gen_map_close(g);
+		yajl_gen_get_buf(g, &buf, &len);
+		snprintf(key, sizeof(key), "strata/hosts/%s", d->cfg->node_name);
+		rc = store_put(d->store, key, buf, len, d->reg_lease,
+			       reg_written, d);
+		yajl_gen_free(g);
+	}
+	if (rc)
+		reg_written(d, rc, 0, 0);
+	else
+		d->reg_busy = true;
+}
+
+static void reg_granted(void *arg, int err, int64_t id, int64_t ttl_ms)
+{
+	struct daemon *d = arg;
+
+	(void)ttl_ms;
+	d->reg_busy = false;
+	if (err) {
+		log_warn("store: lease for node %s: %s; retrying",
+			 d->cfg->node_name, strerror(-err));
+		reg_schedule(d, REG_RETRY_NS);
+		return;
+	}
+	d->reg_lease = id;
+	reg_put(d);
+}
+
+static void reg_renewed(void *arg, int err, int64_t id, int64_t ttl_ms)
+{
+	struct daemon *d = arg;
+
+	(void)id;
+	(void)ttl_ms;
+	d->reg_busy = false;
+	if (err == -ENOENT) {
+		/* the lease lapsed (a long stall): register anew */
+		log_warn("store: the lease of node %s lapsed; registering again",
+			 d->cfg->node_name);
+		d->reg_lease = 0;
+		d->registered = false;
+	} else if (err) {
+		log_warn("store: renewing node %s: %s", d->cfg->node_name,
+			 strerror(-err));
+	}
+	reg_schedule(d, err && err != -ENOENT ? REG_RETRY_NS : 0);
+}
+
+/* One step of registration: grant, put, renew, or put again after the
+ * facts changed. Only one store call is in flight at a time. */
+static void reg_step(void *arg)
+{
+	struct daemon *d = arg;
+	const char *missing = NULL;
+	int rc;
+
+	loop_timer_cancel(d->reg_timer);
+	d->reg_timer = NULL;
+	if (d->reg_busy || d->stopping || !d->store_ready)
+		return;
+	if (!facts_ready(d, &missing)) {
+		if (!d->reg_waiting_logged)
+			log_info("node %s waits for fact \"%s\" before registering",
+				 d->cfg->node_name, missing);
+		d->reg_waiting_logged = true;
+		return;
+	}
+	if (!d->reg_lease) {
+		rc = store_lease_grant(d->store, REG_TTL_MS, 0, reg_granted, d);
+		if (rc)
+			reg_granted(d, rc, 0, 0);
+		else
+			d->reg_busy = true;
+		return;
+	}
+	if (!d->registered || d->reg_dirty) {
+		reg_put(d);
+		return;
+	}
+	rc = store_lease_keepalive(d->store, d->reg_lease, reg_renewed, d);
+	if (rc)
+		reg_renewed(d, rc, 0, 0);
+	else
+		d->reg_busy = true;
+}
+
+static void reg_schedule(struct daemon *d, int64_t delay_ns)
+{
+	if (d->stopping)
+		return;
+	if (d->reg_timer)
+		loop_timer_reset(d->reg_timer, delay_ns);
+	else
+		d->reg_timer = loop_timer_add(d->loop, delay_ns, 0, reg_step, d);
+}
+
 static void start_waiting(void *arg)
 {
 	struct daemon *d = arg;
@@ -316,6 +492,9 @@ static void start_waiting(void *arg)
 	for (struct strata_instance *i = d->instances; i; i = i->next)
 		if (i->state == INST_WAITING)
 			inst_start(i);
+	/* facts changed: the registration says so too */
+	d->reg_dirty = true;
+	reg_schedule(d, 0);
 }
 
 void daemon_facts_changed(struct daemon *d)
@@ -732,6 +911,7 @@ static void cmd_status(void *arg, struct control_call *call, yajl_val args)
 	gkv(g, "store", store_backend(d->store));
 	gkv(g, "store_url", d->cfg->store_url);
 	gkb(g, "store_ready", d->store_ready);
+	gkb(g, "registered", d->registered);
 	yajl_gen_map_close(g);
 	control_call_done(call);
 }
@@ -1225,6 +1405,7 @@ static void schema_checked(void *arg, int err, uint32_t version)
 	log_info("store %s (%s) ready, schema %u", d->cfg->store_url,
 		 store_backend(d->store), version);
 	route_synced(d->store_owner);
+	reg_schedule(d, 0);
 }
 
 int daemon_new(const char *cfg_path, struct daemon **out)
@@ -1352,6 +1533,8 @@ void daemon_free(struct daemon *d)
 		inst_destroy(d->instances, false);
 	if (d->stop_timer)
 		loop_timer_cancel(d->stop_timer);
+	if (d->reg_timer)
+		loop_timer_cancel(d->reg_timer);
 	control_free(d->ctl);
 	if (d->store)
 		store_close(d->store);

@@ -36,6 +36,10 @@ struct daemon {
 	struct store *store;
 	struct route_owner *store_owner; /* synced once the store is read */
 	bool store_ready;
+	/* registration of the node in the store */
+	struct loop_timer *reg_timer;
+	int64_t reg_lease;
+	bool reg_busy, reg_dirty, registered, reg_waiting_logged;
 	struct plug **plugs; /* loaded plugins, one per file */
 	size_t n_plugs;
 	struct strata_instance *instances;

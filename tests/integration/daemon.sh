@@ -83,6 +83,7 @@ grep -q '"installed"' <<<"$r" || fail "routes: $r"
 c=$("$STRATACTL" -s "$sock" --json store check)
 grep -q '"ok": *true' <<<"$c" || fail "store check: $c"
 grep -q '"store_ready": *true' <<<"$st" || fail "status: store not ready: $st"
+grep -q '"registered": *true' <<<"$st" || fail "status: node not registered: $st"
 ok "stratactl status, plugins, facts, routes, metrics, store check"
 
 # a route deleted by hand comes back on the next resync
