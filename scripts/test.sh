@@ -49,6 +49,15 @@ show_failed_logs() {
 	done
 }
 
+# The test programs and fixture plugins, built but not run.
+build_checks() {
+	make -s -C "$1" -j"$jobs" check TESTS= >>"$1.build.log" 2>&1 || {
+		tail -n 80 "$1.build.log"
+		echo "test.sh: building the tests in $1 failed" >&2
+		exit 1
+	}
+}
+
 configure_build() {
 	local dir=$1
 	shift
@@ -67,6 +76,7 @@ phase_end
 phase_start build 300
 (cd "$top" && ./autogen.sh >/dev/null 2>&1)
 configure_build "$builds/default" --enable-werror
+build_checks "$builds/default"
 phase_end
 
 phase_start unit 120
@@ -100,7 +110,7 @@ phase_end
 
 phase_start sanitizers-build 300
 configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
-make -s -C "$builds/asan" check -j"$jobs" TESTS= >/dev/null 2>&1
+build_checks "$builds/asan"
 phase_end
 
 phase_start integration 420

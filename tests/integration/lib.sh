@@ -12,7 +12,6 @@ FIXTUREDIR=$BUILDDIR/tests/fixtures/plugins/.libs
 
 T=$(mktemp -d /tmp/strata-it.XXXXXX)
 NSP="st$$"
-_netns=()
 _pids=()
 
 cleanup() {
@@ -28,7 +27,8 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
-	for ns in "${_netns[@]}"; do
+	# every namespace of this test, even those made in a subshell
+	for ns in $(ip netns list | awk -v p="$NSP-" 'index($1, p) == 1 { print $1 }'); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf "$T"
@@ -45,11 +45,11 @@ ok() {
 	echo "ok: $*"
 }
 
-# mkns NAME: a namespace with lo up; prints its full name
+# mkns NAME: a namespace with lo up; prints its full name. Every
+# namespace named "$NSP-*" is deleted on exit.
 mkns() {
 	local ns="$NSP-$1"
 	ip netns add "$ns"
-	_netns+=("$ns")
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }

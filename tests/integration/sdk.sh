@@ -33,7 +33,14 @@ example=$srcdir/examples/routes-file
 [ -f "$example/routes-file.c" ] || fail "$example/routes-file.c missing"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/strata-sdk.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+ns=""
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 root=$tmp/root
 
@@ -106,5 +113,35 @@ for word in routes-file advertiser path scopes family; do
 	fi
 done
 
+# 5. The installed stratad loads it and runs it: an owner states a route,
+# the plugin writes it to its file. In a namespace of its own.
+fixture=$BUILDDIR/tests/fixtures/plugins/.libs/owner-fixture.so
+[ -f "$fixture" ] || fail "$fixture is missing (make check builds it)"
+ns="strata-sdk-$$"
+ip netns add "$ns" || fail "cannot make network namespace $ns"
+cat >"$tmp/stratad.conf" <<CONF
+control = { socket = "$tmp/stratad.sock"; };
+store = { url = "$tmp/store.db"; };
+plugins = (
+  { instance = "files"; file = "$so"; config = { path = "$tmp/routes.conf"; scopes = [ "kernel" ]; }; },
+  { instance = "owner"; file = "$fixture"; config = { routes = [ "10.9.0.0/24 via 10.0.0.2" ]; }; }
+);
+CONF
+ip netns exec "$ns" "$stratad" -c "$tmp/stratad.conf" 2>"$tmp/stratad.log" &
+pid=$!
+for _ in $(seq 100); do
+	grep -q 'route 10.9.0.0/24 via 10.0.0.2;' "$tmp/routes.conf" 2>/dev/null && break
+	sleep 0.1
+done
+kill "$pid" 2>/dev/null
+wait "$pid" || true
+pid=""
+ip netns del "$ns"
+ns=""
+if ! grep -q 'route 10.9.0.0/24 via 10.0.0.2;' "$tmp/routes.conf" 2>/dev/null; then
+	cat "$tmp/stratad.log" >&2
+	fail "stratad did not run routes-file: no route in its file"
+fi
+
 echo "sdk.sh: PASS: routes-file built from the installed SDK" \
-	"($(basename "$pc"), ABI major $abi_major) and described by stratad"
+	"($(basename "$pc"), ABI major $abi_major), described and run by stratad"
