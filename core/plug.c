@@ -445,8 +445,8 @@ int plug_check_desc(const char *path, const struct strata_plugin *d,
  * dlopen() goes through (/proc/self/fd/N), so the file checked is the
  * file loaded. Symlinks are followed: the file they lead to is checked.
  */
-static int open_checked(const char *path, int *fd_out, char *err,
-			size_t errlen)
+static int open_checked(const char *path, int *fd_out,
+			struct plug_file_id *id, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *type;
@@ -488,6 +488,11 @@ static int open_checked(const char *path, int *fd_out, char *err,
 			   (unsigned)(st.st_mode & 07777));
 		goto close_fd;
 	}
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	id->size = (int64_t)st.st_size;
+	id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	id->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	*fd_out = fd;
 	return 0;
 
@@ -496,10 +501,24 @@ close_fd:
 	return r;
 }
 
+static bool same_identity(const struct plug_file_id *a,
+			  const struct plug_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
 /* Every fd number that named an object for dlopen() lies below. */
 static int fd_name_floor;
 
-static int open_plugin(const char *path, int flags, void **handle_out,
+/*
+ * expect: the file the child checked (NULL in the child). A file replaced
+ * or changed since is refused before dlopen(), so its constructors never
+ * run in the daemon.
+ */
+static int open_plugin(const char *path, int flags,
+		       const struct plug_file_id *expect,
+		       struct plug_file_id *id, void **handle_out,
 		       const struct strata_plugin **desc_out, char *err,
 		       size_t errlen)
 {
@@ -509,8 +528,15 @@ static int open_plugin(const char *path, int flags, void **handle_out,
 	void *h;
 	int fd = -1, nfd, r;
 
-	if ((r = open_checked(path, &fd, err, errlen)))
+	if ((r = open_checked(path, &fd, id, err, errlen)))
 		return r;
+	if (expect && !same_identity(expect, id)) {
+		close(fd);
+		return refuse(err, errlen, path, "recheck file",
+			      "expected the file checked (inode %ju, %jd bytes), found it replaced or changed (inode %ju, %jd bytes)",
+			      (uintmax_t)expect->ino, (intmax_t)expect->size,
+			      (uintmax_t)id->ino, (intmax_t)id->size);
+	}
 	/* glibc finds loaded objects by name before file identity: a
 	 * /proc/self/fd/N used before would return that older object. */
 	if (fd < fd_name_floor) {
@@ -618,7 +644,8 @@ static void put_i64(struct buf *b, const char *key, int64_t v)
 	put_str(b, key, s);
 }
 
-static void report_pass(struct buf *b, const struct strata_plugin *d)
+static void report_pass(struct buf *b, const struct strata_plugin *d,
+			const struct plug_file_id *id)
 {
 	const struct strata_cfg_key *k;
 	size_t i, n = 0;
@@ -632,6 +659,11 @@ static void report_pass(struct buf *b, const struct strata_plugin *d)
 	put_u32(b, "abi_minor", d->abi_minor);
 	put_u32(b, "size", d->size);
 	put_u32(b, "kind", d->kind);
+	put_i64(b, "file_dev", (int64_t)id->dev);
+	put_i64(b, "file_ino", (int64_t)id->ino);
+	put_i64(b, "file_size", id->size);
+	put_i64(b, "file_mtime", id->mtime_ns);
+	put_i64(b, "file_ctime", id->ctime_ns);
 	put_str(b, "name", d->name);
 	put_str(b, "version", d->version);
 	put_str(b, "description", d->description);
@@ -676,20 +708,22 @@ static int write_all(int fd, const char *p, size_t len)
 int plug_child_main(const char *path, int fd)
 {
 	const struct strata_plugin *d = NULL;
+	struct plug_file_id id;
 	struct buf b = { 0 };
 	char err[1024];
 	void *h = NULL;
 	int r, status;
 
 	/* The plugin's constructors run in here, and may be hostile. */
-	r = open_plugin(path, RTLD_NOW | RTLD_LOCAL, &h, &d, err, sizeof(err));
+	r = open_plugin(path, RTLD_NOW | RTLD_LOCAL, NULL, &id, &h, &d, err,
+			sizeof(err));
 	if (!r)
 		r = plug_check_desc(path, d, err, sizeof(err));
 	if (r) {
 		report_refused(&b, err);
 		status = 1;
 	} else {
-		report_pass(&b, d);
+		report_pass(&b, d, &id);
 		status = 0;
 	}
 	if (b.failed || write_all(fd, b.p, b.len) < 0)
@@ -826,6 +860,7 @@ void plug_info_free(struct plug_info *info)
 static bool parse_pass(struct reader *r, struct plug_info *info)
 {
 	struct strata_cfg_key *k;
+	int64_t dev = 0, ino = 0;
 	uint32_t n;
 	size_t i;
 
@@ -833,11 +868,18 @@ static bool parse_pass(struct reader *r, struct plug_info *info)
 	    !rd_u32(r, "abi_minor", &info->abi_minor) ||
 	    !rd_u32(r, "size", &info->size) ||
 	    !rd_u32(r, "kind", &info->kind) ||
+	    !rd_i64(r, "file_dev", INT64_MIN, INT64_MAX, &dev) ||
+	    !rd_i64(r, "file_ino", INT64_MIN, INT64_MAX, &ino) ||
+	    !rd_i64(r, "file_size", 0, INT64_MAX, &info->file.size) ||
+	    !rd_i64(r, "file_mtime", INT64_MIN, INT64_MAX, &info->file.mtime_ns) ||
+	    !rd_i64(r, "file_ctime", INT64_MIN, INT64_MAX, &info->file.ctime_ns) ||
 	    !rd_str(r, "name", false, &info->name) ||
 	    !rd_str(r, "version", false, &info->version) ||
 	    !rd_str(r, "description", true, &info->description) ||
 	    !rd_u32(r, "config", &n))
 		return false;
+	info->file.dev = (uint64_t)dev;
+	info->file.ino = (uint64_t)ino;
 	if (n > CFG_MAX_KEYS)
 		return false;
 	info->config = calloc((size_t)n + 1, sizeof(*info->config));
@@ -1207,6 +1249,7 @@ int plug_load(const struct plug_info *info, struct plug **out, char *err,
 	      size_t errlen)
 {
 	const struct strata_plugin *d = NULL;
+	struct plug_file_id id;
 	char qa[192], qb[192];
 	struct plug *p;
 	void *h = NULL;
@@ -1214,8 +1257,8 @@ int plug_load(const struct plug_info *info, struct plug **out, char *err,
 
 	*out = NULL;
 	/* Never unloaded: callbacks may still be queued at any time. */
-	r = open_plugin(info->path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE, &h,
-			&d, err, errlen);
+	r = open_plugin(info->path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE,
+			&info->file, &id, &h, &d, err, errlen);
 	if (!r)
 		r = plug_check_desc(info->path, d, err, errlen);
 	if (r)

@@ -17,9 +17,19 @@
 
 #include <strata/plugin.h>
 
+/* Which file was checked: a different or changed file is refused. */
+struct plug_file_id {
+	uint64_t dev;
+	uint64_t ino;
+	int64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
 /* What the checking child reports: a copy owned by the daemon. */
 struct plug_info {
 	char *path;
+	struct plug_file_id file;
 	uint32_t abi_major;
 	uint32_t abi_minor;
 	uint32_t size;
