@@ -126,6 +126,15 @@ ok "malformed and oversized requests answered with errors"
 
 if "$STRATACTL" -s "$sock" routes scope=nowhere 2>"$T/err"; then fail "bad scope accepted"; fi
 grep -q 'scope "nowhere"' "$T/err" || fail "$(cat "$T/err")"
+rc=0; "$STRATACTL" -s "$sock" frobnicate 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "stratactl: unknown command exit $rc, not 1"
+grep -q 'unknown command "frobnicate"' "$T/err" || fail "$(cat "$T/err")"
+rc=0; "$STRATACTL" -s "$T/nothing.sock" status 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "stratactl: no daemon exit $rc, not 2"
+grep -q 'cannot connect to .*is stratad running' "$T/err" || fail "$(cat "$T/err")"
+"$STRATACTL" -s "$sock" log-level level=debug instance=owner >/dev/null ||
+	fail "log-level for an instance refused"
+ok "stratactl errors: daemon's (exit 1), unreachable (exit 2)"
 
 # reload: the owner now wants another set; the dropped route goes
 write_conf '"10.9.0.0/24 via 10.0.0.2", "10.9.2.0/24 via 10.0.0.4"'
