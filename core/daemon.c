@@ -766,6 +766,11 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 			continue;
 		}
 		i->cfg = cp;
+		if (i->state == INST_FAILED) {
+			/* a reload is the operator's way to try again */
+			failed += inst_restart(d, i, cp, plugs[k]) != 0;
+			continue;
+		}
 		if (config_same(was, cp->config))
 			continue;
 		ops = i->plug->desc->ops;
