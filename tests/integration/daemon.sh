@@ -22,7 +22,7 @@ routes = { resync_interval = "1s"; };
 node = { name = "host-a"; zone = "zone-a"; address = "10.0.0.1"; };
 plugin_dir = "$PLUGINDIR";
 plugins = (
-  { instance = "kernel"; file = "advertiser-static.so"; },
+  { instance = "kernel"; file = "advertiser-static.so"; config = { ${2:-} }; },
   { instance = "owner"; file = "$FIXTUREDIR/owner-fixture.so";
     config = { routes = [ $1 ]; }; }
 );
@@ -137,11 +137,13 @@ grep -q 'cannot connect to .*is stratad running' "$T/err" || fail "$(cat "$T/err
 ok "stratactl errors: daemon's (exit 1), unreachable (exit 2)"
 
 # reload: the owner now wants another set; the dropped route goes
-write_conf '"10.9.0.0/24 via 10.0.0.2", "10.9.2.0/24 via 10.0.0.4"'
+write_conf '"10.9.0.0/24 via 10.0.0.2", "10.9.2.0/24 via 10.0.0.4"' 'debounce = "300ms";'
 kill -HUP "$STRATAD_PID"
 wait_until 10 "the new route" sh -c "ip -n $ns route show proto 220 | grep -q '10.9.2.0/24'"
 wait_until 10 "the dropped route gone" sh -c "! ip -n $ns route show proto 220 | grep -q '10.9.1.0/24'"
-ok "SIGHUP reload applied the new routes"
+grep -q 'static\[kernel\]: reconfigured in place' "$T/stratad.log" || fail "static was not reconfigured in place"
+grep -q 'owner-fixture\[owner\]: restarting for the new config' "$T/stratad.log" || fail "the owner was not restarted"
+ok "SIGHUP reload: one instance reconfigured in place, one restarted, new routes applied"
 
 # a broken config on reload changes nothing
 echo 'plugins = ( { instance = "x"; } );' >"$T/stratad.conf"
