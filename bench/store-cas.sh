@@ -12,7 +12,7 @@ set -euo pipefail
 : "${BUILDDIR:?set BUILDDIR to a built strata tree}"
 BENCH=$BUILDDIR/bench/store-cas
 SECS=${SECONDS_EACH:-5}
-[ -x "$BENCH" ] || { echo "store-cas.sh: build $BENCH first (make bench/store-cas)" >&2; exit 1; }
+[ -x "$BENCH" ] || make -s -C "$BUILDDIR" bench/store-cas || { echo "store-cas.sh: cannot build $BENCH" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "store-cas.sh: etcd not found (apt-get install etcd-server)" >&2; exit 1; }
 
 T=$(mktemp -d "${BENCH_DIR:-/var/tmp}/strata-bench.XXXXXX")

@@ -195,13 +195,21 @@ struct strata_plugin {
 #endif
 #ifdef __cplusplus
 #define STRATA_EXPORT extern "C" STRATA_EXPORT_
+#define STRATA_PLUGIN_DECL_                                          \
+	extern "C" {                                                 \
+	extern STRATA_EXPORT_ const struct strata_plugin STRATA_PLUGIN_ENTRY; \
+	}
 #else
 #define STRATA_EXPORT STRATA_EXPORT_
+#define STRATA_PLUGIN_DECL_ \
+	extern STRATA_EXPORT_ const struct strata_plugin STRATA_PLUGIN_ENTRY;
 #endif
 
-/* Define the plugin's descriptor. */
+/* Define the plugin's descriptor (declared first, so that warnings about
+ * globals without a prior declaration stay quiet). */
 #define STRATA_PLUGIN(kind_, name_, version_, description_, config_, ops_, \
 		      kind_ops_)                                           \
+	STRATA_PLUGIN_DECL_                                                \
 	STRATA_EXPORT const struct strata_plugin STRATA_PLUGIN_ENTRY = {   \
 		STRATA_PLUGIN_MAGIC,                                       \
 		STRATA_ABI_MAJOR,                                          \
