@@ -207,6 +207,11 @@ static int inst_create(struct daemon *d, const struct cfg_plugin *cp,
 		inst_free(inst);
 		return rc;
 	}
+	if (inst->owner && !inst->owner_claimed) {
+		/* the new incarnation states no routes: the old ones go */
+		route_owner_remove(inst->owner);
+		inst->owner = NULL;
+	}
 	*out = inst;
 	return 0;
 }

@@ -777,6 +777,7 @@ static int host_route_owner(struct strata_instance *inst)
 {
 	if (!inst_ok(inst))
 		return -EINVAL;
+	inst->owner_claimed = true;
 	if (inst->owner) {
 		/* a restarted instance states its routes again */
 		route_owner_restate(inst->owner);

@@ -47,6 +47,7 @@ struct strata_instance {
 	int last_error;
 	bool debug;
 	struct route_owner *owner; /* when it states routes */
+	bool owner_claimed;        /* route_owner() called by this incarnation */
 	struct route_adv *adv;     /* advertisers */
 	struct host_res *res;      /* tracked loop resources */
 	struct host_metric *metrics;
