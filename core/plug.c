@@ -1005,6 +1005,14 @@ trailing:
 		      r.off);
 }
 
+int plug_parse_report(const char *path, const char *data, size_t len,
+		      struct plug_info **out, char *err, size_t errlen)
+{
+	int refused;
+
+	return parse_report(path, data, len, &refused, out, err, errlen);
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;

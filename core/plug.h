@@ -90,6 +90,11 @@ int plug_check_desc(const char *path, const struct strata_plugin *d, char *err,
  * FILE calls it with fd 3. */
 int plug_child_main(const char *path, int fd);
 
+/* Parse and validate a checking child's report (its bytes are the
+ * plugin's to forge): what plug_check() does with what it read. */
+int plug_parse_report(const char *path, const char *data, size_t len,
+		      struct plug_info **out, char *err, size_t errlen);
+
 /* Refuse a second plugin of the same name from another file (two paths to
  * one file are one plugin): -EEXIST with the line in err. */
 int plug_check_unique(struct plug_info *const *infos, size_t n, char *err,
