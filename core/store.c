@@ -54,11 +54,14 @@ int store_open(struct loop *loop, const struct store_options *opt,
 	if (!strncmp(url, "sqlite:", 7))
 		return store_sqlite_open(loop, opt, url + 7, out, errbuf,
 					 errlen);
-	if (strstr(url, "://") || !strncmp(url, "etcd:", 5)) {
+	if (!strncmp(url, "etcd:", 5))
+		return store_etcd_open(loop, opt, url + 5, out, errbuf,
+				       errlen);
+	if (strstr(url, "://")) {
 		if (errbuf)
 			snprintf(errbuf, errlen,
-				 "store %s: this build has no backend for it "
-				 "(only sqlite:PATH)", url);
+				 "store %s: not a store URL (sqlite:PATH or "
+				 "etcd:http://HOST:PORT)", url);
 		return -EPROTONOSUPPORT;
 	}
 	return store_sqlite_open(loop, opt, url, out, errbuf, errlen);

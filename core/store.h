@@ -2,7 +2,7 @@
 /*
  * The cluster store: etcd v3 semantics behind one asynchronous interface,
  * with an embedded backend (SQLite in WAL mode, several processes on one
- * file) and, later, etcd over its v3 JSON gateway.
+ * file) and etcd v3 over its JSON gateway ("etcd:http://HOST:PORT,...").
  *
  * - One global revision, raised by every transaction that changes a key;
  *   each key carries its create and mod revision and a version (1 at
@@ -38,7 +38,8 @@ struct store_watch;
 
 struct store_options {
 	uint32_t size; /* sizeof(struct store_options) */
-	/* "sqlite:PATH", or a plain PATH for the embedded backend. */
+	/* "sqlite:PATH", or a plain PATH for the embedded backend;
+	 * "etcd:URL[,URL...]" (http:// or https://, every member). */
 	const char *url;
 	/* Revisions of history kept for watches; 0: 10000. */
 	int64_t history;
@@ -47,6 +48,12 @@ struct store_options {
 	/* Embedded: how often to look for foreign writes the notification
 	 * missed (a writer that is not strata). 0: 1 s; <0: never. */
 	int64_t poll_ms;
+	/* etcd: every key lives under this prefix ("": none), so several
+	 * clusters can share one etcd. End it with '/'. */
+	const char *prefix;
+	/* etcd: one attempt of a request; 0: 2 s. A request is retried on
+	 * other endpoints for up to 4 times this. */
+	int64_t timeout_ms;
 };
 
 /*

@@ -41,6 +41,9 @@ struct store_watch {
 int store_sqlite_open(struct loop *loop, const struct store_options *opt,
 		      const char *path, struct store **out, char *errbuf,
 		      size_t errlen);
+int store_etcd_open(struct loop *loop, const struct store_options *opt,
+		    const char *urls, struct store **out, char *errbuf,
+		    size_t errlen);
 
 /*
  * The range an op or compare names, as [key, end): end NULL for the key

@@ -872,6 +872,7 @@ START_TEST(test_compaction)
 	struct wlog *l = calloc(1, sizeof(*l));
 	struct store_sync s = { 0 };
 	int64_t r1, r2, r3;
+	int i;
 
 	ck_assert_int_eq(sync_put(L, S, "c/a", "1", 0, &r1), 0);
 	ck_assert_int_eq(sync_put(L, S, "c/a", "2", 0, &r2), 0);
@@ -884,6 +885,9 @@ START_TEST(test_compaction)
 	ck_assert_int_eq(store_watch(S, "c/", STRATA_STORE_PREFIX, r1, watch_cb, l,
 				     &l->w),
 			 0);
+	/* etcd finds it in its next sync of watchers, up to 100 ms later */
+	for (i = 0; i < 200 && !l->calls; i++)
+		loop_run_once(L, 10);
 	spin(L, 50);
 	ck_assert_int_eq(l->calls, 1);
 	ck_assert_int_eq(l->err, -ESTALE);

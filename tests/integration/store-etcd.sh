@@ -1,0 +1,132 @@
+#!/bin/bash
+# The store's etcd backend against real etcd: one member, then a 3-member
+# cluster, each member in its own network namespace, joined to a client
+# namespace by a bridge in a hub namespace (a namespace cannot reach the
+# root namespace's loopback). The store test program runs in the client
+# namespace: the conformance suite on both, then the faults (members
+# killed) on the cluster. Data on tmpfs; members stopped by pid.
+. "$(dirname "$0")/lib.sh"
+
+ETCD=${ETCD:-$(command -v etcd || true)}
+if [ -z "$ETCD" ] && [ -x /usr/bin/etcd ]; then
+	ETCD=/usr/bin/etcd
+fi
+if [ -z "$ETCD" ]; then
+	[ "${CI:-}" = true ] && fail "etcd not installed (scripts/deps.sh test installs etcd-server)"
+	echo "SKIP: etcd not installed"
+	exit 0
+fi
+TESTPROG=$BUILDDIR/tests/unit/test_store_etcd
+[ -x "$TESTPROG" ] || fail "$TESTPROG not built (make check builds it)"
+WRAP=${STORE_ETCD_WRAP:-}
+
+mkdir -p "$T/data"
+mount -t tmpfs -o size=512m tmpfs "$T/data"
+declare -A MEMBER_PID
+# members first (SIGKILL: throwaway data), then the tmpfs, then lib's cleanup
+on_exit() {
+	local rc=$? p
+	for p in "${MEMBER_PID[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	umount "$T/data" 2>/dev/null || umount -l "$T/data" 2>/dev/null || true
+	(exit "$rc")
+	cleanup
+}
+trap on_exit EXIT
+
+HUB=$(mkns hub)
+ip -n "$HUB" link add br0 type bridge
+ip -n "$HUB" link set br0 up
+
+# join NAME ADDR: a namespace on the bridge; prints its full name
+join() {
+	local ns
+	ns=$(mkns "$1")
+	ip link add "v$$-$1" type veth peer name eth0 netns "$ns"
+	ip link set "v$$-$1" netns "$HUB"
+	ip -n "$HUB" link set "v$$-$1" master br0 up
+	ip -n "$ns" addr add "$2/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	echo "$ns"
+}
+
+CLIENT=$(join cl 10.77.0.100)
+PORT=2379
+PEER=2380
+
+# port_free NS ADDR PORT
+port_free() {
+	! ip netns exec "$1" ss -Htln "src $2:$3" | grep -q .
+}
+
+# start_member NAME NS ADDR CLUSTER TOKEN
+start_member() {
+	local name=$1 ns=$2 addr=$3 cluster=$4 token=$5
+	port_free "$ns" "$addr" "$PORT" || fail "port $PORT busy in $ns"
+	port_free "$ns" "$addr" "$PEER" || fail "port $PEER busy in $ns"
+	ip netns exec "$ns" "$ETCD" --name "$name" \
+		--data-dir "$T/data/$token-$name" \
+		--listen-client-urls "http://$addr:$PORT" \
+		--advertise-client-urls "http://$addr:$PORT" \
+		--listen-peer-urls "http://$addr:$PEER" \
+		--initial-advertise-peer-urls "http://$addr:$PEER" \
+		--initial-cluster "$cluster" --initial-cluster-state new \
+		--initial-cluster-token "$token" \
+		--heartbeat-interval 10 --election-timeout 100 \
+		--logger zap --log-outputs stderr \
+		>"$T/$token-$name.log" 2>&1 &
+	MEMBER_PID[$name]=$!
+	track "${MEMBER_PID[$name]}"
+}
+
+# a write through the gateway works from the client namespace
+writable() {
+	ip netns exec "$CLIENT" curl -sf -m 1 -X POST \
+		-H 'Grpc-Metadata-hasleader: true' \
+		-d '{"key":"cmVhZHk=","value":"MQ=="}' "http://$1:$PORT/v3/kv/put"
+}
+
+# kill_members NAME...: SIGKILL (throwaway data) and reap
+kill_members() {
+	local n
+	for n in "$@"; do
+		kill -KILL "${MEMBER_PID[$n]}" 2>/dev/null || true
+		wait "${MEMBER_PID[$n]}" 2>/dev/null || true
+		untrack "${MEMBER_PID[$n]}"
+	done
+}
+
+# run_suite ENDPOINTS PIDS SUITE
+run_suite() {
+	ip netns exec "$CLIENT" env STRATA_ETCD_ENDPOINTS="$1" \
+		STRATA_ETCD_PIDS="$2" STRATA_ETCD_SUITE="$3" \
+		CK_DEFAULT_TIMEOUT=40 $WRAP "$TESTPROG"
+}
+
+# ---- one member ----
+S1=$(join s1 10.77.0.11)
+start_member s1 "$S1" 10.77.0.11 "s1=http://10.77.0.11:$PEER" single
+wait_until 15 "single member writable" writable 10.77.0.11
+run_suite "http://10.77.0.11:$PORT" "${MEMBER_PID[s1]}" conformance ||
+	fail "conformance suite, one member"
+ok "conformance suite against one member"
+kill_members s1
+
+# ---- three members ----
+IC="m1=http://10.77.0.1:$PEER,m2=http://10.77.0.2:$PEER,m3=http://10.77.0.3:$PEER"
+for i in 1 2 3; do
+	ns=$(join "m$i" "10.77.0.$i")
+	start_member "m$i" "$ns" "10.77.0.$i" "$IC" cluster3
+done
+for i in 1 2 3; do
+	wait_until 20 "member m$i writable" writable "10.77.0.$i"
+done
+EPS="http://10.77.0.1:$PORT,http://10.77.0.2:$PORT,http://10.77.0.3:$PORT"
+PIDS="${MEMBER_PID[m1]} ${MEMBER_PID[m2]} ${MEMBER_PID[m3]}"
+run_suite "$EPS" "$PIDS" conformance || fail "conformance suite, 3 members"
+ok "conformance suite against 3 members"
+run_suite "$EPS" "$PIDS" faults || fail "faults, 3 members"
+ok "failover and compaction during a watch, 3 members"
+kill_members m1 m2 m3
