@@ -54,6 +54,10 @@ struct store_options {
 	/* etcd: one attempt of a request; 0: 2 s. A request is retried on
 	 * other endpoints for up to 4 times this. */
 	int64_t timeout_ms;
+	/* etcd: user and password for /v3/auth/authenticate (NULL: no auth).
+	 * The password is never logged. */
+	const char *username;
+	const char *password;
 };
 
 /*

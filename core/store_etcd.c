@@ -55,6 +55,13 @@ struct etcd {
 	struct etcd_req *reqs;
 	struct etcd_watch *watches;
 	char *url; /* for messages */
+	/* auth: a token from /v3/auth/authenticate, sent as is (no
+	 * "Bearer"); fetched again when etcd says it is invalid */
+	char *user;
+	char *password;
+	char *auth_hdr; /* "Authorization: TOKEN" */
+	const char *hdrs[4];
+	struct http_call *auth_call;
 };
 
 enum req_kind { K_TXN, K_GRANT, K_KEEPALIVE, K_REVOKE, K_COMPACT, K_CHECK };
@@ -406,6 +413,109 @@ static const char *const etcd_headers[] = {
 	NULL,
 };
 
+static void set_token(struct etcd *et, const char *token)
+{
+	char *h;
+
+	if (asprintf(&h, "Authorization: %s", token) < 0)
+		return;
+	free(et->auth_hdr);
+	et->auth_hdr = h;
+	et->hdrs[2] = h;
+}
+
+static void sb_json_str(struct sbuf *s, const char *str)
+{
+	char b[8];
+
+	sb_add(s, "\"");
+	for (; *str; str++) {
+		unsigned char c = (unsigned char)*str;
+
+		if (c == '"' || c == '\\') {
+			b[0] = '\\';
+			b[1] = (char)c;
+			sb_addn(s, b, 2);
+		} else if (c < 0x20) {
+			snprintf(b, sizeof(b), "\\u%04x", c);
+			sb_add(s, b);
+		} else {
+			sb_addn(s, (const char *)&c, 1);
+		}
+	}
+	sb_add(s, "\"");
+}
+
+/* {"name":..,"password":..}; the caller frees (and wipes) it */
+static char *auth_body(const struct etcd *et, size_t *len)
+{
+	struct sbuf s = { 0 };
+
+	sb_add(&s, "{\"name\":");
+	sb_json_str(&s, et->user);
+	sb_add(&s, ",\"password\":");
+	sb_json_str(&s, et->password);
+	sb_add(&s, "}");
+	if (s.oom) {
+		free(s.p);
+		return NULL;
+	}
+	*len = s.len;
+	return s.p;
+}
+
+static void wipe_free(char *p, size_t n)
+{
+	if (p) {
+		explicit_bzero(p, n);
+		free(p);
+	}
+}
+
+static void auth_done(void *arg, const struct strata_http_response *resp)
+{
+	struct etcd *et = arg;
+	yajl_val doc, tok;
+
+	et->auth_call = NULL;
+	if (resp->error || resp->status != 200) {
+		log_warn("store %s: authenticating as %s: %s", et->url,
+			 et->user, resp->error_text ? resp->error_text :
+			 "refused");
+		return;
+	}
+	doc = yajl_tree_parse(resp->body, NULL, 0);
+	tok = jget(doc, "token", NULL);
+	if (YAJL_IS_STRING(tok) && tok->u.string)
+		set_token(et, tok->u.string);
+	yajl_tree_free(doc);
+}
+
+/* A token expired or was revoked: fetch another (one at a time); the
+ * request that found out is retried meanwhile. */
+static void reauth(struct etcd *et)
+{
+	struct strata_http_request hr = { .size = sizeof(hr), .method = "POST",
+					  .headers = etcd_headers,
+					  .timeout_ns = et->timeout_ns };
+	char url[512];
+	size_t len = 0;
+	char *body;
+
+	if (!et->user || et->auth_call || et->closing)
+		return;
+	body = auth_body(et, &len);
+	if (!body)
+		return;
+	snprintf(url, sizeof(url), "%s/v3/auth/authenticate",
+		 et->eps[et->cur]);
+	hr.url = url;
+	hr.body = body;
+	hr.body_len = len;
+	et->auth_call = http_start(et->http, &hr, auth_done, et);
+	wipe_free(body, len);
+}
+
 static void req_free(struct etcd_req *r)
 {
 	if (r->pprev) {
@@ -445,7 +555,7 @@ static int req_send(struct etcd_req *r)
 {
 	struct etcd *et = r->et;
 	struct strata_http_request hr = { .size = sizeof(hr), .method = "POST",
-					  .headers = etcd_headers,
+					  .headers = et->hdrs,
 					  .body = r->body,
 					  .body_len = r->len };
 	char url[512];
@@ -482,7 +592,8 @@ static bool retryable(const struct etcd_req *r,
 		return resp->error != -ETIMEDOUT || !r->write;
 	if (resp->status == 503 || resp->status == 0)
 		return err == -EAGAIN || !r->write;
-	return false;
+	/* an invalid token: nothing was done */
+	return resp->status == 401 && r->et->user;
 }
 
 static void finish_txn(struct etcd_req *r, yajl_val doc);
@@ -507,6 +618,17 @@ static void on_resp(void *arg, const struct strata_http_response *resp)
 	}
 	if (err && retryable(r, resp, err) && loop_now() < r->deadline) {
 		yajl_tree_free(doc);
+		if (resp->status == 401) {
+			reauth(et);
+			r->retry_t = loop_timer_add(et->base.loop,
+						    ETCD_RETRY_NS, 0,
+						    on_retry, r);
+			if (!r->retry_t) {
+				req_fail(r, -ENOMEM);
+				req_free(r);
+			}
+			return;
+		}
 		r->ep = (r->ep + 1) % et->n_eps;
 		et->cur = r->ep;
 		/* a pause after each round of every endpoint */
@@ -1090,7 +1212,9 @@ static void watch_done(void *arg, const struct strata_http_response *resp)
 		return;
 	w->len = 0;
 	/* the stream ended: resume from the next revision, elsewhere */
-	if (resp->error || resp->status != 200)
+	if (resp->status == 401)
+		reauth(et);
+	else if (resp->error || resp->status != 200)
 		et->cur = (et->cur + 1) % et->n_eps;
 	w->retry_t = loop_timer_add(et->base.loop, ETCD_WATCH_RETRY_NS, 0,
 				    watch_retry, w);
@@ -1104,7 +1228,7 @@ static int watch_connect(struct etcd_watch *w)
 	struct sbuf s = { 0 };
 	char url[512];
 	struct strata_http_request hr = { .size = sizeof(hr), .method = "POST",
-					  .headers = etcd_headers,
+					  .headers = et->hdrs,
 					  .timeout_ns = INT64_MAX,
 					  .on_data = watch_data };
 
@@ -1217,7 +1341,13 @@ static void et_close(struct store *st)
 	}
 	while (et->watches)
 		watch_free(et->watches);
+	if (et->auth_call)
+		http_cancel(et->auth_call);
 	http_free(et->http);
+	free(et->user);
+	if (et->password)
+		wipe_free(et->password, strlen(et->password));
+	free(et->auth_hdr);
 	for (i = 0; i < et->n_eps; i++)
 		free(et->eps[i]);
 	free(et->eps);
@@ -1234,6 +1364,40 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+static int probe_auth(struct etcd *et, CURL *c, struct curl_slist *h,
+		      const char *ep, const char *abody, struct sbuf *body)
+{
+	char url[512];
+	long code = 0;
+	CURLcode rc;
+	yajl_val doc, tok;
+	int err = -EACCES;
+
+	snprintf(url, sizeof(url), "%s/v3/auth/authenticate", ep);
+	body->len = 0;
+	if (body->p)
+		body->p[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, abody);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(et->timeout_ns / MS));
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (rc != CURLE_OK || code >= 500)
+		return -EHOSTUNREACH;
+	doc = body->p ? yajl_tree_parse(body->p, NULL, 0) : NULL;
+	tok = jget(doc, "token", NULL);
+	if (code == 200 && YAJL_IS_STRING(tok) && tok->u.string) {
+		set_token(et, tok->u.string);
+		err = et->auth_hdr ? 0 : -ENOMEM;
+	}
+	yajl_tree_free(doc);
+	return err;
+}
+
 /*
  * Reads the cluster's revision once, blocking, from the first endpoint
  * that answers: it proves the URL right and gives watches from "now" a
@@ -1243,10 +1407,13 @@ static int probe(struct etcd *et, char *errbuf, size_t errlen)
 {
 	struct curl_slist *h = NULL;
 	struct sbuf body = { 0 };
-	size_t i;
+	size_t i, alen = 0;
 	int err = -EHOSTUNREACH;
 	const char *req = "{\"key\":\"AA==\",\"count_only\":true}";
+	char *abody = NULL;
 
+	if (et->user && !(abody = auth_body(et, &alen)))
+		return -ENOMEM;
 	for (i = 0; etcd_headers[i]; i++)
 		h = curl_slist_append(h, etcd_headers[i]);
 	for (i = 0; i < et->n_eps; i++) {
@@ -1259,6 +1426,21 @@ static int probe(struct etcd *et, char *errbuf, size_t errlen)
 
 		if (!c)
 			break;
+		if (abody && !et->auth_hdr) {
+			err = probe_auth(et, c, h, et->eps[j], abody, &body);
+			if (err) {
+				snprintf(errbuf, errlen,
+					 "store %s: %s: authenticating as %s: "
+					 "%s", et->url, et->eps[j], et->user,
+					 body.p ? body.p : "no answer");
+				curl_easy_cleanup(c);
+				if (err == -EACCES)
+					break;
+				err = -EHOSTUNREACH;
+				continue;
+			}
+			h = curl_slist_append(h, et->auth_hdr);
+		}
 		snprintf(url, sizeof(url), "%s/v3/kv/range", et->eps[j]);
 		body.len = 0;
 		curl_easy_setopt(c, CURLOPT_URL, url);
@@ -1291,6 +1473,8 @@ static int probe(struct etcd *et, char *errbuf, size_t errlen)
 	}
 	curl_slist_free_all(h);
 	free(body.p);
+	if (abody)
+		wipe_free(abody, alen);
 	return err;
 }
 
@@ -1319,6 +1503,16 @@ int store_etcd_open(struct loop *loop, const struct store_options *opt,
 	et->window_ns = 4 * et->timeout_ns;
 	et->prefix = strdup(opt->prefix ? opt->prefix : "");
 	et->url = strdup(opt->url);
+	et->hdrs[0] = etcd_headers[0];
+	et->hdrs[1] = etcd_headers[1];
+	if (opt->username && *opt->username) {
+		et->user = strdup(opt->username);
+		et->password = strdup(opt->password ? opt->password : "");
+		if (!et->user || !et->password) {
+			err = -ENOMEM;
+			goto close_et;
+		}
+	}
 	err = http_new(loop, &et->http);
 	if (err || !et->prefix || !et->url) {
 		snprintf(errbuf, errlen, "store %s: %s", opt->url,

@@ -21,11 +21,12 @@ TESTPROG=$BUILDDIR/tests/unit/test_store_etcd
 WRAP=${STORE_ETCD_WRAP:-}
 
 mkdir -p "$T/data"
-mount -t tmpfs -o size=512m tmpfs "$T/data"
+mount -t tmpfs -o size=1g tmpfs "$T/data"
 declare -A MEMBER_PID
 # members first (SIGKILL: throwaway data), then the tmpfs, then lib's cleanup
 on_exit() {
 	local rc=$? p
+	set +e
 	for p in "${MEMBER_PID[@]}"; do
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
@@ -61,9 +62,10 @@ port_free() {
 	! ip netns exec "$1" ss -Htln "src $2:$3" | grep -q .
 }
 
-# start_member NAME NS ADDR CLUSTER TOKEN
+# start_member NAME NS ADDR CLUSTER TOKEN [ETCD FLAGS...]
 start_member() {
 	local name=$1 ns=$2 addr=$3 cluster=$4 token=$5
+	shift 5
 	port_free "$ns" "$addr" "$PORT" || fail "port $PORT busy in $ns"
 	port_free "$ns" "$addr" "$PEER" || fail "port $PEER busy in $ns"
 	ip netns exec "$ns" "$ETCD" --name "$name" \
@@ -75,7 +77,7 @@ start_member() {
 		--initial-cluster "$cluster" --initial-cluster-state new \
 		--initial-cluster-token "$token" \
 		--heartbeat-interval 10 --election-timeout 100 \
-		--logger zap --log-outputs stderr \
+		--logger zap --log-outputs stderr "$@" \
 		>"$T/$token-$name.log" 2>&1 &
 	MEMBER_PID[$name]=$!
 	track "${MEMBER_PID[$name]}"
@@ -88,19 +90,28 @@ writable() {
 		-d '{"key":"cmVhZHk=","value":"MQ=="}' "http://$1:$PORT/v3/kv/put"
 }
 
-# kill_members NAME...: SIGKILL (throwaway data) and reap
+# kill_members NAME...: SIGKILL (throwaway data), reap, free its tmpfs
+# (each member preallocates a 64 MB WAL)
 kill_members() {
 	local n
 	for n in "$@"; do
 		kill -KILL "${MEMBER_PID[$n]}" 2>/dev/null || true
 		wait "${MEMBER_PID[$n]}" 2>/dev/null || true
 		untrack "${MEMBER_PID[$n]}"
+		rm -rf "$T/data/"*"-$n"
 	done
+}
+
+# gw ADDR PATH BODY: one gateway call from the client namespace
+gw() {
+	ip netns exec "$CLIENT" curl -sf -m 2 -X POST -d "$3" "http://$1:$PORT$2"
 }
 
 # run_suite ENDPOINTS PIDS SUITE
 run_suite() {
 	ip netns exec "$CLIENT" env STRATA_ETCD_ENDPOINTS="$1" \
+		STRATA_ETCD_USER="${AUTH_USER:-}" \
+		STRATA_ETCD_PASSWORD="${AUTH_PASSWORD:-}" \
 		STRATA_ETCD_PIDS="$2" STRATA_ETCD_SUITE="$3" \
 		CK_DEFAULT_TIMEOUT=40 $WRAP "$TESTPROG"
 }
@@ -113,6 +124,21 @@ run_suite "http://10.77.0.11:$PORT" "${MEMBER_PID[s1]}" conformance ||
 	fail "conformance suite, one member"
 ok "conformance suite against one member"
 kill_members s1
+
+# ---- one member with auth on; tokens expire after 1 s idle ----
+A1=$(join a1 10.77.0.21)
+start_member a1 "$A1" 10.77.0.21 "a1=http://10.77.0.21:$PEER" auth \
+	--auth-token-ttl 1
+wait_until 15 "auth member writable" writable 10.77.0.21
+gw 10.77.0.21 /v3/auth/user/add '{"name":"root","password":"r00t-pw"}' >/dev/null
+gw 10.77.0.21 /v3/auth/role/add '{"name":"root"}' >/dev/null
+gw 10.77.0.21 /v3/auth/user/grant '{"user":"root","role":"root"}' >/dev/null
+gw 10.77.0.21 /v3/auth/enable '{}' >/dev/null
+AUTH_USER=root AUTH_PASSWORD=r00t-pw \
+	run_suite "http://10.77.0.21:$PORT" "${MEMBER_PID[a1]}" conformance ||
+	fail "conformance suite, one member with auth"
+ok "conformance suite against one member with user/password auth"
+kill_members a1
 
 # ---- three members ----
 IC="m1=http://10.77.0.1:$PEER,m2=http://10.77.0.2:$PEER,m3=http://10.77.0.3:$PEER"

@@ -8,6 +8,8 @@
  *   STRATA_ETCD_PIDS       the members' pids, in the endpoints' order
  *   STRATA_ETCD_SUITE      "conformance" (default) or "faults" (kills
  *                          members: run it last)
+ *   STRATA_ETCD_USER, STRATA_ETCD_PASSWORD  when etcd has auth on (run
+ *                          with --auth-token-ttl 1: tokens expire fast)
  * Each test works under its own key prefix, so it starts from an empty
  * store on a shared etcd.
  */
@@ -32,6 +34,7 @@ static pid_t pids[8];
 static size_t n_pids;
 static char eps[8][128];
 static size_t n_eps;
+static const char *user, *password;
 
 static void et_setup(void)
 {
@@ -47,7 +50,8 @@ static void et_teardown(void)
 static int open_url(struct loop *loop, const char *u, struct store **out)
 {
 	struct store_options o = { .size = sizeof(o), .url = u,
-				   .prefix = prefix };
+				   .prefix = prefix, .username = user,
+				   .password = password };
 	char err[256];
 	int rc;
 
@@ -268,6 +272,43 @@ START_TEST(test_election_holder_killed)
 }
 END_TEST
 
+/* A wrong password: refused at open, and the message does not say it. */
+START_TEST(test_auth_refused)
+{
+	struct store_options o = { .size = sizeof(o), .url = url,
+				   .username = user,
+				   .password = "not-the-Pw-42" };
+	struct store *st;
+	char err[512];
+
+	ck_assert_int_eq(store_open(L, &o, &st, err, sizeof(err)), -EACCES);
+	ck_assert_ptr_nonnull(strstr(err, "authenticating as"));
+	ck_assert_ptr_null(strstr(err, "not-the-Pw-42"));
+	/* nor without any credentials */
+	o.username = NULL;
+	ck_assert_int_eq(store_open(L, &o, &st, err, sizeof(err)), -EHOSTUNREACH);
+}
+END_TEST
+
+/* The token expires (etcd's --auth-token-ttl 1): requests and watches get
+ * a new one and go on. */
+START_TEST(test_auth_token_expires)
+{
+	struct store *st;
+	struct store_sync g;
+
+	ck_assert_int_eq(et_open(L, &st), 0);
+	ck_assert_int_eq(sync_put(L, st, "a", "1", 0, NULL), 0);
+	spin(L, 2500);
+	ck_assert_int_eq(sync_put(L, st, "a", "2", 0, NULL), 0);
+	spin(L, 2500);
+	ck_assert_int_eq(sync_get(L, st, "a", 0, &g), 0);
+	ck_assert_str_eq(g.kvs[0].value, "2");
+	sync_reset(&g);
+	store_close(st);
+}
+END_TEST
+
 static Suite *etcd_suite(void)
 {
 	Suite *s = suite_create("store-etcd-only");
@@ -279,6 +320,10 @@ static Suite *etcd_suite(void)
 	tcase_add_test(tc, test_prefixes_apart);
 	tcase_add_test(tc, test_big_lease_id);
 	tcase_add_test(tc, test_election_holder_killed);
+	if (user) {
+		tcase_add_test(tc, test_auth_refused);
+		tcase_add_test(tc, test_auth_token_expires);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -438,6 +483,10 @@ static void parse_env(void)
 		snprintf(eps[n_eps++], sizeof(eps[0]), "%.*s", (int)(q - p), p);
 	}
 	snprintf(url, sizeof(url), "etcd:%s", endpoints);
+	user = getenv("STRATA_ETCD_USER");
+	password = getenv("STRATA_ETCD_PASSWORD");
+	if (user && !*user)
+		user = NULL;
 }
 
 int main(void)
