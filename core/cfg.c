@@ -61,7 +61,9 @@ struct qbuf {
 static const char *const top_keys[] = { "log",	      "control", "routes",
 					"store",      "node",	 "plugin_dir",
 					"plugins",    NULL };
-static const char *const store_keys[] = { "url", "history", NULL };
+static const char *const store_keys[] = { "url",      "history",
+					  "prefix",   "username",
+					  "password_file", NULL };
 static const char *const log_keys[] = { "level", "target", NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", NULL };
 static const char *const routes_keys[] = { "resync_interval", "rtproto",
@@ -851,6 +853,31 @@ static int check_top(const struct ctx *cx, const config_setting_t *root)
 	return 0;
 }
 
+/* "http://HOST:PORT[,https://...]": each endpoint a URL with a host */
+static bool etcd_urls_ok(const char *v)
+{
+	const char *p = v, *q, *h;
+
+	if (!*v)
+		return false;
+	for (;;) {
+		q = strchr(p, ',');
+		if (!q)
+			q = p + strlen(p);
+		if (!strncmp(p, "http://", 7))
+			h = p + 7;
+		else if (!strncmp(p, "https://", 8))
+			h = p + 8;
+		else
+			return false;
+		if (h >= q || *h == '/' || *h == ',')
+			return false;
+		if (!*q)
+			return true;
+		p = q + 1;
+	}
+}
+
 static int load_store(struct cfg *cfg, const struct ctx *cx,
 		      const config_setting_t *root)
 {
@@ -866,19 +893,49 @@ static int load_store(struct cfg *cfg, const struct ctx *cx,
 	r = string_of(cx, g, "store", "url", &v, &s);
 	if (r)
 		return r;
-	if (v) {
-		path = strncmp(v, "sqlite:", 7) ? v : v + 7;
-		if (!strncmp(v, "etcd:", 5) || !strncmp(v, "http", 4))
+	if (v && !strncmp(v, "etcd:", 5)) {
+		if (!etcd_urls_ok(v + 5))
 			return fail(cx, s,
-				    "store.url: the etcd backend is not in this build; expected \"sqlite:PATH\" or an absolute path, found %s",
+				    "store.url: expected \"etcd:http://HOST:PORT\" (or https://; several separated by commas), found %s",
 				    quote(&q, v));
+		if (set_str(&cfg->store_url, v))
+			return oom(cx);
+	} else if (v) {
+		path = strncmp(v, "sqlite:", 7) ? v : v + 7;
 		if (path[0] != '/')
 			return fail(cx, s,
-				    "store.url: expected \"sqlite:PATH\" or an absolute path, found %s",
+				    "store.url: expected \"sqlite:PATH\", an absolute path or \"etcd:http://HOST:PORT\", found %s",
 				    quote(&q, v));
 		if (set_str(&cfg->store_url, v))
 			return oom(cx);
 	}
+	v = NULL;
+	r = string_of(cx, g, "store", "prefix", &v, &s);
+	if (r)
+		return r;
+	if (v && set_str(&cfg->store_prefix, v))
+		return oom(cx);
+	v = NULL;
+	r = string_of(cx, g, "store", "username", &v, &s);
+	if (r)
+		return r;
+	if (v && set_str(&cfg->store_username, v))
+		return oom(cx);
+	v = NULL;
+	r = string_of(cx, g, "store", "password_file", &v, &s);
+	if (r)
+		return r;
+	if (v) {
+		if (v[0] != '/')
+			return fail(cx, s,
+				    "store.password_file: expected an absolute path, found %s",
+				    quote(&q, v));
+		if (set_str(&cfg->store_password_file, v))
+			return oom(cx);
+	}
+	if (cfg->store_password_file && !cfg->store_username)
+		return fail(cx, g,
+			    "store.password_file: set store.username too");
 	s = config_setting_get_member(g, "history");
 	if (s) {
 		if (!is_integer(s))
@@ -1137,6 +1194,9 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->control_socket);
 	free(cfg->control_group);
 	free(cfg->store_url);
+	free(cfg->store_prefix);
+	free(cfg->store_username);
+	free(cfg->store_password_file);
 	free(cfg->plugin_dir);
 	free(cfg->node_name);
 	config_destroy(&cfg->lc);

@@ -40,6 +40,9 @@ struct cfg {
 	uint32_t rtproto;       /* kernel route protocol for strata's routes */
 	char *store_url;        /* STATEDIR "/store.db" */
 	int64_t store_history;  /* revisions kept for watches; 10000 */
+	char *store_prefix;        /* etcd: keys under it; NULL: none */
+	char *store_username;      /* etcd auth; NULL: none */
+	char *store_password_file; /* read at open, never logged */
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

@@ -1370,25 +1370,59 @@ static int make_parent(const char *path)
 	return rc;
 }
 
+/* The etcd password: the file's first line. Never logged. */
+static int read_password(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f)) {
+		buf[0] = '\0';
+	}
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return 0;
+}
+
 static int open_store(struct daemon *d)
 {
 	const char *url = d->cfg->store_url;
 	const char *path = strncmp(url, "sqlite:", 7) ? url : url + 7;
+	bool etcd = !strncmp(url, "etcd:", 5);
+	char password[512] = "";
 	struct store_options opt = {
 		.size = sizeof(opt),
 		.url = url,
 		.history = d->cfg->store_history,
+		.prefix = d->cfg->store_prefix,
+		.username = d->cfg->store_username,
+		.password = password,
 	};
 	char err[1024];
 	int rc;
 
-	rc = make_parent(path);
-	if (rc) {
-		log_err("store %s: cannot make its directory: %s", path,
-			strerror(-rc));
-		return rc;
+	if (!etcd) {
+		rc = make_parent(path);
+		if (rc) {
+			log_err("store %s: cannot make its directory: %s",
+				path, strerror(-rc));
+			return rc;
+		}
+	}
+	if (etcd && d->cfg->store_password_file) {
+		rc = read_password(d->cfg->store_password_file, password,
+				   sizeof(password));
+		if (rc) {
+			log_err("store: password file %s: %s",
+				d->cfg->store_password_file, strerror(-rc));
+			return rc;
+		}
 	}
 	rc = store_open(d->loop, &opt, &d->store, err, sizeof(err));
+	explicit_bzero(password, sizeof(password));
 	if (rc) {
 		log_err("store: %s", err);
 		return rc;

@@ -575,9 +575,32 @@ static int http_setup(struct http_call *call,
 	return http_setup_headers(call, req);
 }
 
+static int http_setup_tls(CURL *e, const struct http_tls *tls)
+{
+	if (!tls)
+		return 0;
+	if ((tls->ca_file &&
+	     curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file) != CURLE_OK) ||
+	    (tls->cert_file &&
+	     curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file) !=
+		     CURLE_OK) ||
+	    (tls->key_file &&
+	     curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file) != CURLE_OK))
+		return -EINVAL;
+	return 0;
+}
+
 struct http_call *http_start(struct http *http,
 			     const struct strata_http_request *req,
 			     strata_http_cb cb, void *arg)
+{
+	return http_start_tls(http, req, NULL, cb, arg);
+}
+
+struct http_call *http_start_tls(struct http *http,
+				 const struct strata_http_request *req,
+				 const struct http_tls *tls, strata_http_cb cb,
+				 void *arg)
 {
 	struct http_call *call;
 	int err;
@@ -602,6 +625,9 @@ struct http_call *http_start(struct http *http,
 		goto free_call;
 	}
 	err = http_setup(call, req);
+	if (err < 0)
+		goto free_call;
+	err = http_setup_tls(call->easy, tls);
 	if (err < 0)
 		goto free_call;
 

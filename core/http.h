@@ -20,6 +20,18 @@ void http_free(struct http *http);
 struct http_call *http_start(struct http *http,
 			     const struct strata_http_request *req,
 			     strata_http_cb cb, void *arg);
+/* TLS files for https:// (NULL fields: curl's defaults). Core-internal:
+ * the etcd store's client certificate and CA. */
+struct http_tls {
+	const char *ca_file;   /* PEM CA bundle to verify the server */
+	const char *cert_file; /* PEM client certificate */
+	const char *key_file;  /* its PEM private key */
+};
+
+struct http_call *http_start_tls(struct http *http,
+				 const struct strata_http_request *req,
+				 const struct http_tls *tls, strata_http_cb cb,
+				 void *arg);
 void http_cancel(struct http_call *call);
 /* Calls in flight, for status. */
 unsigned http_active(const struct http *http);

@@ -58,6 +58,11 @@ struct store_options {
 	 * The password is never logged. */
 	const char *username;
 	const char *password;
+	/* etcd over https://: PEM files; NULL: the system's CAs, no client
+	 * certificate. */
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
 };
 
 /*

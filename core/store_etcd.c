@@ -62,6 +62,8 @@ struct etcd {
 	char *auth_hdr; /* "Authorization: TOKEN" */
 	const char *hdrs[4];
 	struct http_call *auth_call;
+	struct http_tls tls;
+	char *tls_files[3];
 };
 
 enum req_kind { K_TXN, K_GRANT, K_KEEPALIVE, K_REVOKE, K_COMPACT, K_CHECK };
@@ -512,7 +514,7 @@ static void reauth(struct etcd *et)
 	hr.url = url;
 	hr.body = body;
 	hr.body_len = len;
-	et->auth_call = http_start(et->http, &hr, auth_done, et);
+	et->auth_call = http_start_tls(et->http, &hr, &et->tls, auth_done, et);
 	wipe_free(body, len);
 }
 
@@ -567,7 +569,7 @@ static int req_send(struct etcd_req *r)
 	snprintf(url, sizeof(url), "%s%s", et->eps[r->ep], r->path);
 	hr.url = url;
 	r->tries++;
-	r->call = http_start(et->http, &hr, on_resp, r);
+	r->call = http_start_tls(et->http, &hr, &et->tls, on_resp, r);
 	return r->call ? 0 : (errno ? -errno : -EIO);
 }
 
@@ -1252,7 +1254,7 @@ static int watch_connect(struct etcd_watch *w)
 	hr.body = s.p;
 	hr.body_len = s.len;
 	w->len = 0;
-	w->call = http_start(et->http, &hr, watch_done, w);
+	w->call = http_start_tls(et->http, &hr, &et->tls, watch_done, w);
 	free(s.p);
 	return w->call ? 0 : -EIO;
 }
@@ -1348,6 +1350,8 @@ static void et_close(struct store *st)
 	if (et->password)
 		wipe_free(et->password, strlen(et->password));
 	free(et->auth_hdr);
+	for (i = 0; i < 3; i++)
+		free(et->tls_files[i]);
 	for (i = 0; i < et->n_eps; i++)
 		free(et->eps[i]);
 	free(et->eps);
@@ -1362,6 +1366,16 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 
 	sb_addn(s, p, size * n);
 	return size * n;
+}
+
+static void easy_tls(const struct etcd *et, CURL *c)
+{
+	if (et->tls.ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, et->tls.ca_file);
+	if (et->tls.cert_file)
+		curl_easy_setopt(c, CURLOPT_SSLCERT, et->tls.cert_file);
+	if (et->tls.key_file)
+		curl_easy_setopt(c, CURLOPT_SSLKEY, et->tls.key_file);
 }
 
 static int probe_auth(struct etcd *et, CURL *c, struct curl_slist *h,
@@ -1426,6 +1440,7 @@ static int probe(struct etcd *et, char *errbuf, size_t errlen)
 
 		if (!c)
 			break;
+		easy_tls(et, c);
 		if (abody && !et->auth_hdr) {
 			err = probe_auth(et, c, h, et->eps[j], abody, &body);
 			if (err) {
@@ -1503,6 +1518,20 @@ int store_etcd_open(struct loop *loop, const struct store_options *opt,
 	et->window_ns = 4 * et->timeout_ns;
 	et->prefix = strdup(opt->prefix ? opt->prefix : "");
 	et->url = strdup(opt->url);
+	{
+		const char *f[3] = { opt->ca_file, opt->cert_file,
+				     opt->key_file };
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			if (f[k] && *f[k] && !(et->tls_files[k] = strdup(f[k]))) {
+				err = -ENOMEM;
+				goto close_et;
+			}
+		et->tls.ca_file = et->tls_files[0];
+		et->tls.cert_file = et->tls_files[1];
+		et->tls.key_file = et->tls_files[2];
+	}
 	et->hdrs[0] = etcd_headers[0];
 	et->hdrs[1] = etcd_headers[1];
 	if (opt->username && *opt->username) {

@@ -111,9 +111,12 @@ gw() {
 run_suite() {
 	ip netns exec "$CLIENT" env STRATA_ETCD_ENDPOINTS="$1" \
 		STRATA_ETCD_USER="${AUTH_USER:-}" \
+		STRATA_ETCD_CA="${TLS_CA:-}" STRATA_ETCD_CERT="${TLS_CERT:-}" \
+		STRATA_ETCD_KEY="${TLS_KEY:-}" \
 		STRATA_ETCD_PASSWORD="${AUTH_PASSWORD:-}" \
 		STRATA_ETCD_PIDS="$2" STRATA_ETCD_SUITE="$3" \
-		CK_DEFAULT_TIMEOUT=40 $WRAP "$TESTPROG"
+		${CK_FORK:+CK_FORK=$CK_FORK} CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-40} \
+		$WRAP "$TESTPROG"
 }
 
 # ---- one member ----
@@ -139,6 +142,39 @@ AUTH_USER=root AUTH_PASSWORD=r00t-pw \
 	fail "conformance suite, one member with auth"
 ok "conformance suite against one member with user/password auth"
 kill_members a1
+
+# ---- one member over TLS, client certificates required ----
+P=$T/pki
+mkdir -p "$P"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=strata-test-ca \
+	-keyout "$P/ca.key" -out "$P/ca.pem" 2>/dev/null
+for who in server client; do
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" \
+		-keyout "$P/$who.key" -out "$P/$who.csr" 2>/dev/null
+done
+printf 'subjectAltName=IP:10.77.0.31\n' >"$P/san.ext"
+openssl x509 -req -days 1 -in "$P/server.csr" -CA "$P/ca.pem" \
+	-CAkey "$P/ca.key" -CAcreateserial -extfile "$P/san.ext" \
+	-out "$P/server.pem" 2>/dev/null
+openssl x509 -req -days 1 -in "$P/client.csr" -CA "$P/ca.pem" \
+	-CAkey "$P/ca.key" -CAcreateserial -out "$P/client.pem" 2>/dev/null
+X1=$(join x1 10.77.0.31)
+start_member x1 "$X1" 10.77.0.31 "x1=http://10.77.0.31:$PEER" tls \
+	--listen-client-urls "https://10.77.0.31:$PORT" \
+	--advertise-client-urls "https://10.77.0.31:$PORT" \
+	--cert-file "$P/server.pem" --key-file "$P/server.key" \
+	--trusted-ca-file "$P/ca.pem" --client-cert-auth
+writable_tls() {
+	ip netns exec "$CLIENT" curl -sf -m 1 -X POST --cacert "$P/ca.pem" \
+		--cert "$P/client.pem" --key "$P/client.key" \
+		-d '{"key":"cmVhZHk=","value":"MQ=="}' "https://$1:$PORT/v3/kv/put"
+}
+wait_until 15 "TLS member writable" writable_tls 10.77.0.31
+TLS_CA=$P/ca.pem TLS_CERT=$P/client.pem TLS_KEY=$P/client.key \
+	run_suite "https://10.77.0.31:$PORT" "${MEMBER_PID[x1]}" conformance ||
+	fail "conformance suite, one member over TLS"
+ok "conformance suite against one member over TLS with a client certificate"
+kill_members x1
 
 # ---- three members ----
 IC="m1=http://10.77.0.1:$PEER,m2=http://10.77.0.2:$PEER,m3=http://10.77.0.3:$PEER"

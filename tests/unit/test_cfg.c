@@ -343,22 +343,45 @@ START_TEST(test_store_values)
 	struct cfg *cfg;
 
 	load_bad("store = { url = \"db\"; };\n",
-		 "x.conf:1: store.url: expected \"sqlite:PATH\" or an absolute "
-		 "path, found \"db\"");
+		 "x.conf:1: store.url: expected \"sqlite:PATH\", an absolute "
+		 "path or \"etcd:http://HOST:PORT\", found \"db\"");
 	load_bad("store = { url = \"etcd://10.0.0.1:2379\"; };\n",
-		 "x.conf:1: store.url: the etcd backend is not in this build; "
-		 "expected \"sqlite:PATH\" or an absolute path, found "
+		 "x.conf:1: store.url: expected \"etcd:http://HOST:PORT\" (or "
+		 "https://; several separated by commas), found "
 		 "\"etcd://10.0.0.1:2379\"");
+	load_bad("store = { url = \"etcd:http://a:1,ftp://b\"; };\n",
+		 "x.conf:1: store.url: expected \"etcd:http://HOST:PORT\" (or "
+		 "https://; several separated by commas), found "
+		 "\"etcd:http://a:1,ftp://b\"");
+	load_bad("store = { url = \"etcd:http://a:1\"; password_file = \"p\"; "
+		 "username = \"u\"; };\n",
+		 "x.conf:1: store.password_file: expected an absolute path, "
+		 "found \"p\"");
+	load_bad("store = { url = \"etcd:http://a:1\"; "
+		 "password_file = \"/p\"; };\n",
+		 "x.conf:1: store.password_file: set store.username too");
+	cfg = load_ok("store = { url = \"etcd:http://10.0.0.1:2379,"
+		      "https://h2:2379\"; prefix = \"c1/\"; username = \"u\"; "
+		      "password_file = \"/etc/strata/pw\"; };\n");
+	ck_assert_str_eq(cfg->store_url,
+			 "etcd:http://10.0.0.1:2379,https://h2:2379");
+	ck_assert_str_eq(cfg->store_prefix, "c1/");
+	ck_assert_str_eq(cfg->store_username, "u");
+	ck_assert_str_eq(cfg->store_password_file, "/etc/strata/pw");
+	cfg_free(cfg);
 	load_bad("store = { history = 5; };\n",
 		 "x.conf:1: store.history: expected 100..10000000 revisions, "
 		 "found 5");
 	load_bad("store = { history = \"lots\"; };\n",
 		 "x.conf:1: store.history: expected an integer, found a string");
 	load_bad("store = { path = \"/x\"; };\n",
-		 "x.conf:1: store: unknown key \"path\"; known keys: url, history");
+		 "x.conf:1: store: unknown key \"path\"; known keys: url, history, "
+		 "prefix, username, password_file");
 	cfg = load_ok("store = { url = \"sqlite:/var/x.db\"; history = 500; };\n");
 	ck_assert_str_eq(cfg->store_url, "sqlite:/var/x.db");
 	ck_assert_int_eq(cfg->store_history, 500);
+	ck_assert_ptr_null(cfg->store_prefix);
+	ck_assert_ptr_null(cfg->store_username);
 	cfg_free(cfg);
 }
 END_TEST

@@ -8,6 +8,8 @@
  *   STRATA_ETCD_PIDS       the members' pids, in the endpoints' order
  *   STRATA_ETCD_SUITE      "conformance" (default) or "faults" (kills
  *                          members: run it last)
+ *   STRATA_ETCD_CA, STRATA_ETCD_CERT, STRATA_ETCD_KEY  https:// with a
+ *                          client certificate
  *   STRATA_ETCD_USER, STRATA_ETCD_PASSWORD  when etcd has auth on (run
  *                          with --auth-token-ttl 1: tokens expire fast)
  * Each test works under its own key prefix, so it starts from an empty
@@ -35,6 +37,7 @@ static size_t n_pids;
 static char eps[8][128];
 static size_t n_eps;
 static const char *user, *password;
+static const char *tls_ca, *tls_cert, *tls_key;
 
 static void et_setup(void)
 {
@@ -51,7 +54,8 @@ static int open_url(struct loop *loop, const char *u, struct store **out)
 {
 	struct store_options o = { .size = sizeof(o), .url = u,
 				   .prefix = prefix, .username = user,
-				   .password = password };
+				   .password = password, .ca_file = tls_ca,
+				   .cert_file = tls_cert, .key_file = tls_key };
 	char err[256];
 	int rc;
 
@@ -290,6 +294,32 @@ START_TEST(test_auth_refused)
 }
 END_TEST
 
+/* https: the server's certificate is checked against the CA, and the
+ * server wants ours. */
+START_TEST(test_tls_refusals)
+{
+	struct store_options o = { .size = sizeof(o), .url = url,
+				   .ca_file = tls_ca };
+	struct store *st;
+	char err[512];
+
+	/* no client certificate */
+	ck_assert_int_eq(store_open(L, &o, &st, err, sizeof(err)),
+			 -EHOSTUNREACH);
+	/* a server we cannot verify: curl's default CAs do not know it */
+	o.ca_file = NULL;
+	o.cert_file = tls_cert;
+	o.key_file = tls_key;
+	ck_assert_int_eq(store_open(L, &o, &st, err, sizeof(err)),
+			 -EHOSTUNREACH);
+	ck_assert_ptr_nonnull(strstr(err, "https://"));
+	/* all three: fine */
+	o.ca_file = tls_ca;
+	ck_assert_int_eq(store_open(L, &o, &st, err, sizeof(err)), 0);
+	store_close(st);
+}
+END_TEST
+
 /* The token expires (etcd's --auth-token-ttl 1): requests and watches get
  * a new one and go on. */
 START_TEST(test_auth_token_expires)
@@ -320,6 +350,8 @@ static Suite *etcd_suite(void)
 	tcase_add_test(tc, test_prefixes_apart);
 	tcase_add_test(tc, test_big_lease_id);
 	tcase_add_test(tc, test_election_holder_killed);
+	if (tls_ca)
+		tcase_add_test(tc, test_tls_refusals);
 	if (user) {
 		tcase_add_test(tc, test_auth_refused);
 		tcase_add_test(tc, test_auth_token_expires);
@@ -487,6 +519,11 @@ static void parse_env(void)
 	password = getenv("STRATA_ETCD_PASSWORD");
 	if (user && !*user)
 		user = NULL;
+	tls_ca = getenv("STRATA_ETCD_CA");
+	tls_cert = getenv("STRATA_ETCD_CERT");
+	tls_key = getenv("STRATA_ETCD_KEY");
+	if (tls_ca && !*tls_ca)
+		tls_ca = tls_cert = tls_key = NULL;
 }
 
 int main(void)
