@@ -63,7 +63,9 @@ static const char *const top_keys[] = { "log",	      "control", "routes",
 					"plugins",    NULL };
 static const char *const store_keys[] = { "url",      "history",
 					  "prefix",   "username",
-					  "password_file", NULL };
+					  "password_file", "ca",
+					  "cert",     "key",
+					  NULL };
 static const char *const log_keys[] = { "level", "target", NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", NULL };
 static const char *const routes_keys[] = { "resync_interval", "rtproto",
@@ -878,6 +880,25 @@ static bool etcd_urls_ok(const char *v)
 	}
 }
 
+/* An absolute path to a PEM file, for TLS to etcd */
+static int store_file(struct cfg *cfg, const struct ctx *cx,
+		      const config_setting_t *g, const char *key, char **out)
+{
+	const config_setting_t *s;
+	const char *v = NULL;
+	struct qbuf q;
+	int r;
+
+	(void)cfg;
+	r = string_of(cx, g, "store", key, &v, &s);
+	if (r || !v)
+		return r;
+	if (v[0] != '/')
+		return fail(cx, s, "store.%s: expected an absolute path, found %s",
+			    key, quote(&q, v));
+	return set_str(out, v) ? oom(cx) : 0;
+}
+
 static int load_store(struct cfg *cfg, const struct ctx *cx,
 		      const config_setting_t *root)
 {
@@ -933,6 +954,15 @@ static int load_store(struct cfg *cfg, const struct ctx *cx,
 		if (set_str(&cfg->store_password_file, v))
 			return oom(cx);
 	}
+	r = store_file(cfg, cx, g, "ca", &cfg->store_ca);
+	if (!r)
+		r = store_file(cfg, cx, g, "cert", &cfg->store_cert);
+	if (!r)
+		r = store_file(cfg, cx, g, "key", &cfg->store_key);
+	if (r)
+		return r;
+	if (!cfg->store_cert != !cfg->store_key)
+		return fail(cx, g, "store.cert and store.key go together");
 	if (cfg->store_password_file && !cfg->store_username)
 		return fail(cx, g,
 			    "store.password_file: set store.username too");
@@ -1197,6 +1227,9 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->store_prefix);
 	free(cfg->store_username);
 	free(cfg->store_password_file);
+	free(cfg->store_ca);
+	free(cfg->store_cert);
+	free(cfg->store_key);
 	free(cfg->plugin_dir);
 	free(cfg->node_name);
 	config_destroy(&cfg->lc);

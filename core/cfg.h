@@ -43,6 +43,9 @@ struct cfg {
 	char *store_prefix;        /* etcd: keys under it; NULL: none */
 	char *store_username;      /* etcd auth; NULL: none */
 	char *store_password_file; /* read at open, never logged */
+	char *store_ca;            /* etcd https: PEM CA; NULL: system's */
+	char *store_cert;          /* etcd https: client certificate */
+	char *store_key;           /* and its key */
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

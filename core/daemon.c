@@ -1400,6 +1400,9 @@ static int open_store(struct daemon *d)
 		.prefix = d->cfg->store_prefix,
 		.username = d->cfg->store_username,
 		.password = password,
+		.ca_file = d->cfg->store_ca,
+		.cert_file = d->cfg->store_cert,
+		.key_file = d->cfg->store_key,
 	};
 	char err[1024];
 	int rc;

@@ -362,7 +362,11 @@ START_TEST(test_store_values)
 		 "x.conf:1: store.password_file: set store.username too");
 	cfg = load_ok("store = { url = \"etcd:http://10.0.0.1:2379,"
 		      "https://h2:2379\"; prefix = \"c1/\"; username = \"u\"; "
-		      "password_file = \"/etc/strata/pw\"; };\n");
+		      "password_file = \"/etc/strata/pw\"; ca = \"/ca.pem\"; "
+		      "cert = \"/c.pem\"; key = \"/c.key\"; };\n");
+	ck_assert_str_eq(cfg->store_ca, "/ca.pem");
+	ck_assert_str_eq(cfg->store_cert, "/c.pem");
+	ck_assert_str_eq(cfg->store_key, "/c.key");
 	ck_assert_str_eq(cfg->store_url,
 			 "etcd:http://10.0.0.1:2379,https://h2:2379");
 	ck_assert_str_eq(cfg->store_prefix, "c1/");
@@ -376,7 +380,12 @@ START_TEST(test_store_values)
 		 "x.conf:1: store.history: expected an integer, found a string");
 	load_bad("store = { path = \"/x\"; };\n",
 		 "x.conf:1: store: unknown key \"path\"; known keys: url, history, "
-		 "prefix, username, password_file");
+		 "prefix, username, password_file, ca, cert, key");
+	load_bad("store = { url = \"etcd:https://a:1\"; ca = \"ca.pem\"; };\n",
+		 "x.conf:1: store.ca: expected an absolute path, found "
+		 "\"ca.pem\"");
+	load_bad("store = { url = \"etcd:https://a:1\"; cert = \"/c.pem\"; };\n",
+		 "x.conf:1: store.cert and store.key go together");
 	cfg = load_ok("store = { url = \"sqlite:/var/x.db\"; history = 500; };\n");
 	ck_assert_str_eq(cfg->store_url, "sqlite:/var/x.db");
 	ck_assert_int_eq(cfg->store_history, 500);
