@@ -1231,7 +1231,8 @@ static int watch_connect(struct etcd_watch *w)
 	char url[512];
 	struct strata_http_request hr = { .size = sizeof(hr), .method = "POST",
 					  .headers = et->hdrs,
-					  .timeout_ns = INT64_MAX,
+					  /* ~24 days: then it resumes */
+					  .timeout_ns = (int64_t)INT32_MAX * MS,
 					  .on_data = watch_data };
 
 	sb_add(&s, "{\"create_request\":{\"key\":");
