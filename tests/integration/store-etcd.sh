@@ -126,6 +126,28 @@ wait_until 15 "single member writable" writable 10.77.0.11
 run_suite "http://10.77.0.11:$PORT" "${MEMBER_PID[s1]}" conformance ||
 	fail "conformance suite, one member"
 ok "conformance suite against one member"
+
+# stratad on etcd: it opens the store, checks the schema, registers
+cat >"$T/stratad.conf" <<CONF
+log = { level = "debug"; };
+control = { socket = "$T/stratad.sock"; };
+store = { url = "etcd:http://10.77.0.99:$PORT,http://10.77.0.11:$PORT";
+          prefix = "it/"; };
+node = { name = "host-a"; zone = "zone-a"; address = "10.77.0.100"; };
+plugin_dir = "$PLUGINDIR";
+plugins = ();
+CONF
+start_stratad "$CLIENT" "$T/stratad.conf" "$T/stratad.log"
+registered() {
+	"$STRATACTL" -s "$T/stratad.sock" status | grep -q '^registered: true'
+}
+wait_until 10 "stratad registered in etcd" registered
+reg=$(gw 10.77.0.11 /v3/kv/range '{"key":"aXQvc3RyYXRhL2hvc3RzL2hvc3QtYQ=="}')
+grep -q '"lease"' <<<"$reg" || fail "no leased it/strata/hosts/host-a in etcd: $reg"
+schema=$(gw 10.77.0.11 /v3/kv/range '{"key":"aXQvc3RyYXRhL3NjaGVtYQ=="}')
+grep -q '"value":"MQ=="' <<<"$schema" || fail "no schema 1 under it/: $schema"
+stop_stratad "$STRATAD_PID"
+ok "stratad on etcd (first endpoint down): schema written, node registered on a lease"
 kill_members s1
 
 # ---- one member with auth on; tokens expire after 1 s idle ----
