@@ -548,7 +548,11 @@ static int http_setup(struct http_call *call,
 		    CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, call) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK)
+	    /* a long stream (an etcd watch) over a silently cut network is
+	     * noticed by keepalive probes in about two minutes */
+	    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L) != CURLE_OK)
 		return -ENOMEM;
 #if LIBCURL_VERSION_NUM >= 0x075500
 	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
