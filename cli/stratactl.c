@@ -23,6 +23,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "migrate.h"
+
 #ifndef RUNDIR
 #define RUNDIR "/run/strata"
 #endif
@@ -55,9 +57,12 @@ static void usage(FILE *f)
 		"a decimal integer or true/false is sent as that type.\n"
 		"\"%s help\" lists the commands stratad knows.\n"
 		"\n"
+		"\"%s store migrate --from sqlite:PATH --to etcd:URL\" runs here,\n"
+		"without stratad (\"%s store migrate --help\").\n"
+		"\n"
 		"Exit status: 0 done, 1 stratad reported an error, 2 usage error\n"
 		"or no answer from stratad.\n",
-		prog, DEFAULT_SOCKET, prog);
+		prog, DEFAULT_SOCKET, prog, prog, prog);
 }
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -560,6 +565,14 @@ int main(int argc, char **argv)
 	int words;
 	int opt, status;
 
+	/* the one command that is no request to stratad */
+	if (argc >= 3 && !strcmp(argv[1], "store") &&
+	    !strcmp(argv[2], "migrate")) {
+		static char name[] = "stratactl store migrate";
+
+		argv[2] = name; /* what getopt's messages call it */
+		return store_migrate_main(argc - 2, argv + 2);
+	}
 	if (!path || !path[0])
 		path = DEFAULT_SOCKET;
 	while ((opt = getopt_long(argc, argv, "s:hV", opts, NULL)) != -1) {

@@ -4,7 +4,8 @@
 # namespace by a bridge in a hub namespace (a namespace cannot reach the
 # root namespace's loopback). The store test program runs in the client
 # namespace: the conformance suite on both, then the faults (members
-# killed) on the cluster; stratad itself on etcd. Data on tmpfs; members
+# killed) on the cluster; stratad itself on etcd; stratactl store migrate
+# from an embedded store to one member. Data on tmpfs; members
 # stopped by pid. No etcd: skipped, but a failure under CI=true.
 # STORE_ETCD_WRAP runs the test program under a wrapper, e.g.
 #   CK_FORK=no STORE_ETCD_WRAP="valgrind --error-exitcode=1 ..." store-etcd.sh
@@ -148,6 +149,45 @@ schema=$(gw 10.77.0.11 /v3/kv/range '{"key":"aXQvc3RyYXRhL3NjaGVtYQ=="}')
 grep -q '"value":"MQ=="' <<<"$schema" || fail "no schema 1 under it/: $schema"
 stop_stratad "$STRATAD_PID"
 ok "stratad on etcd (first endpoint down): schema written, node registered on a lease"
+
+# stratactl store migrate: an embedded store, copied to a fresh prefix
+STORETOOL=$BUILDDIR/tests/store/storetool
+[ -x "$STORETOOL" ] || fail "$STORETOOL not built (make check builds it)"
+"$STORETOOL" fill "$T/mig.db" 400 >/dev/null || fail "filling $T/mig.db"
+MIG_TO="etcd:http://10.77.0.11:$PORT"
+migrate() {
+	ip netns exec "$CLIENT" "$STRATACTL" store migrate \
+		--from "sqlite:$T/mig.db" --to "$MIG_TO" --prefix mig/ "$@"
+}
+out=$(migrate) || fail "store migrate: $out"
+grep -q '^copied 401 keys (revision [0-9]* of sqlite:.*) to etcd:.* under prefix "mig/"; skipped 3 leased keys$' \
+	<<<"$out" || fail "store migrate said: $out"
+"$STORETOOL" dump "sqlite:$T/mig.db" "" >"$T/mig.src"
+ip netns exec "$CLIENT" "$STORETOOL" dump "$MIG_TO" mig/ >"$T/mig.dst"
+grep -v ' leased ' "$T/mig.src" >"$T/mig.want"
+[ "$(wc -l <"$T/mig.want")" = 401 ] || fail "source dump: $(wc -l <"$T/mig.want") unleased keys"
+diff -u "$T/mig.want" "$T/mig.dst" || fail "etcd under mig/ differs from the source"
+! grep -q '^strata/hosts/' "$T/mig.dst" || fail "a leased key was copied"
+# the other prefixes are untouched: stratad's it/ keys are still its own
+schema=$(gw 10.77.0.11 /v3/kv/range '{"key":"aXQvc3RyYXRhL3NjaGVtYQ=="}')
+grep -q '"value":"MQ=="' <<<"$schema" || fail "it/strata/schema changed: $schema"
+ok "store migrate: 401 keys copied to etcd under mig/ with their values, 3 leased keys skipped"
+
+# a second run refuses, names a key, and writes nothing
+rev_before=$(gw 10.77.0.11 /v3/kv/range '{"key":"AA=="}' | grep -o '"revision":"[0-9]*"')
+rc=0
+out=$(migrate 2>&1) || rc=$?
+[ "$rc" = 1 ] || fail "second migrate: exit $rc, expected 1: $out"
+grep -q 'already holds 401 keys under prefix "mig/".*nothing was written' \
+	<<<"$out" || fail "second migrate said: $out"
+rev_after=$(gw 10.77.0.11 /v3/kv/range '{"key":"AA=="}' | grep -o '"revision":"[0-9]*"')
+[ "$rev_before" = "$rev_after" ] ||
+	fail "second migrate wrote: $rev_before, then $rev_after"
+# usage errors exit 2
+rc=0
+"$STRATACTL" store migrate --from "$T/mig.db" --to "$MIG_TO" 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "--from without sqlite: exit $rc, expected 2"
+ok "store migrate: a second run refuses (exit 1) and writes nothing; usage errors exit 2"
 kill_members s1
 
 # ---- one member with auth on; tokens expire after 1 s idle ----

@@ -22,6 +22,11 @@
  *                           "ID TERM BOOTTIME_NS" to LOG every 2 ms.
  *   elect-verify LOG        no two terms' acting intervals overlap.
  *   check DB                the full integrity check.
+ *   fill DB N               N keys m/NNNNN (and m/empty, with no value),
+ *                           then 3 keys strata/hosts/hI on a 10-minute
+ *                           lease, left there.
+ *   dump URL PREFIX         every key (under PREFIX, etcd), one per line:
+ *                           "KEY leased|- VALUE", in key order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,9 +57,10 @@ static void die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-static void open_store(const char *db)
+static void open_prefixed(const char *db, const char *prefix)
 {
-	struct store_options o = { .size = sizeof(o), .url = db };
+	struct store_options o = { .size = sizeof(o), .url = db,
+				   .prefix = prefix };
 	char err[512];
 	int rc;
 
@@ -63,6 +69,11 @@ static void open_store(const char *db)
 	rc = store_open(L, &o, &S, err, sizeof(err));
 	if (rc)
 		die(1, "open: %s", err);
+}
+
+static void open_store(const char *db)
+{
+	open_prefixed(db, NULL);
 }
 
 static int64_t boot_ns(void)
@@ -587,6 +598,109 @@ static int cmd_check(char **av)
 	return 0;
 }
 
+/* ---- fill and dump (tests/integration/store-etcd.sh, migrate) ---- */
+
+struct filled {
+	bool done;
+	int err;
+	int64_t lease;
+};
+
+static void fill_done(void *arg, int err, const struct strata_store_txn_result *r)
+{
+	struct filled *f = arg;
+
+	f->done = true;
+	f->err = err;
+}
+
+static void fill_lease(void *arg, int err, int64_t id, int64_t ttl_ms)
+{
+	struct filled *f = arg;
+
+	f->done = true;
+	f->err = err;
+	f->lease = id;
+}
+
+static void fill_txn(struct strata_store_op *ops, size_t n)
+{
+	struct strata_store_txn t = { .success = ops, .n_success = n };
+	struct filled f = { 0 };
+
+	if (store_txn(S, &t, fill_done, &f) || !wait_flag(&f.done, 30000) ||
+	    f.err)
+		die(1, "fill: txn failed");
+}
+
+static int cmd_fill(char **av)
+{
+	long n = strtol(av[1], NULL, 10), i;
+	struct strata_store_op ops[100];
+	char keys[100][32], vals[100][64];
+	struct filled f = { 0 };
+	size_t k = 0;
+
+	open_store(av[0]);
+	for (i = 0; i <= n; i++) {
+		if (i == n)
+			snprintf(keys[k], sizeof(keys[k]), "m/empty");
+		else
+			snprintf(keys[k], sizeof(keys[k]), "m/%05ld", i);
+		snprintf(vals[k], sizeof(vals[k]), "value %ld of %ld", i, n);
+		ops[k] = (struct strata_store_op){
+			.type = STRATA_OP_PUT, .key = keys[k], .value = vals[k],
+			.value_len = i == n ? 0 : strlen(vals[k]),
+		};
+		if (++k == 100 || i == n) {
+			fill_txn(ops, k);
+			k = 0;
+		}
+	}
+	if (store_lease_grant(S, 600000, 0, fill_lease, &f) ||
+	    !wait_flag(&f.done, 30000) || f.err)
+		die(1, "fill: lease grant failed");
+	for (i = 0; i < 3; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "strata/hosts/h%ld", i);
+		ops[i] = (struct strata_store_op){
+			.type = STRATA_OP_PUT, .key = keys[i], .value = "up",
+			.value_len = 2, .lease = f.lease,
+		};
+	}
+	fill_txn(ops, 3);
+	printf("fill: %ld keys, 3 leased\n", n + 1);
+	store_close(S);
+	loop_free(L);
+	return 0;
+}
+
+static void dump_cb(void *arg, int err, int64_t rev, const struct strata_kv *kv,
+		    size_t n)
+{
+	bool *done = arg;
+	size_t i;
+
+	*done = true;
+	if (err)
+		die(1, "dump: %s", strerror(-err));
+	for (i = 0; i < n; i++)
+		printf("%s %s %.*s\n", kv[i].key, kv[i].lease ? "leased" : "-",
+		       (int)kv[i].value_len, (const char *)kv[i].value);
+}
+
+static int cmd_dump(char **av)
+{
+	bool done = false;
+
+	open_prefixed(av[0], av[1]);
+	if (store_get(S, "", STRATA_STORE_PREFIX, dump_cb, &done) ||
+	    !wait_flag(&done, 30000))
+		die(1, "dump: no answer");
+	store_close(S);
+	loop_free(L);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int args;
@@ -601,6 +715,8 @@ static const struct {
 	{ "elect", 4, cmd_elect },
 	{ "elect-verify", 1, cmd_elect_verify },
 	{ "check", 1, cmd_check },
+	{ "fill", 2, cmd_fill },
+	{ "dump", 2, cmd_dump },
 };
 
 int main(int argc, char **argv)
@@ -612,6 +728,6 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], cmds[i].name) && argc - 2 == cmds[i].args)
 			return cmds[i].fn(argv + 2);
 	fprintf(stderr, "usage: storetool writer|verify|watcher|reader|cas|"
-			"cas-verify|elect|elect-verify|check ARGS\n");
+			"cas-verify|elect|elect-verify|check|fill|dump ARGS\n");
 	return 2;
 }
