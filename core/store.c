@@ -222,12 +222,20 @@ static struct helper *helper_new(void *arg, int fail_err)
 	return h;
 }
 
+/* A txn of one range or delete, completed through the helper's cb. */
+static int one_op(struct store *st, uint32_t type, const char *key,
+		  uint32_t flags, store_txn_cb done, struct helper *h)
+{
+	struct strata_store_op op = { .type = type, .flags = flags,
+				      .key = key };
+	struct strata_store_txn txn = { .success = &op, .n_success = 1 };
+
+	return helper_txn(st, &txn, done, h);
+}
+
 int store_get(struct store *st, const char *key, uint32_t flags,
 	      store_range_cb cb, void *arg)
 {
-	struct strata_store_op op = { .type = STRATA_OP_RANGE, .flags = flags,
-			       .key = key };
-	struct strata_store_txn txn = { .success = &op, .n_success = 1 };
 	struct helper *h;
 
 	if (!cb)
@@ -236,7 +244,7 @@ int store_get(struct store *st, const char *key, uint32_t flags,
 	if (!h)
 		return -ENOMEM;
 	h->cb.range = cb;
-	return helper_txn(st, &txn, range_done, h);
+	return one_op(st, STRATA_OP_RANGE, key, flags, range_done, h);
 }
 
 static int put_if(struct store *st, const struct strata_store_cmp *cmp, int fail_err,
@@ -289,9 +297,6 @@ int store_cas(struct store *st, const char *key, int64_t mod_rev,
 int store_delete(struct store *st, const char *key, uint32_t flags,
 		 store_done_cb cb, void *arg)
 {
-	struct strata_store_op op = { .type = STRATA_OP_DELETE, .flags = flags,
-			       .key = key };
-	struct strata_store_txn txn = { .success = &op, .n_success = 1 };
 	struct helper *h;
 
 	if (!cb)
@@ -300,7 +305,7 @@ int store_delete(struct store *st, const char *key, uint32_t flags,
 	if (!h)
 		return -ENOMEM;
 	h->cb.done = cb;
-	return helper_txn(st, &txn, write_done, h);
+	return one_op(st, STRATA_OP_DELETE, key, flags, write_done, h);
 }
 
 int store_lease_grant(struct store *st, int64_t ttl_ms, int64_t id,
