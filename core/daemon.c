@@ -526,6 +526,11 @@ void daemon_instance_stopped(struct strata_instance *inst)
 		shutdown_done(inst->d);
 }
 
+void daemon_topology_changed(struct strata_instance *inst)
+{
+	log_msg(LOG_DEBUG, inst->prefix, "topology changed");
+}
+
 static void stop_timeout(void *arg)
 {
 	struct daemon *d = arg;

@@ -66,5 +66,7 @@ void daemon_free(struct daemon *d);
 struct strata_instance *daemon_instance_by_id(struct daemon *d, uint64_t id);
 void daemon_facts_changed(struct daemon *d);
 void daemon_instance_stopped(struct strata_instance *inst);
+/* An IPAM instance's carving changed: plan the routes again, soon. */
+void daemon_topology_changed(struct strata_instance *inst);
 
 #endif

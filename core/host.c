@@ -956,6 +956,16 @@ static void host_stopped(struct strata_instance *inst)
 		daemon_instance_stopped(inst);
 }
 
+static int host_topology_changed(struct strata_instance *inst)
+{
+	if (!inst_ok(inst))
+		return -EINVAL;
+	if (inst->plug->desc->kind != STRATA_KIND_IPAM)
+		return -EPERM;
+	daemon_topology_changed(inst);
+	return 0;
+}
+
 const char *host_state_name(enum inst_state s)
 {
 	switch (s) {
@@ -1022,4 +1032,5 @@ const struct strata_host host_table = {
 	.status_str = host_status_str,
 	.status_int = host_status_int,
 	.stopped = host_stopped,
+	.topology_changed = host_topology_changed,
 };

@@ -210,6 +210,10 @@ struct strata_host {
 
 	/* stop() returned STRATA_PENDING and has now finished. */
 	void (*stopped)(struct strata_instance *inst);
+
+	/* An IPAM instance's carving or blocks changed: the host asks its
+	 * view() again (debounced) and re-plans the routes. */
+	int (*topology_changed)(struct strata_instance *inst);
 };
 
 #ifdef __cplusplus

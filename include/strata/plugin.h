@@ -11,6 +11,8 @@
  * Changelog
  *   0.1  first version: descriptor, config schema, lifecycle ops, kind ops
  *        for ipam, advertiser, healthcheck, frontend; the host table.
+ *   0.2  ipam: carve, view, host_remove and the topology types; host:
+ *        topology_changed.
  *
  * While the ABI is 0.x a plugin loads only into a host of the same minor.
  */
@@ -154,6 +156,69 @@ struct strata_ipam_result {
 
 typedef void (*strata_ipam_cb)(void *arg, const struct strata_ipam_result *res);
 
+/*
+ * The carving: how an IPAM strategy lays its address pools over the
+ * network's topology. A tree of nodes (the cluster, then one node per value
+ * of each topology level: zone, subnet, ...) each holding prefixes; hosts
+ * hold blocks inside the prefixes of the node they belong to. The nodes
+ * marked `routed` are what the network routes (one route per prefix, or
+ * fewer than one per host).
+ */
+struct strata_fact {
+	const char *name;
+	const char *value;
+};
+
+#define STRATA_TOPO_MAX_ADDRS 4
+
+/* A host as carve() is asked to place it. */
+struct strata_topo_host {
+	uint32_t size;
+	uint32_t pods;     /* pods to make room for; 0: one block per family */
+	const char *name;
+	const struct strata_fact *facts; /* its facts: zone, subnet, ... */
+	uint32_t n_facts;
+	uint32_t n_addrs;
+	struct strata_addr addrs[STRATA_TOPO_MAX_ADDRS]; /* node addresses */
+};
+
+/* One node of the carving tree; parents are reported before children. */
+struct strata_topo_node {
+	uint32_t size;
+	uint32_t depth;   /* 0: the cluster (its prefixes are the pools) */
+	const char *level; /* "cluster", or the level's fact name */
+	const char *path;  /* "" for the cluster, else "zone-a/subnet-1" */
+	uint32_t routed;   /* 1: the network routes this node's prefixes */
+	uint32_t n_prefixes;
+	const struct strata_prefix *prefixes;
+	uint64_t blocks_total;    /* blocks its prefixes hold (saturating) */
+	uint64_t blocks_used;     /* held by hosts */
+	uint64_t blocks_reserved; /* never handed out (reserved ranges) */
+	uint64_t addrs_used;      /* pod addresses in use (view) or planned */
+};
+
+/* One host with its blocks, reported after the tree. */
+struct strata_topo_blocks {
+	uint32_t size;
+	uint32_t n_addrs;
+	const char *name;
+	const char *path; /* the routed node it belongs to */
+	struct strata_addr addrs[STRATA_TOPO_MAX_ADDRS];
+	const struct strata_prefix *blocks;
+	size_t n_blocks;
+	uint64_t addrs_used;
+};
+
+struct strata_topo_sink {
+	uint32_t size;
+	uint32_t reserved;
+	void *arg;
+	void (*node)(void *arg, const struct strata_topo_node *node);
+	void (*host)(void *arg, const struct strata_topo_blocks *host);
+};
+
+typedef void (*strata_done_cb)(void *arg, int err, const char *error_text);
+
 struct strata_ipam_ops {
 	uint32_t size;
 	/* Facts (host->fact_get names) that must be known before start. */
@@ -164,6 +229,29 @@ struct strata_ipam_ops {
 	/* Mandatory. Releasing an unknown handle succeeds. */
 	int (*release)(void *self, const struct strata_ipam_request *req,
 		       strata_ipam_cb cb, void *arg);
+	/*
+	 * Optional. Plan a topology that does not exist: a pure function of
+	 * the instance's config and `hosts` (no store, no I/O; callable
+	 * without start()). Reports the tree, then each host's blocks, to
+	 * sink. 0, or -errno with err (errlen bytes) saying which level is
+	 * full or what is wrong, with the numbers.
+	 */
+	int (*carve)(void *self, const struct strata_topo_host *hosts,
+		     size_t n, const struct strata_topo_sink *sink, char *err,
+		     size_t errlen);
+	/*
+	 * Optional. The live carving as the instance knows it from the store,
+	 * reported like carve(). -EAGAIN until the instance has read the
+	 * store; host->topology_changed() says when to ask again.
+	 */
+	int (*view)(void *self, const struct strata_topo_sink *sink);
+	/*
+	 * Optional. The host `name` is gone for good (stratactl host
+	 * remove): return its blocks to their subnet. -EBUSY while the host
+	 * is registered (alive), -ENOENT when it holds nothing.
+	 */
+	int (*host_remove)(void *self, const char *name, strata_done_cb cb,
+			   void *arg);
 };
 
 /* Front ends serve requests from outside (strata-cni) with the host's

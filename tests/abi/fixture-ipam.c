@@ -15,7 +15,10 @@ static int ipam_op(void *self, const struct strata_ipam_request *req,
 static const char *const ipam_facts[] = { "zone", "subnet", NULL };
 
 static const struct strata_ipam_ops ipam_ops = {
-	sizeof(struct strata_ipam_ops), ipam_facts, ipam_op, ipam_op,
+	.size = sizeof(struct strata_ipam_ops),
+	.needs_facts = ipam_facts,
+	.allocate = ipam_op,
+	.release = ipam_op,
 };
 
 STRATA_PLUGIN(STRATA_KIND_IPAM, "ipam", "0.9", NULL, NULL, &fx_ops,

@@ -107,7 +107,7 @@ OFF(strata_store_txn_result, results, 16);
 OFF(strata_store_txn_result, n_results, 24);
 SIZE(strata_store_event, 64);
 OFF(strata_store_event, kv, 8);
-SIZE(strata_host, 360);
+SIZE(strata_host, 368);
 OFF(strata_host, size, 0);
 OFF(strata_host, abi_major, 4);
 OFF(strata_host, abi_minor, 8);
@@ -154,6 +154,7 @@ OFF(strata_host, metric_set, 328);
 OFF(strata_host, status_str, 336);
 OFF(strata_host, status_int, 344);
 OFF(strata_host, stopped, 352);
+OFF(strata_host, topology_changed, 360);
 
 SIZE(strata_cfg_key, 48);
 OFF(strata_cfg_key, name, 0);
@@ -206,11 +207,56 @@ OFF(strata_ipam_result, n_addrs, 16);
 OFF(strata_ipam_result, reserved, 20);
 OFF(strata_ipam_result, addrs, 24);
 
-SIZE(strata_ipam_ops, 32);
+SIZE(strata_ipam_ops, 56);
 OFF(strata_ipam_ops, size, 0);
 OFF(strata_ipam_ops, needs_facts, 8);
 OFF(strata_ipam_ops, allocate, 16);
 OFF(strata_ipam_ops, release, 24);
+OFF(strata_ipam_ops, carve, 32);
+OFF(strata_ipam_ops, view, 40);
+OFF(strata_ipam_ops, host_remove, 48);
+
+SIZE(strata_fact, 16);
+OFF(strata_fact, name, 0);
+OFF(strata_fact, value, 8);
+
+SIZE(strata_topo_host, 112);
+OFF(strata_topo_host, size, 0);
+OFF(strata_topo_host, pods, 4);
+OFF(strata_topo_host, name, 8);
+OFF(strata_topo_host, facts, 16);
+OFF(strata_topo_host, n_facts, 24);
+OFF(strata_topo_host, n_addrs, 28);
+OFF(strata_topo_host, addrs, 32);
+
+SIZE(strata_topo_node, 72);
+OFF(strata_topo_node, size, 0);
+OFF(strata_topo_node, depth, 4);
+OFF(strata_topo_node, level, 8);
+OFF(strata_topo_node, path, 16);
+OFF(strata_topo_node, routed, 24);
+OFF(strata_topo_node, n_prefixes, 28);
+OFF(strata_topo_node, prefixes, 32);
+OFF(strata_topo_node, blocks_total, 40);
+OFF(strata_topo_node, blocks_used, 48);
+OFF(strata_topo_node, blocks_reserved, 56);
+OFF(strata_topo_node, addrs_used, 64);
+
+SIZE(strata_topo_blocks, 128);
+OFF(strata_topo_blocks, size, 0);
+OFF(strata_topo_blocks, n_addrs, 4);
+OFF(strata_topo_blocks, name, 8);
+OFF(strata_topo_blocks, path, 16);
+OFF(strata_topo_blocks, addrs, 24);
+OFF(strata_topo_blocks, blocks, 104);
+OFF(strata_topo_blocks, n_blocks, 112);
+OFF(strata_topo_blocks, addrs_used, 120);
+
+SIZE(strata_topo_sink, 32);
+OFF(strata_topo_sink, size, 0);
+OFF(strata_topo_sink, arg, 8);
+OFF(strata_topo_sink, node, 16);
+OFF(strata_topo_sink, host, 24);
 
 SIZE(strata_frontend_ops, 8);
 OFF(strata_frontend_ops, size, 0);

@@ -59,7 +59,7 @@ struct mock_host {
 	bool owner;
 	struct strata_route *routes;
 	size_t n_routes, cap_routes;
-	unsigned synced, resyncs, stopped;
+	unsigned synced, resyncs, stopped, topology_changes;
 	unsigned logs[8];
 };
 
@@ -886,6 +886,17 @@ unsigned mock_host_stopped_calls(const struct mock_host *mh)
 	return mh->stopped;
 }
 
+static int h_topology_changed(struct strata_instance *inst)
+{
+	MH(inst)->topology_changes++;
+	return 0;
+}
+
+unsigned mock_host_topology_changes(const struct mock_host *mh)
+{
+	return mh->topology_changes;
+}
+
 /* -- the host ---------------------------------------------------------- */
 
 static const struct strata_host mock_table = {
@@ -926,6 +937,7 @@ static const struct strata_host mock_table = {
 	.status_str = h_status_str,
 	.status_int = h_status_int,
 	.stopped = h_stopped,
+	.topology_changed = h_topology_changed,
 };
 
 struct mock_host *mock_host_new(void)

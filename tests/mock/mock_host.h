@@ -68,6 +68,7 @@ const struct strata_route *mock_host_route_find(const struct mock_host *mh,
 unsigned mock_host_synced_calls(const struct mock_host *mh);
 unsigned mock_host_resync_calls(const struct mock_host *mh);
 unsigned mock_host_stopped_calls(const struct mock_host *mh);
+unsigned mock_host_topology_changes(const struct mock_host *mh);
 
 /* Metrics: the value, 0 if never touched. */
 int64_t mock_host_metric(const struct mock_host *mh, const char *name);
