@@ -234,6 +234,8 @@ static const char *const *needs_facts(const struct strata_instance *inst)
 	if (inst->plug->desc->kind != STRATA_KIND_IPAM)
 		return NULL;
 	ops = inst->plug->desc->kind_ops;
+	if (ops->wanted_facts && inst->self)
+		return ops->wanted_facts(inst->self);
 	return ops->needs_facts;
 }
 
@@ -336,9 +338,7 @@ static bool facts_ready(struct daemon *d, const char **missing)
 
 		if (i->plug->desc->kind != STRATA_KIND_IPAM)
 			continue;
-		needs = i->plug->desc->kind_ops ?
-				((const struct strata_ipam_ops *)i->plug->desc->kind_ops)->needs_facts :
-				NULL;
+		needs = needs_facts(i);
 		if (needs && !facts_have(d->facts, needs, missing))
 			return false;
 	}

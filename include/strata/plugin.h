@@ -11,7 +11,8 @@
  * Changelog
  *   0.1  first version: descriptor, config schema, lifecycle ops, kind ops
  *        for ipam, advertiser, healthcheck, frontend; the host table.
- *   0.2  ipam: carve, view, host_remove and the topology types; host:
+ *   0.2  ipam: carve, view, host_remove, wanted_facts and the topology
+ *        types; host:
  *        topology_changed.
  *
  * While the ABI is 0.x a plugin loads only into a host of the same minor.
@@ -252,6 +253,10 @@ struct strata_ipam_ops {
 	 */
 	int (*host_remove)(void *self, const char *name, strata_done_cb cb,
 			   void *arg);
+	/* Optional. The facts this instance needs, when its config names
+	 * them (topology levels); replaces needs_facts. NULL-terminated,
+	 * valid until destroy(). */
+	const char *const *(*wanted_facts)(void *self);
 };
 
 /* Front ends serve requests from outside (strata-cni) with the host's

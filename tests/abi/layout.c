@@ -207,7 +207,7 @@ OFF(strata_ipam_result, n_addrs, 16);
 OFF(strata_ipam_result, reserved, 20);
 OFF(strata_ipam_result, addrs, 24);
 
-SIZE(strata_ipam_ops, 56);
+SIZE(strata_ipam_ops, 64);
 OFF(strata_ipam_ops, size, 0);
 OFF(strata_ipam_ops, needs_facts, 8);
 OFF(strata_ipam_ops, allocate, 16);
@@ -215,6 +215,7 @@ OFF(strata_ipam_ops, release, 24);
 OFF(strata_ipam_ops, carve, 32);
 OFF(strata_ipam_ops, view, 40);
 OFF(strata_ipam_ops, host_remove, 48);
+OFF(strata_ipam_ops, wanted_facts, 56);
 
 SIZE(strata_fact, 16);
 OFF(strata_fact, name, 0);

@@ -807,7 +807,7 @@ static void desc_reset(void)
 	t_hc = (struct strata_healthcheck_ops){ sizeof(t_hc), t_probe,
 						t_cancel };
 	t_ipam_ops = (struct strata_ipam_ops){ sizeof(t_ipam_ops), NULL,
-					       t_ipam, t_ipam, NULL, NULL, NULL };
+					       t_ipam, t_ipam, NULL, NULL, NULL, NULL };
 	t_fe = (struct strata_frontend_ops){ sizeof(t_fe), 0 };
 	memset(t_cfg, 0, sizeof(t_cfg));
 	t_cfg[0] = (struct strata_cfg_key){ "a", STRATA_CFG_INT, 0, NULL,
