@@ -673,13 +673,14 @@ static int facts_from_config(const struct cfg *cfg, const struct facts *old,
 	rc = facts_new(&f);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < cfg->n_facts; i++) {
+	/* the node's name is a fact too, so plugins can read it */
+	rc = facts_set(f, "name", cfg->node_name, "config");
+	for (size_t i = 0; !rc && i < cfg->n_facts; i++)
 		rc = facts_set(f, cfg->facts[i].name, cfg->facts[i].value,
 			       "config");
-		if (rc) {
-			facts_free(f);
-			return rc;
-		}
+	if (rc) {
+		facts_free(f);
+		return rc;
 	}
 	if (old)
 		facts_each(old, copy_plugin_fact, f);
