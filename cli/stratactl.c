@@ -23,7 +23,9 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "../core/plug.h"
 #include "migrate.h"
+#include "plan.h"
 
 #ifndef RUNDIR
 #define RUNDIR "/run/strata"
@@ -57,12 +59,15 @@ static void usage(FILE *f)
 		"a decimal integer or true/false is sent as that type.\n"
 		"\"%s help\" lists the commands stratad knows.\n"
 		"\n"
-		"\"%s store migrate --from sqlite:PATH --to etcd:URL\" runs here,\n"
-		"without stratad (\"%s store migrate --help\").\n"
+		"\"%s host remove NAME\" returns a gone host's blocks to its subnet.\n"
+		"\n"
+		"These run here, without stratad (each has --help):\n"
+		"  %s plan --topology FILE   what a topology needs: carving, routes\n"
+		"  %s store migrate --from sqlite:PATH --to etcd:URL\n"
 		"\n"
 		"Exit status: 0 done, 1 stratad reported an error, 2 usage error\n"
 		"or no answer from stratad.\n",
-		prog, DEFAULT_SOCKET, prog, prog, prog);
+		prog, DEFAULT_SOCKET, prog, prog, prog, prog);
 }
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -565,7 +570,12 @@ int main(int argc, char **argv)
 	int words;
 	int opt, status;
 
-	/* the one command that is no request to stratad */
+	/* the loader's checking child, for plan's plugin */
+	if (argc == 3 && !strcmp(argv[1], "--plugin-check"))
+		return plug_child_main(argv[2], PLUG_CHILD_FD);
+	/* the commands that are no request to stratad */
+	if (argc >= 2 && !strcmp(argv[1], "plan"))
+		return plan_main(argc - 1, argv + 1);
 	if (argc >= 3 && !strcmp(argv[1], "store") &&
 	    !strcmp(argv[2], "migrate")) {
 		static char name[] = "stratactl store migrate";
@@ -607,6 +617,18 @@ int main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_TROUBLE;
+	}
+	/* "host remove NAME" names its host without "name=" */
+	if (argc - optind == 3 && !strcmp(argv[optind], "host") &&
+	    !strcmp(argv[optind + 1], "remove") &&
+	    !strchr(argv[optind + 2], '=')) {
+		size_t len = strlen(argv[optind + 2]) + sizeof("name=");
+		char *kv = malloc(len);
+
+		if (!kv)
+			die(EXIT_TROUBLE, "out of memory");
+		snprintf(kv, len, "name=%s", argv[optind + 2]);
+		argv[optind + 2] = kv; /* lives until exit */
 	}
 	/* "store check" is the command "store-check": words up to the first
 	 * KEY=VALUE join with '-' */

@@ -69,7 +69,9 @@ static const char *const store_keys[] = { "url",      "history",
 static const char *const log_keys[] = { "level", "target", NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", NULL };
 static const char *const routes_keys[] = { "resync_interval", "rtproto",
-					   NULL };
+					   "cloud_budget", "cloud_budget6",
+					   "per_host", "spread", "bgp",
+					   "bgp_announcers", NULL };
 static const char *const plugin_keys[] = { "instance", "file", "config",
 					   NULL };
 
@@ -553,6 +555,27 @@ static int duration_error(const struct ctx *cx, const config_setting_t *s,
 		    path, value_text(&q, s));
 }
 
+/* An optional integer setting of g within [min, max]. */
+static int int_in(const struct ctx *cx, const config_setting_t *g,
+		  const char *name, long long min, long long max,
+		  uint32_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+
+	if (!s)
+		return 0;
+	if (!is_integer(s))
+		return fail(cx, s, "routes.%s: expected an integer, found %s",
+			    name, type_name(s));
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(cx, s, "routes.%s: expected %lld..%lld, found %lld",
+			    name, min, max, v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int load_routes(struct cfg *cfg, const struct ctx *cx,
 		       const config_setting_t *root)
 {
@@ -591,6 +614,40 @@ static int load_routes(struct cfg *cfg, const struct ctx *cx,
 				    "routes.rtproto: expected 5..255, found %lld",
 				    v);
 		cfg->rtproto = (uint32_t)v;
+	}
+	r = int_in(cx, g, "cloud_budget", 1, 1000, &cfg->cloud_budget[0]);
+	if (!r)
+		r = int_in(cx, g, "cloud_budget6", 1, 1000,
+			   &cfg->cloud_budget[1]);
+	if (!r)
+		r = int_in(cx, g, "bgp_announcers", 1, 64,
+			   &cfg->bgp_announcers);
+	if (r)
+		return r;
+	s = config_setting_get_member(g, "per_host");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(cx, s,
+				    "routes.per_host: expected true or false, found %s",
+				    type_name(s));
+		cfg->no_per_host = !config_setting_get_bool(s);
+	}
+	s = config_setting_get_member(g, "spread");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(cx, s,
+				    "routes.spread: expected true or false, found %s",
+				    type_name(s));
+		cfg->no_spread = !config_setting_get_bool(s);
+	}
+	s = config_setting_get_member(g, "bgp");
+	if (s) {
+		const char *m = config_setting_get_string(s);
+
+		if (!m || (strcmp(m, "blocks") && strcmp(m, "aggregate")))
+			return fail(cx, s,
+				    "routes.bgp: expected \"blocks\" or \"aggregate\"");
+		cfg->bgp_aggregate = !strcmp(m, "aggregate");
 	}
 	return 0;
 }

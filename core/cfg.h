@@ -7,6 +7,7 @@
 #define STRATA_CORE_CFG_H
 
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,11 @@ struct cfg {
 	char *plugin_dir;       /* PLUGINDIR */
 	int64_t resync_ns;      /* full route resync period; 30 s */
 	uint32_t rtproto;       /* kernel route protocol for strata's routes */
+	uint32_t cloud_budget[2]; /* cloud routes per family; 0: 50 */
+	bool no_per_host;       /* routes.per_host = false */
+	bool no_spread;         /* routes.spread = false */
+	bool bgp_aggregate;     /* routes.bgp = "aggregate" */
+	uint32_t bgp_announcers; /* 0: 2 */
 	char *store_url;        /* STATEDIR "/store.db" */
 	int64_t store_history;  /* revisions kept for watches; 10000 */
 	char *store_prefix;        /* etcd: keys under it; NULL: none */

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nl.h"
+#include "planner.h"
 #include "plug.h"
 #include "route.h"
 #include "store.h"
@@ -526,9 +527,73 @@ void daemon_instance_stopped(struct strata_instance *inst)
 		shutdown_done(inst->d);
 }
 
+/* The IPAM instance whose view the planner plans: the first configured. */
+static struct strata_instance *ipam_instance(struct daemon *d)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		const struct strata_ipam_ops *ops = i->plug->desc->kind_ops;
+
+		if (i->plug->desc->kind == STRATA_KIND_IPAM && ops->view)
+			return i;
+	}
+	return NULL;
+}
+
+static int ipam_view(void *arg, const struct strata_topo_sink *sink)
+{
+	struct strata_instance *i = ipam_instance(arg);
+	const struct strata_ipam_ops *ops;
+
+	if (!i || i->state != INST_RUNNING)
+		return -EAGAIN;
+	ops = i->plug->desc->kind_ops;
+	return ops->view(i->self, sink);
+}
+
+static void plan_options_of(const struct cfg *cfg, struct plan_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->budget[0] = cfg->cloud_budget[0];
+	/* one budget for both families unless IPv6 has its own */
+	o->budget[1] = cfg->cloud_budget[1] ? cfg->cloud_budget[1] :
+					      cfg->cloud_budget[0];
+	o->no_per_host = cfg->no_per_host;
+	o->no_spread = cfg->no_spread;
+	o->bgp_mode = cfg->bgp_aggregate ? PLAN_BGP_AGGREGATE : PLAN_BGP_BLOCKS;
+	o->bgp_announcers = cfg->bgp_announcers;
+}
+
+/*
+ * The planner exists while an IPAM instance that reports a view is
+ * configured, from before any instance starts: its owner holds the start-up
+ * barrier until the first plan is stated, so a restart deletes none of the
+ * routes the last run planned.
+ */
+static int planner_sync(struct daemon *d)
+{
+	struct plan_options o;
+	int rc;
+
+	if (!ipam_instance(d)) {
+		planner_free(d->planner);
+		d->planner = NULL;
+		return 0;
+	}
+	if (!d->planner) {
+		rc = planner_new(d->loop, d->routes, d->cfg->node_name,
+				 &d->planner);
+		if (rc)
+			return rc;
+	}
+	plan_options_of(d->cfg, &o);
+	planner_set_options(d->planner, &o);
+	return 0;
+}
+
 void daemon_topology_changed(struct strata_instance *inst)
 {
-	log_msg(LOG_DEBUG, inst->prefix, "topology changed");
+	if (inst->d->planner && ipam_instance(inst->d) == inst)
+		planner_changed(inst->d->planner, ipam_view, inst->d);
 }
 
 static void stop_timeout(void *arg)
@@ -801,6 +866,8 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	d->cfg = cfg;
 	cfg_free(old);
 	free(plugs);
+	if (planner_sync(d))
+		log_err("planner: out of memory");
 	daemon_facts_changed(d);
 	notify("READY=1");
 	if (failed) {
@@ -911,8 +978,33 @@ static void cmd_status(void *arg, struct control_call *call, yajl_val args)
 	for (struct strata_instance *i = d->instances; i; i = i->next)
 		if (i->owner && !route_owner_is_synced(i->owner))
 			gs(g, i->name);
+	if (d->planner) {
+		struct planner_stats ps;
+
+		planner_stats(d->planner, &ps);
+		if (!ps.synced)
+			gs(g, "planner");
+	}
 	yajl_gen_array_close(g);
 	gki(g, "routes_desired", (long long)route_count(d->routes, ~0u));
+	if (d->planner) {
+		struct planner_stats ps;
+
+		planner_stats(d->planner, &ps);
+		gs(g, "planner");
+		yajl_gen_map_open(g);
+		gki(g, "plans", ps.plans);
+		gki(g, "failures", ps.failures);
+		gki(g, "hosts", (long long)ps.hosts);
+		gki(g, "subnets", (long long)ps.groups);
+		gki(g, "kernel_routes", (long long)ps.kernel);
+		gki(g, "cloud_routes", (long long)ps.cloud);
+		gki(g, "bgp_routes", (long long)ps.bgp);
+		gki(g, "last_plan_us", ps.last_ns / 1000);
+		if (ps.error)
+			gkv(g, "error", ps.error);
+		yajl_gen_map_close(g);
+	}
 	gs(g, "waiting_for_facts");
 	yajl_gen_array_open(g);
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
@@ -959,6 +1051,157 @@ static void cmd_store_check(void *arg, struct control_call *call,
 	rc = store_check(d->store, store_checked, call);
 	if (rc)
 		control_call_fail(call, "store check: %s", strerror(-rc));
+}
+
+static void host_removed(void *arg, int err, const char *text)
+{
+	struct control_call *call = arg;
+	yajl_gen g;
+
+	if (err) {
+		control_call_fail(call, "%s", text ? text : strerror(-err));
+		return;
+	}
+	g = control_call_gen(call);
+	yajl_gen_map_open(g);
+	gkb(g, "removed", true);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+/* stratactl host remove NAME: the host is gone for good; its blocks go
+ * back to its subnet. */
+static void cmd_host_remove(void *arg, struct control_call *call,
+			    yajl_val args)
+{
+	struct daemon *d = arg;
+	struct strata_instance *i = ipam_instance(d);
+	const char *name = arg_str(args, "name");
+	const struct strata_ipam_ops *ops;
+	int rc;
+
+	if (!name || !name[0]) {
+		control_call_fail(call, "host remove: which host? (name=NAME)");
+		return;
+	}
+	if (!i || i->state != INST_RUNNING) {
+		control_call_fail(call, "host remove: no running IPAM instance");
+		return;
+	}
+	ops = i->plug->desc->kind_ops;
+	if (!ops->host_remove) {
+		control_call_fail(call, "host remove: the %s plugin cannot remove hosts",
+				  i->plug->desc->name);
+		return;
+	}
+	rc = ops->host_remove(i->self, name, host_removed, call);
+	if (rc == -EBUSY)
+		control_call_fail(call, "host remove: %s is registered (alive); "
+					"stop its stratad first", name);
+	else if (rc == -ENOENT)
+		control_call_fail(call, "host remove: %s holds no blocks", name);
+	else if (rc)
+		control_call_fail(call, "host remove: %s", strerror(-rc));
+}
+
+struct topo_gen {
+	yajl_gen g;
+	bool hosts_open;
+};
+
+static void gen_prefixes(yajl_gen g, const struct strata_prefix *p, size_t n)
+{
+	char buf[64];
+
+	gs(g, "prefixes");
+	yajl_gen_array_open(g);
+	for (size_t k = 0; k < n; k++) {
+		route_prefix_format(&p[k], buf, sizeof(buf));
+		gs(g, buf);
+	}
+	yajl_gen_array_close(g);
+}
+
+static void topo_node(void *arg, const struct strata_topo_node *n)
+{
+	struct topo_gen *t = arg;
+
+	yajl_gen_map_open(t->g);
+	gkv(t->g, "path", n->path);
+	gkv(t->g, "level", n->level);
+	gkb(t->g, "routed", n->routed);
+	gen_prefixes(t->g, n->prefixes, n->n_prefixes);
+	gki(t->g, "blocks_total", n->blocks_total > INT64_MAX ?
+					  INT64_MAX : (long long)n->blocks_total);
+	gki(t->g, "blocks_used", (long long)n->blocks_used);
+	gki(t->g, "addresses_used", (long long)n->addrs_used);
+	yajl_gen_map_close(t->g);
+}
+
+static void topo_host(void *arg, const struct strata_topo_blocks *h)
+{
+	struct topo_gen *t = arg;
+	char buf[64];
+
+	if (!t->hosts_open) {
+		yajl_gen_array_close(t->g);
+		gs(t->g, "hosts");
+		yajl_gen_array_open(t->g);
+		t->hosts_open = true;
+	}
+	yajl_gen_map_open(t->g);
+	gkv(t->g, "name", h->name);
+	gkv(t->g, "path", h->path);
+	gs(t->g, "addresses");
+	yajl_gen_array_open(t->g);
+	for (uint32_t k = 0; k < h->n_addrs && k < STRATA_TOPO_MAX_ADDRS; k++) {
+		route_addr_format(&h->addrs[k], buf, sizeof(buf));
+		gs(t->g, buf);
+	}
+	yajl_gen_array_close(t->g);
+	gs(t->g, "blocks");
+	yajl_gen_array_open(t->g);
+	for (size_t k = 0; k < h->n_blocks; k++) {
+		route_prefix_format(&h->blocks[k], buf, sizeof(buf));
+		gs(t->g, buf);
+	}
+	yajl_gen_array_close(t->g);
+	gki(t->g, "addresses_used", (long long)h->addrs_used);
+	yajl_gen_map_close(t->g);
+}
+
+/* stratactl topology: the IPAM's live carving and every host's blocks. */
+static void cmd_topology(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	struct topo_gen t = { .g = control_call_gen(call) };
+	struct strata_topo_sink sink = {
+		.size = sizeof(sink),
+		.arg = &t,
+		.node = topo_node,
+		.host = topo_host,
+	};
+	int rc;
+
+	(void)args;
+	yajl_gen_map_open(t.g);
+	gs(t.g, "nodes");
+	yajl_gen_array_open(t.g);
+	rc = ipam_view(d, &sink);
+	if (rc) {
+		control_call_fail(call, "topology: %s",
+				  rc == -EAGAIN ? "the IPAM has not read the store yet" :
+						  strerror(-rc));
+		return;
+	}
+	if (!t.hosts_open) {
+		yajl_gen_array_close(t.g);
+		gs(t.g, "hosts");
+		yajl_gen_array_open(t.g);
+	}
+	yajl_gen_array_close(t.g);
+	yajl_gen_map_close(t.g);
+	control_call_done(call);
 }
 
 static void cmd_plugins(void *arg, struct control_call *call, yajl_val args)
@@ -1234,6 +1477,8 @@ static int register_commands(struct daemon *d)
 		{ "routes", cmd_routes },   { "metrics", cmd_metrics },
 		{ "log-level", cmd_log_level }, { "reload", cmd_reload },
 		{ "store-check", cmd_store_check },
+		{ "host-remove", cmd_host_remove },
+		{ "topology", cmd_topology },
 	};
 	int rc;
 
@@ -1519,6 +1764,11 @@ int daemon_new(const char *cfg_path, struct daemon **out)
 		if (rc)
 			goto fail;
 	}
+	rc = planner_sync(d);
+	if (rc) {
+		log_err("planner: %s", strerror(-rc));
+		goto fail;
+	}
 
 	rc = control_new(d->loop, d->cfg->control_socket, d->cfg->control_mode,
 			 d->cfg->control_group, &d->ctl, err, sizeof(err));
@@ -1584,6 +1834,7 @@ void daemon_free(struct daemon *d)
 	}
 	while (d->instances)
 		inst_destroy(d->instances, false);
+	planner_free(d->planner);
 	if (d->stop_timer)
 		loop_timer_cancel(d->stop_timer);
 	if (d->reg_timer)

@@ -35,6 +35,7 @@ struct daemon {
 	struct control *ctl;
 	struct store *store;
 	struct route_owner *store_owner; /* synced once the store is read */
+	struct planner *planner; /* while an IPAM instance reports a view */
 	bool store_ready;
 	/* registration of the node in the store */
 	struct loop_timer *reg_timer;

@@ -91,7 +91,8 @@ phase_end
 
 phase_start valgrind 300
 vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --suppressions=$top/tests/valgrind.supp"
-if ! make -s -C "$builds/default" check -j"$jobs" LOG_COMPILER="$vg" \
+# randomized tests run smaller under valgrind (STRATA_TEST_QUICK)
+if ! STRATA_TEST_QUICK=1 make -s -C "$builds/default" check -j"$jobs" LOG_COMPILER="$vg" \
 	TEST_SUITE_LOG=valgrind-suite.log >"$builds/default.valgrind.log" 2>&1; then
 	show_failed_logs "$builds/default"
 	echo "test.sh: unit tests under valgrind failed" >&2

@@ -265,7 +265,8 @@ START_TEST(test_unknown)
 		 "mode, group");
 	load_bad("routes = {\n resync = 5;\n};\n",
 		 "x.conf:2: routes: unknown key \"resync\"; known keys: "
-		 "resync_interval, rtproto");
+		 "resync_interval, rtproto, cloud_budget, cloud_budget6, "
+		 "per_host, spread, bgp, bgp_announcers");
 	load_bad("plugins = (\n {\n  instance = \"a\";\n  file = \"a.so\";\n"
 		 "  cfg = {};\n }\n);\n",
 		 "x.conf:5: plugins[0]: unknown key \"cfg\"; known keys: "
@@ -392,6 +393,39 @@ START_TEST(test_store_values)
 	ck_assert_ptr_null(cfg->store_prefix);
 	ck_assert_ptr_null(cfg->store_username);
 	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_routes_planning)
+{
+	struct cfg *cfg;
+
+	cfg = load_ok("routes = { cloud_budget = 100; cloud_budget6 = 20; "
+		      "per_host = false; spread = false; bgp = \"aggregate\"; "
+		      "bgp_announcers = 3; };\n");
+	ck_assert_uint_eq(cfg->cloud_budget[0], 100);
+	ck_assert_uint_eq(cfg->cloud_budget[1], 20);
+	ck_assert(cfg->no_per_host);
+	ck_assert(cfg->no_spread);
+	ck_assert(cfg->bgp_aggregate);
+	ck_assert_uint_eq(cfg->bgp_announcers, 3);
+	cfg_free(cfg);
+	cfg = load_ok("");
+	ck_assert_uint_eq(cfg->cloud_budget[0], 0);
+	ck_assert(!cfg->no_per_host && !cfg->no_spread && !cfg->bgp_aggregate);
+	cfg_free(cfg);
+	load_bad("routes = { cloud_budget = 1001; };\n",
+		 "x.conf:1: routes.cloud_budget: expected 1..1000, found 1001");
+	load_bad("routes = { cloud_budget6 = 0; };\n",
+		 "x.conf:1: routes.cloud_budget6: expected 1..1000, found 0");
+	load_bad("routes = { cloud_budget = \"50\"; };\n",
+		 "x.conf:1: routes.cloud_budget: expected an integer, found a "
+		 "string");
+	load_bad("routes = { per_host = 1; };\n",
+		 "x.conf:1: routes.per_host: expected true or false, found an "
+		 "integer");
+	load_bad("routes = { bgp = \"all\"; };\n",
+		 "x.conf:1: routes.bgp: expected \"blocks\" or \"aggregate\"");
 }
 END_TEST
 
@@ -1064,6 +1098,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_log_values);
 	tcase_add_test(tc, test_control_values);
 	tcase_add_test(tc, test_routes_values);
+	tcase_add_test(tc, test_routes_planning);
 	tcase_add_test(tc, test_store_values);
 	tcase_add_test(tc, test_node_values);
 	tcase_add_test(tc, test_node_limits);

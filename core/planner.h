@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The planner on live state: asks the IPAM instance for its view (the
+ * carving and every host's blocks), runs plan.c on it, and states this
+ * node's share as the route owner "planner": the kernel routes to its
+ * subnet peers' blocks, the cloud route table (installed by whoever serves
+ * the cloud scope: the aws-vpc advertiser, a gateway-role node) and what
+ * this node announces over BGP. It diffs against what it stated before —
+ * never withdraws and re-adds — and keeps its forwarder choices sticky from
+ * one plan to the next.
+ */
+#ifndef STRATA_CORE_PLANNER_H
+#define STRATA_CORE_PLANNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <strata/plugin.h>
+
+#include "plan.h"
+
+struct loop;
+struct route_model;
+struct planner;
+
+typedef int (*planner_view_fn)(void *arg, const struct strata_topo_sink *sink);
+
+/* node: this node's name in the view. The owner starts unsynced: the
+ * start-up barrier holds until the first plan is stated. */
+int planner_new(struct loop *loop, struct route_model *routes,
+		const char *node, struct planner **out);
+/* Drops the owner and everything it stated. */
+void planner_free(struct planner *p);
+void planner_set_options(struct planner *p, const struct plan_options *opt);
+/* The view changed (or appeared): plan again after a short debounce. */
+void planner_changed(struct planner *p, planner_view_fn view, void *arg);
+
+struct planner_stats {
+	int64_t plans;      /* plans stated */
+	int64_t failures;   /* views or plans that failed */
+	int64_t last_ns;    /* how long the last plan took */
+	size_t hosts, groups;
+	size_t kernel, cloud, bgp; /* routes stated per scope */
+	const char *error;  /* the last failure, or NULL */
+	bool synced;        /* a plan has been stated */
+};
+void planner_stats(const struct planner *p, struct planner_stats *out);
+
+#endif
