@@ -897,6 +897,18 @@ START_TEST(test_carve_reserved_huge)
 	ck_assert_uint_eq(topo_block_index(&c, &n->pfx[0], &h->blocks[0]),
 			  UINT64_MAX);
 	rec_free(&r);
+
+	/* a routed prefix reserved whole has no room, however large */
+	LOAD_OK(&c, "pools", "fd00::/47", "levels", "subnet:1",
+		"block_length6", "128", "reserved", "fd00:0:1::1,fd00::/48");
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), -ENOSPC);
+	ck_assert_str_eq(err,
+			 "subnet s0 (fd00::/48) is full: 2 hosts need 6 blocks "
+			 "of /128 but it holds 18446744073709551615 "
+			 "(18446744073709551615 reserved); give the subnet "
+			 "level fewer bits (a larger prefix) or use a larger "
+			 "pool");
+	rec_free(&r);
 	free(hs);
 }
 END_TEST
@@ -1077,6 +1089,22 @@ START_TEST(test_carve_host_errors)
 	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "host h0: listed twice");
 	rec_free(&r);
+
+	/* a host needing more blocks than a plan can list */
+	hs->n = 0;
+	add_host(hs, "big", "zone=a,subnet=1", 65536);
+	LOAD_OK(&c, "pools", "10.0.0.0/8,fd00::/48", "levels",
+		"zone:1,subnet:1", "block_length6", "128");
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rec_host(&r, "big")->h.n_blocks, 1024 + 65536);
+	rec_free(&r);
+	hs->h[0].pods = 65537;
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "host big: 65537 pods need 65537 blocks of /128, "
+			      "more than 65536 a host; use larger blocks (a "
+			      "shorter block_length6)");
+	rec_free(&r);
+	LOAD_OK(&c, "pools", "10.112.0.0/16");
 
 	/* no hosts: the cluster alone */
 	hs->n = 0;
