@@ -76,6 +76,14 @@ const struct strata_cfg_key topo_config_keys[] = {
 		.help = "0: a lapsed host keeps its blocks until stratactl host "
 			"remove; else they return to the subnet after this long",
 	},
+	{
+		.name = "gateway",
+		.type = STRATA_CFG_BOOL,
+		.def = "false",
+		.help = "true: a gateway with no pods (it installs the cloud "
+			"routes): it reads the carving but claims no blocks "
+			"and hands out no address",
+	},
 	{ .name = NULL },
 };
 
@@ -612,6 +620,16 @@ int topo_config_load(const struct strata_host *host,
 				   &c->grace_ns, err, errlen);
 	if (!rc)
 		rc = check_room(c, err, errlen);
+	if (!rc) {
+		int gw = 0;
+
+		rc = host->cfg_bool(inst, "gateway", &gw);
+		if (rc == -ENOENT)
+			rc = 0;
+		else if (rc)
+			snprintf(err, errlen, "gateway: %s", strerror(-rc));
+		c->gateway = gw;
+	}
 	if (rc)
 		memset(c, 0, sizeof(*c));
 	return rc;

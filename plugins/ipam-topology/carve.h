@@ -48,6 +48,7 @@ struct topo_config {
 	int64_t cooldown_ns; /* a released address rests this long */
 	int64_t grace_ns;    /* 0: a lapsed host keeps its blocks forever */
 	bool family[2];      /* a pool of the family exists */
+	bool gateway;        /* no pods here: claim nothing, allocate nothing */
 };
 
 /* The plugin's config schema, ended by a NULL name. */
