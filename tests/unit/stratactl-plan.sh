@@ -25,8 +25,14 @@ j = json.load(open(sys.argv[2]))
 print(eval(sys.argv[1]))' "$1" "$2"
 }
 
-# the plugin must be root's and not writable by others, as stratad wants
-[ "$(stat -c %u "$plugin")" = 0 ] || { echo "SKIP: $plugin is not root's"; exit 77; }
+[ -f "$plugin" ] || fail "no plugin at $plugin"
+# the loader takes only root's plugins: a build by another user cannot run
+# this, except in CI where it must
+if [ "$(stat -c %u "$plugin")" != 0 ]; then
+	[ "${CI:-}" = true ] && fail "$plugin is not root's"
+	echo "SKIP: $plugin is not root's"
+	exit 77
+fi
 
 # a small cluster fits the budget with one route per host (as kubenet)
 plan --cidr 10.112.0.0/16 --zones 1 --subnets-per-zone 1 \

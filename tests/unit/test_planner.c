@@ -220,8 +220,9 @@ START_TEST(test_follows_changes)
 			 "10.0.1.3");
 	/* h3 leaves, h5 joins: only those routes change */
 	f.v.hosts[2].gone = true;
-	f.v.hosts[4] = (struct vhost){ "h5", "a/s1", "10.0.1.5",
-				       { "10.112.2.0/26" } };
+	f.v.hosts[4] = (struct vhost){ .name = "h5", .path = "a/s1",
+				       .addr = "10.0.1.5",
+				       .blocks = { "10.112.2.0/26" } };
 	planner_changed(f.p, view_fn, &f.v);
 	planner_changed(f.p, view_fn, &f.v); /* debounced: one plan */
 	run_for(f.loop, 300 * MS);
