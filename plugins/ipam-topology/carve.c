@@ -18,6 +18,9 @@
 
 #define NS_PER_S 1000000000LL
 #define VALUE_MAX 128 /* bytes of one level value */
+/* Blocks of a family one host may need: a plan lists them all, and a
+ * host needing more is a mistake (blocks far too small), not a plan. */
+#define HOST_BLOCKS_MAX 65536
 
 const struct strata_cfg_key topo_config_keys[] = {
 	{
@@ -655,8 +658,8 @@ static unsigned block_len_of(const struct topo_config *c, uint8_t family)
 	return f < 0 ? 0 : c->block_len[f];
 }
 
-/* Blocks in p as a 128-bit number (p shorter than /0 is impossible, so
- * 2^128 never arises: the caller has at least one level bit). */
+/* Blocks in p as a 128-bit number; only a ::/0 pool of /128 blocks would
+ * hold 2^128, counted as 2^128 - 1 (routed prefixes are never /0). */
 static struct u128 block_count128(const struct topo_config *c,
 				  const struct strata_prefix *p)
 {
@@ -780,17 +783,18 @@ static size_t reserved_spans(const struct topo_config *c,
 	return m;
 }
 
-static uint64_t spans_total(const struct span *s, size_t n)
+/* Blocks in the spans, at most 2^128 - 1. */
+static struct u128 spans_total(const struct span *s, size_t n)
 {
-	uint64_t total = 0;
+	struct u128 total = U128_ZERO, d;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct u128 d = u128_sub(s[i].hi, s[i].lo);
-
-		if (d.hi || d.lo == UINT64_MAX)
-			return UINT64_MAX;
-		total = sat_add(total, d.lo + 1);
+		d = u128_add(u128_sub(s[i].hi, s[i].lo), u128_of(1));
+		if (u128_eq(d, U128_ZERO) ||
+		    u128_cmp(u128_add(total, d), total) < 0)
+			return U128_ONES;
+		total = u128_add(total, d);
 	}
 	return total;
 }
@@ -800,7 +804,7 @@ static uint64_t reserved_count(const struct topo_config *c,
 {
 	struct span s[TOPO_MAX_RESERVED];
 
-	return spans_total(s, reserved_spans(c, p, s));
+	return u128_sat(spans_total(s, reserved_spans(c, p, s)));
 }
 
 /* -- paths ---------------------------------------------------------------- */
@@ -1111,14 +1115,13 @@ static int place_hosts(struct carve *cv, struct cnode *node, size_t first,
 	const struct strata_prefix *r = routed_pfx(c, node, f);
 	struct span s[TOPO_MAX_RESERVED];
 	size_t ns, j = 0, i;
-	struct u128 total, free_, need = U128_ZERO, cur = U128_ZERO;
-	uint64_t reserved;
+	struct u128 total, reserved, free_, need = U128_ZERO, cur = U128_ZERO;
 	char rt[64];
 
 	ns = reserved_spans(c, r, s);
 	reserved = spans_total(s, ns);
 	total = block_count128(c, r);
-	free_ = u128_sub(total, u128_of(reserved));
+	free_ = u128_sub(total, reserved);
 	for (i = 0; i < node->n_hosts; i++) {
 		struct chost *h = cv->order[first + i];
 
@@ -1136,7 +1139,7 @@ static int place_hosts(struct carve *cv, struct cnode *node, size_t first,
 		       node->path, rt, node->n_hosts,
 		       (unsigned long long)u128_sat(need), c->block_len[f],
 		       (unsigned long long)u128_sat(total),
-		       (unsigned long long)reserved,
+		       (unsigned long long)u128_sat(reserved),
 		       c->levels[node->depth - 1].fact);
 		return -ENOSPC;
 	}
@@ -1299,6 +1302,28 @@ static int report_host(const struct carve *cv, const struct chost *h,
 	return 0;
 }
 
+static int check_pods(struct carve *cv, const struct strata_topo_host *h)
+{
+	static const char *const key[2] = { "block_length", "block_length6" };
+	uint64_t k;
+	int f;
+
+	for (f = TOPO_V4; f <= TOPO_V6; f++) {
+		if (!cv->c->family[f])
+			continue;
+		k = blocks_for(cv->c, h->pods, f);
+		if (k <= HOST_BLOCKS_MAX)
+			continue;
+		seterr(cv->err, cv->errlen,
+		       "host %s: %u pods need %llu blocks of /%u, more than "
+		       "%d a host; use larger blocks (a shorter %s)",
+		       h->name, h->pods, (unsigned long long)k,
+		       cv->c->block_len[f], HOST_BLOCKS_MAX, key[f]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int read_hosts(struct carve *cv, const struct strata_topo_host *hosts)
 {
 	char why[256];
@@ -1328,6 +1353,9 @@ static int read_hosts(struct carve *cv, const struct strata_topo_host *hosts)
 			h->comp_end[d] = at;
 			at++;
 		}
+		rc = check_pods(cv, h->h);
+		if (rc)
+			return rc;
 	}
 	qsort(cv->order, cv->n, sizeof(*cv->order), host_cmp_name);
 	for (i = 1; i < cv->n; i++) {
@@ -1355,8 +1383,8 @@ int topo_carve(const struct topo_config *c, const struct strata_topo_host *hosts
 	uint32_t d;
 	int rc = -ENOMEM, f;
 
-	if (!c->n_pools || !c->n_levels) {
-		seterr(err, errlen, "no pools or no levels configured");
+	if (!c->n_pools || !c->n_levels || !sink || (n && !hosts)) {
+		seterr(err, errlen, "no config, sink or hosts to carve");
 		return -EINVAL;
 	}
 	cv.hosts = calloc(n ? n : 1, sizeof(*cv.hosts));

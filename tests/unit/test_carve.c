@@ -155,8 +155,12 @@ static void on_node(void *arg, const struct strata_topo_node *n)
 	struct rec *r = arg;
 	struct rnode *x;
 
-	r->nodes = realloc(r->nodes, (r->n_nodes + 1) * sizeof(*r->nodes));
-	ck_assert_ptr_nonnull(r->nodes);
+	if (!(r->n_nodes & (r->n_nodes - 1))) {
+		r->nodes = realloc(r->nodes,
+				   (r->n_nodes ? 2 * r->n_nodes : 1) *
+					   sizeof(*r->nodes));
+		ck_assert_ptr_nonnull(r->nodes);
+	}
 	x = &r->nodes[r->n_nodes++];
 	memset(x, 0, sizeof(*x));
 	x->n = *n;
@@ -176,8 +180,12 @@ static void on_host(void *arg, const struct strata_topo_blocks *h)
 	struct rec *r = arg;
 	struct rhost *x;
 
-	r->hosts = realloc(r->hosts, (r->n_hosts + 1) * sizeof(*r->hosts));
-	ck_assert_ptr_nonnull(r->hosts);
+	if (!(r->n_hosts & (r->n_hosts - 1))) {
+		r->hosts = realloc(r->hosts,
+				   (r->n_hosts ? 2 * r->n_hosts : 1) *
+					   sizeof(*r->hosts));
+		ck_assert_ptr_nonnull(r->hosts);
+	}
 	x = &r->hosts[r->n_hosts++];
 	memset(x, 0, sizeof(*x));
 	x->h = *h;
@@ -856,6 +864,55 @@ START_TEST(test_carve_reserved)
 }
 END_TEST
 
+/* Reserved ranges far larger than 2^64 blocks still count and skip. */
+START_TEST(test_carve_reserved_huge)
+{
+	struct topo_config c;
+	struct hosts *hs = calloc(1, sizeof(*hs));
+	const struct rnode *n;
+	const struct rhost *h;
+	struct rec r;
+	char err[512];
+
+	LOAD_OK(&c, "pools", "fd00::/47", "levels", "subnet:1",
+		"block_length6", "128", "reserved",
+		"fd00::/64,fd00:0:0:1::5");
+	add_host(hs, "h1", "subnet=s0", 3);
+	add_host(hs, "h2", "subnet=s0", 3);
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), 0);
+	n = rec_node(&r, "s0");
+	ck_assert_str_eq(T(&n->pfx[0]), "fd00::/48");
+	ck_assert_uint_eq(n->n.blocks_total, UINT64_MAX);
+	ck_assert_uint_eq(n->n.blocks_reserved, UINT64_MAX);
+	ck_assert_uint_eq(n->n.blocks_used, 6);
+	h = rec_host(&r, "h1");
+	ck_assert_uint_eq(h->h.n_blocks, 3);
+	ck_assert_str_eq(T(&h->blocks[0]), "fd00:0:0:1::/128");
+	ck_assert_str_eq(T(&h->blocks[2]), "fd00:0:0:1::2/128");
+	h = rec_host(&r, "h2");
+	ck_assert_str_eq(T(&h->blocks[0]), "fd00:0:0:1::3/128");
+	ck_assert_str_eq(T(&h->blocks[1]), "fd00:0:0:1::4/128");
+	ck_assert_str_eq(T(&h->blocks[2]), "fd00:0:0:1::6/128");
+	/* beyond 2^64 the index saturates */
+	ck_assert_uint_eq(topo_block_index(&c, &n->pfx[0], &h->blocks[0]),
+			  UINT64_MAX);
+	rec_free(&r);
+
+	/* a routed prefix reserved whole has no room, however large */
+	LOAD_OK(&c, "pools", "fd00::/47", "levels", "subnet:1",
+		"block_length6", "128", "reserved", "fd00:0:1::1,fd00::/48");
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), -ENOSPC);
+	ck_assert_str_eq(err,
+			 "subnet s0 (fd00::/48) is full: 2 hosts need 6 blocks "
+			 "of /128 but it holds 18446744073709551615 "
+			 "(18446744073709551615 reserved); give the subnet "
+			 "level fewer bits (a larger prefix) or use a larger "
+			 "pool");
+	rec_free(&r);
+	free(hs);
+}
+END_TEST
+
 START_TEST(test_carve_pools_spill)
 {
 	struct topo_config c;
@@ -1033,6 +1090,22 @@ START_TEST(test_carve_host_errors)
 	ck_assert_str_eq(err, "host h0: listed twice");
 	rec_free(&r);
 
+	/* a host needing more blocks than a plan can list */
+	hs->n = 0;
+	add_host(hs, "big", "zone=a,subnet=1", 65536);
+	LOAD_OK(&c, "pools", "10.0.0.0/8,fd00::/48", "levels",
+		"zone:1,subnet:1", "block_length6", "128");
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rec_host(&r, "big")->h.n_blocks, 1024 + 65536);
+	rec_free(&r);
+	hs->h[0].pods = 65537;
+	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "host big: 65537 pods need 65537 blocks of /128, "
+			      "more than 65536 a host; use larger blocks (a "
+			      "shorter block_length6)");
+	rec_free(&r);
+	LOAD_OK(&c, "pools", "10.112.0.0/16");
+
 	/* no hosts: the cluster alone */
 	hs->n = 0;
 	ck_assert_int_eq(carve(&c, hs, &r, err, sizeof(err)), 0);
@@ -1126,6 +1199,89 @@ static int pfx_cmp(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
+/* ck_assert_msg formats its message even when it passes: too slow for
+ * the inner loops under valgrind */
+#define CHECK(cond, ...)                          \
+	do {                                      \
+		if (!(cond))                      \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
+/* host path lies under node path */
+static bool under(const char *host_path, const char *node_path)
+{
+	size_t len = strlen(node_path);
+
+	return !len || (!strncmp(host_path, node_path, len) &&
+			(host_path[len] == '/' || !host_path[len]));
+}
+
+/*
+ * A node's counts are its hosts' sums; a routed node's blocks are the
+ * first free ones from the start of its prefix, in host name order, and
+ * its reserved count is what a block-by-block scan finds.
+ */
+static void check_node_sums(const struct topo_config *c, const struct rec *r,
+			    const struct rnode *n)
+{
+	uint64_t blocks = 0, addrs = 0, reserved = 0;
+	bool scanned = true;
+	size_t i, j, p;
+
+	for (i = 0; i < r->n_hosts; i++) {
+		if (!under(r->hosts[i].path, n->path))
+			continue;
+		blocks += r->hosts[i].h.n_blocks;
+		addrs += r->hosts[i].h.addrs_used;
+	}
+	ck_assert_uint_eq(n->n.blocks_used, blocks);
+	ck_assert_uint_eq(n->n.addrs_used, addrs);
+	if (!n->n.routed)
+		return;
+	for (p = 0; p < n->n.n_prefixes; p++) {
+		const struct strata_prefix *rp = &n->pfx[p];
+		uint64_t total = topo_block_count(c, rp), next = 0, idx;
+		struct strata_prefix b;
+
+		ck_assert_uint_le(total, 1u << 16);
+		/* scan the small ones: valgrind makes the large ones slow */
+		if (total > 512)
+			scanned = false;
+		for (idx = 0; scanned && idx < total; idx++) {
+			CHECK(!topo_block_at(c, rp, idx, &b), "block %" PRIu64,
+			      idx);
+			reserved += topo_block_reserved(c, &b);
+		}
+		/* hosts come in name order inside a routed node */
+		for (i = 0; i < r->n_hosts; i++) {
+			const struct rhost *h = &r->hosts[i];
+
+			if (strcmp(h->path, n->path))
+				continue;
+			for (j = 0; j < h->h.n_blocks; j++) {
+				if (h->blocks[j].family != rp->family)
+					continue;
+				idx = topo_block_index(c, rp, &h->blocks[j]);
+				/* every block skipped is reserved */
+				for (; next < idx; next++) {
+					CHECK(!topo_block_at(c, rp, next, &b),
+					      "block %" PRIu64, next);
+					CHECK(topo_block_reserved(c,
+									  &b),
+						      "%s: %s left free before "
+						      "%s", n->path, T(&b),
+						      T(&h->blocks[j]));
+				}
+				CHECK(idx == next, "%s: %s out of order",
+				      n->path, T(&h->blocks[j]));
+				next++;
+			}
+		}
+	}
+	if (scanned)
+		ck_assert_uint_eq(n->n.blocks_reserved, reserved);
+}
+
 /* Checks one successful carving against the rules. */
 static void check_carving(const struct topo_config *c, const struct hosts *hs,
 			  const struct rec *r)
@@ -1164,7 +1320,7 @@ static void check_carving(const struct topo_config *c, const struct hosts *hs,
 
 			ck_assert_int_ge(f, 0);
 			if (n->n.routed) {
-				ck_assert_msg(!fam[f], "%s: two of a family",
+				CHECK(!fam[f], "%s: two of a family",
 					      n->path);
 			}
 			fam[f] = true;
@@ -1173,7 +1329,7 @@ static void check_carving(const struct topo_config *c, const struct hosts *hs,
 				      x->len == p->pfx[k].len +
 							c->levels[n->n.depth - 1]
 								.bits;
-			ck_assert_msg(in, "%s %s is in no prefix of its parent",
+			CHECK(in, "%s %s is in no prefix of its parent",
 				      n->path, T(x));
 		}
 		for (k = 0; k < 2; k++)
@@ -1187,7 +1343,7 @@ static void check_carving(const struct topo_config *c, const struct hosts *hs,
 				continue;
 			for (a = 0; a < n->n.n_prefixes; a++)
 				for (b = 0; b < o->n.n_prefixes; b++)
-					ck_assert_msg(!overlap(&n->pfx[a],
+					CHECK(!overlap(&n->pfx[a],
 							       &o->pfx[b]),
 						      "%s and %s overlap",
 						      T(&n->pfx[a]),
@@ -1218,11 +1374,13 @@ static void check_carving(const struct topo_config *c, const struct hosts *hs,
 			int f = topo_family_index(b->family);
 			bool in_leaf = false;
 
-			ck_assert_uint_eq(b->len, c->block_len[f]);
-			ck_assert(!topo_block_reserved(c, b));
+			CHECK(b->len == c->block_len[f], "%s: %s", h->name,
+			      T(b));
+			CHECK(!topo_block_reserved(c, b), "%s: %s reserved",
+			      h->name, T(b));
 			for (k = 0; k < leaf->n.n_prefixes; k++)
 				in_leaf |= contains(&leaf->pfx[k], b);
-			ck_assert_msg(in_leaf, "%s: block %s outside %s",
+			CHECK(in_leaf, "%s: block %s outside %s",
 				      h->name, T(b), h->path);
 			per[f]++;
 			all[n_all++] = *b;
@@ -1240,11 +1398,13 @@ static void check_carving(const struct topo_config *c, const struct hosts *hs,
 	/* the blocks of a family share one length: overlapping is equal */
 	qsort(all, n_all, sizeof(*all), pfx_cmp);
 	for (i = 1; i < n_all; i++)
-		ck_assert_msg(pfx_cmp(&all[i - 1], &all[i]),
+		CHECK(pfx_cmp(&all[i - 1], &all[i]),
 			      "block %s taken twice", T(&all[i]));
 	ck_assert_uint_eq(r->nodes[0].n.blocks_used, used);
 	ck_assert_uint_eq(r->nodes[0].n.addrs_used, pods);
 	free(all);
+	for (i = 0; i < r->n_nodes; i++)
+		check_node_sums(c, r, &r->nodes[i]);
 }
 
 struct rpool {
@@ -1274,6 +1434,7 @@ START_TEST(test_carve_random)
 		char bl[8], bl6[8], err[512];
 		unsigned n_levels = 1 + rnd_below(3), i, n_pools = 0, nv4;
 		unsigned nv6 = rnd_below(3), bits_total = 0, first;
+		unsigned zones, subnets;
 		bool res = rnd_below(2);
 		struct topo_config c;
 		struct rec r1, r2;
@@ -1314,14 +1475,17 @@ START_TEST(test_carve_random)
 		ck_assert_msg(rc == 0, "seed %" PRIu64 " round %u: %s", seed,
 			      round, err);
 
+		zones = 1 + rnd_below(5);
+		subnets = 1 + rnd_below(4);
 		hs->n = 0;
 		for (i = 0, l1 = 1 + rnd_below(40); i < l1; i++) {
 			char name[16], facts[96];
 
 			snprintf(name, sizeof(name), "n%03u", rnd_below(1000));
 			snprintf(facts, sizeof(facts),
-				 "zone=z%u,subnet=s%u,rack=r%u", rnd_below(5),
-				 rnd_below(4), rnd_below(3));
+				 "zone=z%u,subnet=s%u,rack=r%u",
+				 rnd_below(zones), rnd_below(subnets),
+				 rnd_below(3));
 			for (l2 = 0; l2 < hs->n; l2++)
 				if (!strcmp(hs->names[l2], name))
 					break;
@@ -1386,6 +1550,7 @@ static Suite *carve_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_carve_dual_stack);
 	tcase_add_test(tc, test_carve_reserved);
+	tcase_add_test(tc, test_carve_reserved_huge);
 	tcase_add_test(tc, test_carve_pools_spill);
 	tcase_add_test(tc, test_carve_level_full);
 	tcase_add_test(tc, test_carve_subnet_full);
