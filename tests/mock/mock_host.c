@@ -10,6 +10,7 @@
 #include "loop.h"
 #include "mock_host.h"
 #include "nl.h"
+#include "store.h"
 
 struct mock_cfg {
 	char *key;
@@ -39,6 +40,27 @@ struct strata_instance {
 	struct mock_host *mh;
 };
 
+/* A store call in flight; orphaned (mh NULL) calls complete silently. */
+struct mock_call {
+	struct mock_host *mh;
+	struct mock_call *prev, *next;
+	union {
+		strata_store_txn_cb txn;
+		strata_store_range_cb range;
+		strata_store_done_cb done;
+		strata_store_lease_cb lease;
+	} cb;
+	void *arg;
+};
+
+struct mock_swatch {
+	struct mock_host *mh;
+	struct mock_swatch *prev, *next;
+	struct store_watch *w;
+	strata_store_watch_cb cb;
+	void *arg;
+};
+
 struct strata_status {
 	struct mock_host *mh;
 };
@@ -60,6 +82,10 @@ struct mock_host {
 	struct strata_route *routes;
 	size_t n_routes, cap_routes;
 	unsigned synced, resyncs, stopped, topology_changes;
+	struct store *store;
+	struct mock_call *calls;
+	struct mock_swatch *swatches;
+	unsigned store_writes;
 	unsigned logs[8];
 };
 
@@ -897,6 +923,263 @@ unsigned mock_host_topology_changes(const struct mock_host *mh)
 	return mh->topology_changes;
 }
 
+/* -- the store --------------------------------------------------------- */
+
+static struct mock_call *call_new(struct mock_host *mh, void *arg)
+{
+	struct mock_call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->mh = mh;
+	c->arg = arg;
+	c->next = mh->calls;
+	if (c->next)
+		c->next->prev = c;
+	mh->calls = c;
+	return c;
+}
+
+static void call_unlink(struct mock_call *c)
+{
+	if (!c->mh)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->mh->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Frees the record; true when the completion is to be delivered. */
+static bool call_end(struct mock_call *c, struct mock_call *copy)
+{
+	*copy = *c;
+	call_unlink(c);
+	free(c);
+	return copy->mh != NULL;
+}
+
+static int call_start(struct mock_call *c, int rc)
+{
+	if (rc) {
+		call_unlink(c);
+		free(c);
+	}
+	return rc;
+}
+
+static void m_txn_done(void *arg, int err,
+		       const struct strata_store_txn_result *res)
+{
+	struct mock_call c;
+
+	if (call_end(arg, &c))
+		c.cb.txn(c.arg, err, res);
+}
+
+static void m_range_done(void *arg, int err, int64_t rev,
+			 const struct strata_kv *kvs, size_t n)
+{
+	struct mock_call c;
+
+	if (call_end(arg, &c))
+		c.cb.range(c.arg, err, rev, kvs, n);
+}
+
+static void m_write_done(void *arg, int err, int64_t rev, int64_t n)
+{
+	struct mock_call c;
+
+	if (call_end(arg, &c))
+		c.cb.done(c.arg, err, rev, n);
+}
+
+static void m_lease_done(void *arg, int err, int64_t id, int64_t ttl_ms)
+{
+	struct mock_call c;
+
+	if (call_end(arg, &c))
+		c.cb.lease(c.arg, err, id, ttl_ms);
+}
+
+#define MOCK_CALL(inst, field, fn, arg)                                   \
+	struct mock_host *mh = MH(inst);                                  \
+	struct mock_call *c;                                              \
+	if (!(fn))                                                        \
+		return -EINVAL;                                           \
+	if (!mh->store)                                                   \
+		return -ENOTCONN;                                         \
+	c = call_new(mh, arg);                                            \
+	if (!c)                                                           \
+		return -ENOMEM;                                           \
+	c->cb.field = (fn)
+
+static int h_store_txn(struct strata_instance *inst,
+		       const struct strata_store_txn *txn,
+		       strata_store_txn_cb cb, void *arg)
+{
+	MOCK_CALL(inst, txn, cb, arg);
+	if (!txn)
+		return call_start(c, -EINVAL);
+	mh->store_writes++;
+	return call_start(c, store_txn(mh->store, txn, m_txn_done, c));
+}
+
+static int h_store_get(struct strata_instance *inst, const char *key,
+		       uint32_t flags, strata_store_range_cb cb, void *arg)
+{
+	MOCK_CALL(inst, range, cb, arg);
+	if (!key)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_get(mh->store, key, flags, m_range_done, c));
+}
+
+static int h_store_put(struct strata_instance *inst, const char *key,
+		       const void *value, size_t value_len, int64_t lease,
+		       strata_store_done_cb cb, void *arg)
+{
+	MOCK_CALL(inst, done, cb, arg);
+	if (!key || (!value && value_len))
+		return call_start(c, -EINVAL);
+	mh->store_writes++;
+	return call_start(c, store_put(mh->store, key, value, value_len, lease,
+				       m_write_done, c));
+}
+
+static int h_store_delete(struct strata_instance *inst, const char *key,
+			  uint32_t flags, strata_store_done_cb cb, void *arg)
+{
+	MOCK_CALL(inst, done, cb, arg);
+	if (!key)
+		return call_start(c, -EINVAL);
+	mh->store_writes++;
+	return call_start(c, store_delete(mh->store, key, flags, m_write_done,
+					  c));
+}
+
+static int h_store_lease_grant(struct strata_instance *inst, int64_t ttl_ms,
+			       strata_store_lease_cb cb, void *arg)
+{
+	MOCK_CALL(inst, lease, cb, arg);
+	if (ttl_ms <= 0)
+		return call_start(c, -EINVAL);
+	return call_start(c, store_lease_grant(mh->store, ttl_ms, 0,
+					       m_lease_done, c));
+}
+
+static int h_store_lease_keepalive(struct strata_instance *inst, int64_t id,
+				   strata_store_lease_cb cb, void *arg)
+{
+	MOCK_CALL(inst, lease, cb, arg);
+	return call_start(c, store_lease_keepalive(mh->store, id, m_lease_done,
+						   c));
+}
+
+static int h_store_lease_revoke(struct strata_instance *inst, int64_t id,
+				strata_store_done_cb cb, void *arg)
+{
+	MOCK_CALL(inst, done, cb, arg);
+	return call_start(c, store_lease_revoke(mh->store, id, m_write_done,
+						c));
+}
+
+static void m_watch_events(void *arg, int err, int64_t rev,
+			   const struct strata_store_event *ev, size_t n)
+{
+	struct mock_swatch *w = arg;
+
+	/* w may be cancelled by the callback: nothing after it */
+	w->cb(w->arg, err, rev, ev, n);
+}
+
+static struct strata_store_watch *
+h_store_watch(struct strata_instance *inst, const char *key, uint32_t flags,
+	      int64_t start_rev, strata_store_watch_cb cb, void *arg)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_swatch *w;
+	int rc;
+
+	if (!key || !cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!mh->store) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->mh = mh;
+	w->cb = cb;
+	w->arg = arg;
+	rc = store_watch(mh->store, key, flags, start_rev, m_watch_events, w,
+			 &w->w);
+	if (rc) {
+		free(w);
+		errno = -rc;
+		return NULL;
+	}
+	w->next = mh->swatches;
+	if (w->next)
+		w->next->prev = w;
+	mh->swatches = w;
+	return (struct strata_store_watch *)w;
+}
+
+static void h_store_watch_cancel(struct strata_instance *inst,
+				 struct strata_store_watch *sw)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_swatch *w = (struct mock_swatch *)sw;
+
+	if (!w)
+		return;
+	store_watch_cancel(w->w);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		mh->swatches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+/* Calls in flight are orphaned (their completions dropped, as the daemon
+ * drops them for a destroyed instance) and watches released. */
+static void store_detach(struct mock_host *mh)
+{
+	struct mock_call *c, *next;
+
+	for (c = mh->calls; c; c = next) {
+		next = c->next;
+		c->mh = NULL;
+		c->prev = c->next = NULL;
+	}
+	mh->calls = NULL;
+	while (mh->swatches)
+		h_store_watch_cancel(&mh->inst,
+				     (struct strata_store_watch *)mh->swatches);
+	mh->store = NULL;
+}
+
+int mock_host_set_store(struct mock_host *mh, struct store *st)
+{
+	if (mh->store != st)
+		store_detach(mh);
+	mh->store = st;
+	return 0;
+}
+
+unsigned mock_host_store_writes(const struct mock_host *mh)
+{
+	return mh->store_writes;
+}
+
 /* -- the host ---------------------------------------------------------- */
 
 static const struct strata_host mock_table = {
@@ -927,6 +1210,15 @@ static const struct strata_host mock_table = {
 	.kroute_delete = h_kroute_delete,
 	.fact_get = h_fact_get,
 	.fact_set = h_fact_set,
+	.store_txn = h_store_txn,
+	.store_get = h_store_get,
+	.store_put = h_store_put,
+	.store_delete = h_store_delete,
+	.store_lease_grant = h_store_lease_grant,
+	.store_lease_keepalive = h_store_lease_keepalive,
+	.store_lease_revoke = h_store_lease_revoke,
+	.store_watch = h_store_watch,
+	.store_watch_cancel = h_store_watch_cancel,
 	.route_owner = h_route_owner,
 	.route_set = h_route_set,
 	.route_unset = h_route_unset,
@@ -964,6 +1256,7 @@ void mock_host_free(struct mock_host *mh)
 
 	if (!mh)
 		return;
+	store_detach(mh);
 	while (mh->watches)
 		h_fd_unwatch(&mh->inst, (struct strata_watch *)mh->watches);
 	if (mh->http)

@@ -7,8 +7,9 @@
  * plugin's schema, as the daemon applies them), the loop entries run on a
  * real core/loop.c, HTTP on core/http.c, kernel routes on core/nl.c with
  * the default rtproto (opened at first use, so in the test's namespace),
- * facts live in a small table, and route_*, metrics and status are recorded
- * for the test to assert on. There is one instance per mock host.
+ * facts live in a small table, the store entries run on a core store the
+ * test opens (mock_host_set_store), and route_*, metrics and status are
+ * recorded for the test to assert on. There is one instance per mock host.
  */
 #ifndef STRATA_TESTS_MOCK_HOST_H
 #define STRATA_TESTS_MOCK_HOST_H
@@ -21,6 +22,7 @@
 
 struct loop;
 struct mock_host;
+struct store;
 
 struct mock_host *mock_host_new(void); /* NULL on failure */
 void mock_host_free(struct mock_host *mh);
@@ -56,6 +58,19 @@ int mock_host_set_cfg_strings(struct mock_host *mh, const char *key,
 /* Facts */
 int mock_host_set_fact(struct mock_host *mh, const char *name,
 		       const char *value);
+
+/*
+ * The store entries work on st (a core store the test opened with
+ * store_open on mock_host_loop(mh)), like the daemon's: completions on the
+ * loop, never inside the call. Without a store they return -ENOTCONN.
+ * Setting another store (or NULL) first detaches the old one: its watches
+ * are released and completions still in flight are dropped, as the daemon
+ * drops them for a destroyed instance; do that before store_close() when
+ * the plugin instance is gone. mock_host_free() detaches too.
+ */
+int mock_host_set_store(struct mock_host *mh, struct store *st);
+/* Store writes (txn, put, delete) made through the table. */
+unsigned mock_host_store_writes(const struct mock_host *mh);
 
 /* What the plugin did with the route model. */
 bool mock_host_is_owner(const struct mock_host *mh);
