@@ -1171,7 +1171,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->no_spread = true;
 			break;
 		case OPT_PLUGIN:
+			/* a path is the user's, relative to here; a bare
+			 * name is looked up in the plugin directory */
 			o->plugin = optarg;
+			if (strchr(optarg, '/')) {
+				o->plugin = realpath(optarg, NULL);
+				if (!o->plugin)
+					die(EXIT_USAGE, "--plugin %s: %s", optarg,
+					    strerror(errno));
+			}
 			break;
 		case OPT_PLUGIN_DIR:
 			o->plugin_dir = optarg;
@@ -1347,5 +1355,7 @@ int plan_main(int argc, char **argv)
 	ipam_close(&ip);
 	config_destroy(&lc);
 	free(o.cidr);
+	if (o.plugin && strchr(o.plugin, '/'))
+		free((char *)o.plugin);
 	return 0;
 }

@@ -910,6 +910,8 @@ void sync_advance(struct topo *t)
 		if (!t->carving_ok)
 			return;
 	}
+	if (t->cfg.gateway)
+		goto out; /* it claims nothing: no tree node, record or block */
 	for (d = 1; d <= t->cfg.n_levels && !t->nodes_failed; d++) {
 		const struct st_node *n;
 

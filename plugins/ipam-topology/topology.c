@@ -588,6 +588,10 @@ static int new_req(struct topo *t, const struct strata_ipam_request *in,
 	}
 	if (!r->fams && !r->err)
 		req_fail(r, -EAFNOSUPPORT, "no address family configured");
+	if (t->cfg.gateway && !r->err && !release)
+		req_fail(r, -EOPNOTSUPP,
+			 "this node is a gateway (gateway = true): it has no "
+			 "pods and hands out no address");
 	if (r->err || release) {
 		/* a release never waits for the setup: memory knows */
 		if (release && !r->err && t->phase < PH_READY &&
@@ -901,9 +905,11 @@ static int topo_create(const struct strata_host *host,
 		free(t);
 		return rc;
 	}
-	for (i = 0; i < t->cfg.n_levels; i++)
+	/* a gateway only reads the carving: it needs no facts */
+	for (i = 0; i < t->cfg.n_levels && !t->cfg.gateway; i++)
 		t->wanted[n++] = t->cfg.levels[i].fact;
-	t->wanted[n++] = "address";
+	if (!t->cfg.gateway)
+		t->wanted[n++] = "address";
 	t->wanted[n] = NULL;
 	t->cooldown_ms = t->cfg.cooldown_ns / 1000000;
 	q_init(&t->waiting);
@@ -940,8 +946,9 @@ static int topo_start(void *self)
 		return -EINVAL;
 	}
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	rc = topo_path(&t->cfg, fact, t, t->path, sizeof(t->path), err,
-		       sizeof(err));
+	rc = t->cfg.gateway ? 0 :
+			      topo_path(&t->cfg, fact, t, t->path,
+					sizeof(t->path), err, sizeof(err));
 	if (rc < 0) {
 		LOG(t, STRATA_LOG_ERR, "%s", err);
 		return rc;
