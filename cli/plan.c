@@ -356,16 +356,17 @@ static void host_fact(struct host_in *h, const char *name, const char *value)
 	h->n_facts++;
 }
 
-/* Node addresses a planned host does not have yet: 100.64.0.0/10 and
- * fd00:5::/64, one per host, so routes have somewhere to point. */
+/* Node addresses a planned host does not have yet, one per host so routes
+ * have somewhere to point: from 240.0.0.0/4 (reserved, never a real
+ * node's) and fd00:5::/64. */
 static void host_synth_addrs(struct topo *t, struct host_in *h, bool v6)
 {
 	uint32_t n = ++t->node_seq;
 	struct strata_addr *a = &h->addrs[h->n_addrs++];
 
 	a->family = STRATA_AF_INET;
-	a->addr[0] = 100;
-	a->addr[1] = (uint8_t)(64 | ((n >> 16) & 0x3f));
+	a->addr[0] = (uint8_t)(240 | ((n >> 24) & 0x0f));
+	a->addr[1] = (uint8_t)(n >> 16);
 	a->addr[2] = (uint8_t)(n >> 8);
 	a->addr[3] = (uint8_t)n;
 	if (!v6)
@@ -710,11 +711,68 @@ static uint64_t bgp_total(const struct result *r)
 	return total;
 }
 
+/* Paths in tree order: a parent right before its children. */
+static int cmp_tree(const void *a, const void *b)
+{
+	const struct carving_node *const *x = a, *const *y = b;
+	const unsigned char *p = (const unsigned char *)(*x)->path;
+	const unsigned char *q = (const unsigned char *)(*y)->path;
+
+	for (; *p && *p == *q; p++, q++)
+		;
+	return (*p == '/' ? 1 : *p) - (*q == '/' ? 1 : *q);
+}
+
+static bool child_of(const struct carving_node *parent,
+		     const struct carving_node *n)
+{
+	size_t len = strlen(parent->path);
+
+	if (n->depth != parent->depth + 1)
+		return false;
+	if (parent->depth == 0)
+		return true;
+	return !strncmp(n->path, parent->path, len) && n->path[len] == '/';
+}
+
+/* How many more children a node has room for, in its first family's
+ * prefixes, from the length its children's prefixes have. */
+static bool room_for(const struct carving *c, const struct carving_node *n,
+		     uint64_t *room, const char **level)
+{
+	const struct carving_node *child = NULL;
+	uint64_t slots = 0, used = 0;
+	uint8_t fam, clen = 0;
+
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (child_of(n, &c->nodes[i])) {
+			if (!child)
+				child = &c->nodes[i];
+			used++;
+		}
+	if (!child || !child->n_prefixes || !n->n_prefixes)
+		return false;
+	fam = child->prefixes[0].family;
+	clen = child->prefixes[0].len;
+	for (uint32_t k = 0; k < n->n_prefixes; k++) {
+		const struct strata_prefix *p = &n->prefixes[k];
+
+		if (p->family != fam || clen < p->len)
+			continue;
+		slots += clen - p->len >= 63 ? UINT64_MAX / 2 :
+					       1ull << (clen - p->len);
+	}
+	*room = slots > used ? slots - used : 0;
+	*level = child->level;
+	return true;
+}
+
 static void print_text(const struct result *r)
 {
 	const struct carving *c = r->c;
 	size_t n_cloud;
 	const struct plan_cloud_route *cr = plan_cloud_routes(r->plan, &n_cloud);
+	const struct carving_node **tree;
 	uint64_t pods = 0, lo, hi;
 	uint32_t busiest;
 	char buf[512], p[64];
@@ -724,19 +782,34 @@ static void print_text(const struct result *r)
 	printf("plan: %zu subnets, %zu hosts, %" PRIu64 " pods\n",
 	       r->c->in.n_groups, c->n_hosts, pods);
 	printf("\ncarving\n");
+	tree = calloc(c->n_nodes ? c->n_nodes : 1, sizeof(*tree));
+	if (!tree)
+		die(EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < c->n_nodes; i++)
+		tree[i] = &c->nodes[i];
+	qsort(tree, c->n_nodes, sizeof(*tree), cmp_tree);
 	for (size_t i = 0; i < c->n_nodes; i++) {
-		const struct carving_node *n = &c->nodes[i];
+		const struct carving_node *n = tree[i];
 		int indent = (int)n->depth * 2 + 2;
+		const char *level;
+		uint64_t room;
 
 		node_prefixes(n, buf, sizeof(buf));
 		if (n->depth == 0) {
 			printf("  pools %s: %" PRIu64 " of %" PRIu64
-			       " blocks used (%.1f%%)\n", buf, n->blocks_used,
+			       " blocks used (%.1f%%)", buf, n->blocks_used,
 			       n->blocks_total, pct(n->blocks_used,
 						    n->blocks_total));
+			if (room_for(c, n, &room, &level))
+				printf(", room for %" PRIu64 " more %s%s",
+				       room, level, room == 1 ? "" : "s");
+			printf("\n");
 			continue;
 		}
 		printf("%*s%s %s  %s", indent, "", n->level, n->path, buf);
+		if (!n->routed && room_for(c, n, &room, &level))
+			printf("  room for %" PRIu64 " more %s%s", room, level,
+			       room == 1 ? "" : "s");
 		if (n->routed) {
 			uint64_t bph = blocks_per_host(r, n->group);
 			uint64_t free_blocks = n->blocks_total - n->blocks_used -
@@ -751,6 +824,7 @@ static void print_text(const struct result *r)
 		}
 		printf("\n");
 	}
+	free(tree);
 	for (int f = PLAN_V4; f <= PLAN_V6; f++) {
 		enum plan_cloud_mode m = plan_cloud_mode(r->plan, f);
 		uint32_t used = 0;
