@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what strata needs to build, run and test, from Debian's packages.
-# Usage: scripts/deps.sh [build|test|bench]   (test and bench add their tools)
+# Usage: scripts/deps.sh [build|demo|test|bench]   (the others add their tools)
 set -eu
 
 BUILD="autoconf automake libtool pkg-config make gcc g++ \
@@ -8,12 +8,14 @@ BUILD="autoconf automake libtool pkg-config make gcc g++ \
 	libnl-route-3-dev libssl-dev libsqlite3-dev check iproute2 procps"
 TEST="valgrind clang libclang-rt-14-dev binutils python3 curl openssl etcd-server iputils-ping"
 BENCH="etcd-server"
+DEMO="python3 iputils-ping"
 
 case ${1:-build} in
 build) want=$BUILD ;;
+demo) want="$BUILD $DEMO" ;;
 test) want="$BUILD $TEST" ;;
 bench) want="$BUILD $TEST $BENCH" ;;
-*) echo "usage: deps.sh [build|test|bench]" >&2; exit 2 ;;
+*) echo "usage: deps.sh [build|demo|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -138,6 +138,7 @@ bb1=$(blocks b1 | head -n1)
 inside "$ba1" "$pa" && inside "$ba2" "$pa" || fail "subnet A's blocks $ba1 $ba2 outside $pa"
 inside "$bb1" "$pb" || fail "subnet B's block $bb1 outside $pb"
 [ "$ba1" != "$ba2" ] || fail "a1 and a2 share block $ba1"
+[ -z "$(blocks rt)" ] || fail "the gateway claimed blocks: $(blocks rt)"
 ok "blocks inside their subnet's prefix: A $pa ($ba1, $ba2), B $pb ($bb1)"
 
 # intra-subnet: a1 routes a2's block via a2, and nothing of subnet B
