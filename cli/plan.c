@@ -28,6 +28,7 @@
 #include "../core/plan.h"
 #include "../core/plug.h"
 #include "../core/route.h"
+#include "client.h"
 #include "plan.h"
 
 #define EXIT_FAIL 1
@@ -50,6 +51,8 @@ struct opts {
 	const char *bgp;
 	long announcers;
 	bool no_per_host, no_spread;
+	bool current;         /* --current: the running cluster's hosts */
+	const char *socket;
 	enum { OUT_TEXT, OUT_JSON, OUT_DOT } format;
 };
 
@@ -327,6 +330,8 @@ struct topo {
 	size_t n, cap;
 	struct strata_topo_host *th;
 	char *levels[2]; /* facts the zone and subnet of a shape fill */
+	char *all_levels[8]; /* every level's fact, outer first */
+	int n_levels;
 	uint32_t node_seq; /* synthesized node addresses */
 };
 
@@ -412,6 +417,16 @@ static void level_facts_from(struct topo *t, struct ipam *ip)
 		if (!t->levels[i])
 			die(EXIT_FAIL, "out of memory");
 	}
+	for (int i = 0; i < n && i < 8; i++) {
+		const char *l = cfg_get_strings_at(ip->cp,
+						   ip->plug->desc->config,
+						   "levels", (uint32_t)i);
+
+		t->all_levels[i] = strndup(l ? l : "", l ? strcspn(l, ":") : 0);
+		if (!t->all_levels[i])
+			die(EXIT_FAIL, "out of memory");
+		t->n_levels = i + 1;
+	}
 	/* one level only: the subnet is that level */
 	if (n == 1) {
 		t->levels[1] = t->levels[0];
@@ -485,7 +500,7 @@ static void check_keys(const config_setting_t *g, const char *const *known,
 }
 
 static void read_topology(struct topo *t, const config_t *lc, const char *file,
-			  bool v6, struct opts *o)
+			  bool v6, struct opts *o, bool hosts_optional)
 {
 	static const char *const top_keys[] = { "ipam", "routes", "zones",
 						 "hosts", NULL };
@@ -614,9 +629,251 @@ static void read_topology(struct topo *t, const config_t *lc, const char *file,
 		if (a6)
 			h->n_addrs++;
 	}
-	if (!t->n)
+	if (!t->n && !hosts_optional)
 		die(EXIT_FAIL, "%s: no hosts: give zones (with subnets) or hosts",
 		    file);
+}
+
+/* ---- the running cluster (--current) ------------------------------------- */
+
+struct live_node {
+	const char *path;
+	uint32_t depth;
+	struct strata_prefix prefixes[STRATA_TOPO_MAX_ADDRS];
+	uint32_t n_prefixes;
+	bool stays;
+};
+
+struct live {
+	yajl_val tree;
+	struct live_node *nodes;
+	size_t n_nodes;
+	uint8_t block_len[2]; /* per family, 0: none seen */
+	uint64_t hosts_moving, addrs_moving;
+	size_t stays, moves;
+	bool blocks_change;
+};
+
+static yajl_val jget(yajl_val obj, const char *key, yajl_type t)
+{
+	const char *path[] = { key, NULL };
+
+	return obj ? yajl_tree_get(obj, path, t) : NULL;
+}
+
+static uint32_t depth_of(const char *path)
+{
+	uint32_t d = path[0] ? 1 : 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+static void live_read(struct live *lv, struct topo *t, const char *socket)
+{
+	yajl_val res, nodes, hosts;
+
+	lv->tree = stratactl_call(socket, "topology", &res);
+	nodes = jget(res, "nodes", yajl_t_array);
+	hosts = jget(res, "hosts", yajl_t_array);
+	if (!nodes || !hosts)
+		die(EXIT_FAIL, "topology: malformed reply from stratad");
+	lv->nodes = xcalloc(nodes->u.array.len, sizeof(*lv->nodes));
+	for (size_t i = 0; i < nodes->u.array.len; i++) {
+		yajl_val n = nodes->u.array.values[i];
+		yajl_val path = jget(n, "path", yajl_t_string);
+		yajl_val pf = jget(n, "prefixes", yajl_t_array);
+		struct live_node *ln = &lv->nodes[lv->n_nodes];
+
+		if (!path || !pf)
+			die(EXIT_FAIL, "topology: malformed node from stratad");
+		if (!path->u.string[0])
+			continue; /* the cluster: its pools are the config's */
+		ln->path = path->u.string;
+		ln->depth = depth_of(ln->path);
+		for (size_t k = 0; k < pf->u.array.len &&
+				   ln->n_prefixes < STRATA_TOPO_MAX_ADDRS; k++) {
+			yajl_val v = pf->u.array.values[k];
+
+			if (YAJL_IS_STRING(v) &&
+			    !route_prefix_parse(v->u.string,
+						&ln->prefixes[ln->n_prefixes]))
+				ln->n_prefixes++;
+		}
+		lv->n_nodes++;
+	}
+	for (size_t i = 0; i < hosts->u.array.len; i++) {
+		yajl_val h = hosts->u.array.values[i];
+		yajl_val name = jget(h, "name", yajl_t_string);
+		yajl_val path = jget(h, "path", yajl_t_string);
+		yajl_val addrs = jget(h, "addresses", yajl_t_array);
+		yajl_val blocks = jget(h, "blocks", yajl_t_array);
+		yajl_val used = jget(h, "addresses_used", yajl_t_number);
+		struct host_in *hi;
+		char *comp, *save = NULL;
+		int level = 0;
+
+		if (!name || !path || !addrs || !blocks)
+			die(EXIT_FAIL, "topology: malformed host from stratad");
+		if (depth_of(path->u.string) != (uint32_t)t->n_levels)
+			die(EXIT_FAIL,
+			    "the running cluster's paths have %u levels (%s), "
+			    "the config %d: every prefix would move; plan the "
+			    "new layout with --topology",
+			    depth_of(path->u.string), path->u.string,
+			    t->n_levels);
+		hi = host_add(t);
+		hi->name = xstrdup(name->u.string);
+		hi->pods = used && YAJL_IS_INTEGER(used) &&
+					   YAJL_GET_INTEGER(used) > 0 ?
+				   (uint32_t)(YAJL_GET_INTEGER(used) > (1 << 20) ?
+						      (1 << 20) :
+						      YAJL_GET_INTEGER(used)) :
+				   0;
+		comp = xstrdup(path->u.string);
+		for (char *c = strtok_r(comp, "/", &save); c;
+		     c = strtok_r(NULL, "/", &save))
+			host_fact(hi, t->all_levels[level++], c);
+		free(comp);
+		for (size_t k = 0; k < addrs->u.array.len &&
+				   hi->n_addrs < STRATA_TOPO_MAX_ADDRS; k++) {
+			yajl_val v = addrs->u.array.values[k];
+
+			if (YAJL_IS_STRING(v) &&
+			    !route_addr_parse(v->u.string,
+					      &hi->addrs[hi->n_addrs]))
+				hi->n_addrs++;
+		}
+		for (size_t k = 0; k < blocks->u.array.len; k++) {
+			yajl_val v = blocks->u.array.values[k];
+			struct strata_prefix b;
+
+			if (YAJL_IS_STRING(v) &&
+			    !route_prefix_parse(v->u.string, &b))
+				lv->block_len[b.family == STRATA_AF_INET ? 0 : 1] =
+					b.len;
+		}
+	}
+}
+
+static bool pfx_inside(const struct strata_prefix *in,
+		       const struct strata_prefix *out)
+{
+	unsigned full = out->len / 8, rest = out->len % 8;
+
+	if (in->family != out->family || in->len < out->len)
+		return false;
+	if (memcmp(in->addr, out->addr, full))
+		return false;
+	return !rest || ((in->addr[full] ^ out->addr[full]) &
+			 (0xff << (8 - rest))) == 0;
+}
+
+/*
+ * What the new carving does to the running cluster. A live prefix stays
+ * when the new carving could hold it as it is: inside one of the new pools,
+ * at the length the new carving gives its depth there. Blocks stay when
+ * their subnet stays and the block length is the same.
+ */
+static void live_compare(struct live *lv, const struct carving *c)
+{
+	const struct carving_node *root = NULL;
+
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (c->nodes[i].depth == 0)
+			root = &c->nodes[i];
+	for (size_t i = 0; i < c->n_hosts; i++)
+		for (uint32_t k = 0; k < c->hosts[i].n_blocks; k++) {
+			const struct strata_prefix *b = &c->hosts[i].blocks[k];
+			int f = b->family == STRATA_AF_INET ? 0 : 1;
+
+			if (lv->block_len[f] && lv->block_len[f] != b->len)
+				lv->blocks_change = true;
+		}
+	for (size_t i = 0; i < lv->n_nodes; i++) {
+		struct live_node *ln = &lv->nodes[i];
+
+		ln->stays = root != NULL;
+		for (uint32_t k = 0; k < ln->n_prefixes && ln->stays; k++) {
+			const struct strata_prefix *p = &ln->prefixes[k];
+			bool ok = false;
+
+			for (uint32_t q = 0; root && q < root->n_prefixes && !ok;
+			     q++) {
+				const struct strata_prefix *pool =
+					&root->prefixes[q];
+
+				if (!pfx_inside(p, pool))
+					continue;
+				/* the length the new carving gives this depth
+				 * in this pool, from any node it carved there */
+				for (size_t j = 0; j < c->n_nodes && !ok; j++) {
+					const struct carving_node *n = &c->nodes[j];
+
+					if (n->depth != ln->depth)
+						continue;
+					for (uint32_t m = 0; m < n->n_prefixes; m++)
+						if (pfx_inside(&n->prefixes[m], pool) &&
+						    n->prefixes[m].len == p->len)
+							ok = true;
+				}
+			}
+			ln->stays = ok;
+		}
+		if (ln->stays)
+			lv->stays++;
+		else
+			lv->moves++;
+	}
+	/* hosts and pods that must be re-addressed */
+	for (size_t i = 0; i < c->n_hosts; i++) {
+		bool moving = lv->blocks_change;
+
+		for (size_t k = 0; k < lv->n_nodes && !moving; k++)
+			if (!lv->nodes[k].stays &&
+			    !strncmp(c->hosts[i].path, lv->nodes[k].path,
+				     strlen(lv->nodes[k].path)) &&
+			    (c->hosts[i].path[strlen(lv->nodes[k].path)] == '/' ||
+			     !c->hosts[i].path[strlen(lv->nodes[k].path)]))
+				moving = true;
+		if (moving) {
+			lv->hosts_moving++;
+			lv->addrs_moving += c->hosts[i].addrs_used;
+		}
+	}
+}
+
+static void live_print_text(const struct live *lv, const char *socket)
+{
+	char buf[64];
+
+	printf("change from the running cluster (%s):\n",
+	       socket ? socket : "stratad");
+	for (size_t i = 0; i < lv->n_nodes; i++) {
+		const struct live_node *ln = &lv->nodes[i];
+
+		printf("  %-32s", ln->path);
+		for (uint32_t k = 0; k < ln->n_prefixes; k++) {
+			route_prefix_format(&ln->prefixes[k], buf, sizeof(buf));
+			printf(" %s", buf);
+		}
+		printf("  %s\n", ln->stays ? "stays" : "MOVES");
+	}
+	if (lv->blocks_change)
+		printf("  the block length changes: every host's blocks move\n");
+	if (!lv->moves && !lv->blocks_change) {
+		printf("  nothing moves: every prefix and block stays where it "
+		       "is\n\n");
+		return;
+	}
+	printf("  %zu of %zu prefixes move; %" PRIu64 " hosts with %" PRIu64
+	       " pod addresses in use must be drained and re-addressed.\n"
+	       "  stratad refuses a changed carving on a running cluster "
+	       "(appending pools is\n  the one change it takes): this is a "
+	       "migration, not a reload.\n\n",
+	       lv->moves, lv->moves + lv->stays, lv->hosts_moving,
+	       lv->addrs_moving);
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -625,6 +882,7 @@ struct result {
 	struct carving *c;
 	struct plan *plan;
 	const struct opts *o;
+	struct live *live; /* --current */
 };
 
 static const char *fam_name(int f)
@@ -779,6 +1037,8 @@ static void print_text(const struct result *r)
 
 	for (size_t i = 0; i < c->n_hosts; i++)
 		pods += c->hosts[i].addrs_used;
+	if (r->live)
+		live_print_text(r->live, r->o->socket);
 	printf("plan: %zu subnets, %zu hosts, %" PRIu64 " pods\n",
 	       r->c->in.n_groups, c->n_hosts, pods);
 	printf("\ncarving\n");
@@ -995,6 +1255,35 @@ static void print_json(const struct result *r)
 	for (size_t i = 0; plan_problem(r->plan, i); i++)
 		gs(g, plan_problem(r->plan, i));
 	yajl_gen_array_close(g);
+	if (r->live) {
+		const struct live *lv = r->live;
+
+		gs(g, "change");
+		yajl_gen_map_open(g);
+		gs(g, "nodes");
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < lv->n_nodes; i++) {
+			yajl_gen_map_open(g);
+			gkv(g, "path", lv->nodes[i].path);
+			gs(g, "prefixes");
+			yajl_gen_array_open(g);
+			for (uint32_t k = 0; k < lv->nodes[i].n_prefixes; k++) {
+				pfx(&lv->nodes[i].prefixes[k], p, sizeof(p));
+				gs(g, p);
+			}
+			yajl_gen_array_close(g);
+			gs(g, "stays");
+			yajl_gen_bool(g, lv->nodes[i].stays);
+			yajl_gen_map_close(g);
+		}
+		yajl_gen_array_close(g);
+		gki(g, "prefixes_moving", (long long)lv->moves);
+		gs(g, "blocks_change");
+		yajl_gen_bool(g, lv->blocks_change);
+		gki(g, "hosts_moving", (long long)lv->hosts_moving);
+		gki(g, "addresses_moving", (long long)lv->addrs_moving);
+		yajl_gen_map_close(g);
+	}
 	yajl_gen_map_close(g);
 	(void)br;
 	yajl_gen_get_buf(g, &buf, &len);
@@ -1124,6 +1413,10 @@ static void usage(FILE *f)
 		"      --plugin FILE        the IPAM plugin (default "
 		"ipam-topology.so)\n"
 		"      --plugin-dir DIR     where plugins are (default %s)\n"
+		"      --current            plan the hosts of the running cluster "
+		"(stratad at -s\n"
+		"                           SOCKET) with this config, and say "
+		"what would move\n"
 		"      --json               JSON output\n"
 		"      --format FORMAT      text (default), json or dot "
 		"(Graphviz)\n",
@@ -1150,6 +1443,7 @@ enum {
 	OPT_PLUGIN_DIR,
 	OPT_JSON,
 	OPT_FORMAT,
+	OPT_CURRENT,
 };
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -1175,14 +1469,22 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "current", no_argument, NULL, OPT_CURRENT },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	long budget6 = 0;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case OPT_CURRENT:
+			o->current = true;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
 		case 'c':
 			o->conf = optarg;
 			break;
@@ -1287,7 +1589,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->budget[1] = budget6 ? budget6 : o->budget[0];
 	if (o->topology && o->cidr)
 		die(EXIT_USAGE, "--topology and --cidr exclude each other");
-	if (!o->topology && !o->cidr)
+	if (o->current && !o->conf && !o->topology)
+		die(EXIT_USAGE, "--current plans the running cluster's hosts "
+				"with a new IPAM config: give it with --config "
+				"or a topology file's ipam group");
+	if (o->current && o->cidr)
+		die(EXIT_USAGE, "--current takes its hosts from stratad: "
+				"give the new config with --config, not --cidr");
+	if (!o->topology && !o->cidr && !o->current)
 		die(EXIT_USAGE, "give --topology FILE, or --cidr with --zones, "
 				"--subnets-per-zone, --hosts-per-subnet and "
 				"--pods-per-host");
@@ -1304,6 +1613,7 @@ int plan_main(int argc, char **argv)
 	struct ipam ip = { 0 };
 	struct topo t = { 0 };
 	struct carving c = { 0 };
+	struct live live = { 0 };
 	struct result r = { .c = &c, .o = &o };
 	struct plan_options po = { 0 };
 	config_t lc;
@@ -1350,9 +1660,11 @@ int plan_main(int argc, char **argv)
 
 	level_facts_from(&t, &ip);
 	v6 = ipam_has_v6(&ip);
+	if (o.current)
+		live_read(&live, &t, o.socket);
 	if (o.topology) {
-		read_topology(&t, &lc, o.topology, v6, &o);
-	} else {
+		read_topology(&t, &lc, o.topology, v6, &o, o.current);
+	} else if (!o.current) {
 		for (long z = 0; z < o.zones; z++)
 			for (long s = 0; s < o.subnets; s++) {
 				char zn[32], sn[32];
@@ -1387,6 +1699,10 @@ int plan_main(int argc, char **argv)
 	rc = carving_plan_input(&c, err, sizeof(err));
 	if (rc)
 		die(EXIT_FAIL, "%s", rc == -ENOMEM ? "out of memory" : err);
+	if (o.current) {
+		live_compare(&live, &c);
+		r.live = &live;
+	}
 	po.budget[0] = (uint32_t)o.budget[0];
 	po.budget[1] = (uint32_t)o.budget[1];
 	po.no_per_host = o.no_per_host;
@@ -1414,6 +1730,9 @@ int plan_main(int argc, char **argv)
 
 	plan_free(r.plan);
 	carving_free(&c);
+	if (live.tree)
+		yajl_tree_free(live.tree);
+	free(live.nodes);
 	for (size_t i = 0; i < t.n; i++) {
 		free(t.hosts[i].name);
 		for (uint32_t k = 0; k < t.hosts[i].n_facts; k++) {
@@ -1426,6 +1745,8 @@ int plan_main(int argc, char **argv)
 	if (t.levels[0] != t.levels[1])
 		free(t.levels[0]);
 	free(t.levels[1]);
+	for (int i = 0; i < t.n_levels; i++)
+		free(t.all_levels[i]);
 	ipam_close(&ip);
 	config_destroy(&lc);
 	free(o.cidr);

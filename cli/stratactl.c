@@ -24,6 +24,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "../core/plug.h"
+#include "client.h"
 #include "migrate.h"
 #include "plan.h"
 
@@ -271,6 +272,37 @@ static char *talk(const char *path, const char *req, size_t reqlen,
 		    command, path);
 	buf[len] = '\0';
 	return buf;
+}
+
+yajl_val stratactl_call(const char *socket, const char *cmd,
+			yajl_val *result)
+{
+	const char *okp[] = { "ok", NULL }, *errp[] = { "error", NULL };
+	const char *resp[] = { "result", NULL };
+	char *req, *reply, err[256];
+	yajl_val tree, ok, msg;
+	size_t reqlen;
+
+	if (!socket || !socket[0])
+		socket = getenv("STRATA_SOCKET");
+	if (!socket || !socket[0])
+		socket = DEFAULT_SOCKET;
+	command = cmd;
+	req = build_request(NULL, 0, &reqlen);
+	reply = talk(socket, req, reqlen, now_ms() + (int64_t)(timeout * 1000));
+	free(req);
+	tree = yajl_tree_parse(reply, err, sizeof(err));
+	free(reply);
+	ok = tree ? yajl_tree_get(tree, okp, yajl_t_any) : NULL;
+	if (!ok || !(YAJL_IS_TRUE(ok) || YAJL_IS_FALSE(ok)))
+		die(EXIT_TROUBLE, "%s: malformed reply from %s", cmd, socket);
+	if (YAJL_IS_FALSE(ok)) {
+		msg = yajl_tree_get(tree, errp, yajl_t_string);
+		die(EXIT_DAEMON_ERROR, "%s: %s", cmd,
+		    msg ? msg->u.string : "failed");
+	}
+	*result = yajl_tree_get(tree, resp, yajl_t_any);
+	return tree;
 }
 
 /* ---- showing the result -------------------------------------------------- */

@@ -163,6 +163,26 @@ ip netns exec "$b1" ping -c1 -W2 "$pod_a2" >/dev/null || fail "b1 cannot reach a
 ip netns exec "$a1" ping -c1 -W2 "$pod_a2" >/dev/null || fail "a1 cannot reach a2's pod $pod_a2"
 ok "pods reached across and within subnets (per-host routes)"
 
+# plan the running cluster: with its own config nothing moves; with
+# subnets of another size every subnet prefix moves, and plan says so
+"$STRATACTL" plan -s "$T/a1.sock" --current -c "$T/a1.conf" --json >"$T/cur.json" ||
+	fail "plan --current failed"
+python3 - "$T/cur.json" <<'PY' || fail "plan --current, same config: $(cat "$T/cur.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+c = j["change"]
+assert j["hosts"] == 3, j["hosts"]
+assert c["prefixes_moving"] == 0 and c["hosts_moving"] == 0, c
+assert len(c["nodes"]) == 3, c["nodes"]
+PY
+sed 's/"subnet:2"/"subnet:3"/' "$T/a1.conf" >"$T/new.conf"
+"$STRATACTL" plan -s "$T/a1.sock" --current -c "$T/new.conf" >"$T/new.txt" ||
+	fail "plan --current with a new carving failed"
+grep -q "z1/sA .*MOVES" "$T/new.txt" && grep -q "^  z1 .*stays" "$T/new.txt" &&
+	grep -q "2 of 3 prefixes move; 3 hosts" "$T/new.txt" ||
+	fail "plan --current did not show the move: $(cat "$T/new.txt")"
+ok "plan --current shows what a new carving would move, before it happens"
+
 # a budget of 2: one route per subnet prefix, through a forwarder
 budget=2
 for h in a1 a2 b1 rt; do
