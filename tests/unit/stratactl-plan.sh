@@ -154,5 +154,11 @@ set +e
 "$ctl" plan --cidr 10.0.0.0/16 --zones x --subnets-per-zone 1 \
 	--hosts-per-subnet 1 --pods-per-host 1 >/dev/null 2>&1
 [ $? = 2 ] || fail "bad --zones: expected exit 2"
+"$ctl" plan --current >/dev/null 2>&1
+[ $? = 2 ] || fail "--current without a config: expected exit 2"
+# --current needs stratad: none here, so exit 2 naming the socket
+"$ctl" plan --current -s "$T/none.sock" -c "$T/stratad.conf" >/dev/null 2>"$T/err"
+[ $? = 2 ] || fail "--current without stratad: expected exit 2"
+grep -q "none.sock" "$T/err" || fail "--current error: $(cat "$T/err")"
 set -e
 echo "ok: stratactl plan"
