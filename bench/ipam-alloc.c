@@ -135,11 +135,12 @@ static void handle_fmt(char *out, uint64_t n)
 static struct blk_used *mem_find(struct mem *m, const char *handle,
 				 struct blk **in)
 {
+	uint64_t hash = blk_handle_hash(handle);
 	struct blk_used *u;
 	int i;
 
 	for (i = 0; i < MEM_BLOCKS; i++) {
-		u = blk_find(m->blocks[i], handle);
+		u = blk_find_hashed(m->blocks[i], handle, hash);
 		if (u) {
 			*in = m->blocks[i];
 			return u;

@@ -118,6 +118,7 @@ int blk_load(struct blk *b, const struct rec_block *rec, int64_t mod_rev)
 		b->used[b->n_used].handle = strdup(rec->used[i].handle);
 		if (!b->used[b->n_used].handle)
 			return -ENOMEM;
+		b->used[b->n_used].hash = blk_handle_hash(rec->used[i].handle);
 		b->used[b->n_used].offset = rec->used[i].offset;
 		b->used[b->n_used].seq = 0;
 		b->n_used++;
@@ -149,14 +150,39 @@ int blk_load(struct blk *b, const struct rec_block *rec, int64_t mod_rev)
 	return 0;
 }
 
-struct blk_used *blk_find(const struct blk *b, const char *handle)
+/* Eight bytes at a time: handles are ~70 bytes and hashed on every
+ * request. Only ever compared within this process. */
+uint64_t blk_handle_hash(const char *handle)
+{
+	size_t len = strlen(handle), i;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, handle + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, handle + i, len - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
+}
+
+struct blk_used *blk_find_hashed(const struct blk *b, const char *handle,
+				 uint64_t hash)
 {
 	size_t i;
 
 	for (i = 0; i < b->n_used; i++)
-		if (!strcmp(b->used[i].handle, handle))
+		if (b->used[i].hash == hash &&
+		    !strcmp(b->used[i].handle, handle))
 			return &b->used[i];
 	return NULL;
+}
+
+struct blk_used *blk_find(const struct blk *b, const char *handle)
+{
+	return blk_find_hashed(b, handle, blk_handle_hash(handle));
 }
 
 static bool cooling(const struct blk *b, uint64_t off, int64_t now_ms,
@@ -217,6 +243,7 @@ int blk_mark(struct blk *b, uint64_t offset, const char *handle, uint64_t seq)
 		(b->n_used - pos) * sizeof(*b->used));
 	b->used[pos].offset = offset;
 	b->used[pos].handle = h;
+	b->used[pos].hash = blk_handle_hash(h);
 	b->used[pos].seq = seq;
 	b->n_used++;
 	if (seq > b->seq_marked)

@@ -17,6 +17,7 @@
 struct blk_used {
 	uint64_t offset;
 	char *handle;
+	uint64_t hash; /* blk_handle_hash(handle): most misses skip strcmp */
 	uint64_t seq; /* the write carrying it; durable when <= seq_done */
 };
 
@@ -50,8 +51,12 @@ void blk_free(struct blk *b);
 /* Replaces every entry with the record's (all durable). 0 or -ENOMEM. */
 int blk_load(struct blk *b, const struct rec_block *rec, int64_t mod_rev);
 
-/* The used entry of handle, or NULL. */
+/* The used entry of handle, or NULL; blk_find_hashed() with the handle's
+ * blk_handle_hash(), for a search over many blocks. */
 struct blk_used *blk_find(const struct blk *b, const char *handle);
+uint64_t blk_handle_hash(const char *handle);
+struct blk_used *blk_find_hashed(const struct blk *b, const char *handle,
+				 uint64_t hash);
 /* The first offset neither used nor cooling at now_ms. */
 bool blk_first_free(const struct blk *b, int64_t now_ms, int64_t cooldown_ms,
 		    uint64_t *offset);

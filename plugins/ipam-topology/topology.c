@@ -443,13 +443,14 @@ void topo_kick(struct topo *t)
 static struct blk_used *find_handle(const struct topo *t, int fam,
 				    const char *handle, struct blk **in)
 {
+	uint64_t hash = blk_handle_hash(handle);
 	struct blk *b;
 	struct blk_used *u;
 
 	for (b = t->blocks; b; b = b->next) {
 		if (b->fam != fam)
 			continue;
-		u = blk_find(b, handle);
+		u = blk_find_hashed(b, handle, hash);
 		if (u) {
 			*in = b;
 			return u;
