@@ -89,7 +89,7 @@ count_trs "$builds/default"
 grep -E '^# (TOTAL|PASS|FAIL|ERROR)' "$builds/default.check.log" || true
 phase_end
 
-phase_start valgrind 300
+phase_start valgrind 420
 vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --suppressions=$top/tests/valgrind.supp"
 # randomized tests run smaller under valgrind (STRATA_TEST_QUICK)
 if ! STRATA_TEST_QUICK=1 make -s -C "$builds/default" check -j"$jobs" LOG_COMPILER="$vg" \
