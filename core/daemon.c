@@ -1104,6 +1104,82 @@ static void cmd_host_remove(void *arg, struct control_call *call,
 		control_call_fail(call, "host remove: %s", strerror(-rc));
 }
 
+static void ipam_done(void *arg, const struct strata_ipam_result *res)
+{
+	struct control_call *call = arg;
+	char buf[64];
+	yajl_gen g;
+
+	if (res->error) {
+		control_call_fail(call, "%s", res->error_text ?
+						      res->error_text :
+						      strerror(-res->error));
+		return;
+	}
+	g = control_call_gen(call);
+	yajl_gen_map_open(g);
+	gs(g, "addresses");
+	yajl_gen_array_open(g);
+	for (uint32_t i = 0; i < res->n_addrs && i < 2; i++) {
+		route_prefix_format(&res->addrs[i], buf, sizeof(buf));
+		gs(g, buf);
+	}
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+	control_call_done(call);
+}
+
+/*
+ * ipam-allocate / ipam-release handle=H [family=4|6]: the IPAM's own
+ * allocate and release, for operators and tests; the CNI front end makes
+ * the same calls for pods.
+ */
+static void ipam_call(struct daemon *d, struct control_call *call,
+		      yajl_val args, bool release)
+{
+	struct strata_instance *i = ipam_instance(d);
+	const char *handle = arg_str(args, "handle");
+	const char *fam_path[] = { "family", NULL };
+	yajl_val fam = args ? yajl_tree_get(args, fam_path, yajl_t_number) :
+			      NULL;
+	struct strata_ipam_request req = { .size = sizeof(req) };
+	const struct strata_ipam_ops *ops;
+	int rc;
+
+	if (!handle || !handle[0]) {
+		control_call_fail(call, "which handle? (handle=ID)");
+		return;
+	}
+	if (fam && (!YAJL_IS_INTEGER(fam) || (YAJL_GET_INTEGER(fam) != 4 &&
+					      YAJL_GET_INTEGER(fam) != 6))) {
+		control_call_fail(call, "family: expected 4 or 6");
+		return;
+	}
+	if (!i || i->state != INST_RUNNING) {
+		control_call_fail(call, "no running IPAM instance");
+		return;
+	}
+	req.handle = handle;
+	req.families = !fam ? 0 : YAJL_GET_INTEGER(fam) == 4 ? 1u : 2u;
+	ops = i->plug->desc->kind_ops;
+	rc = release ? ops->release(i->self, &req, ipam_done, call) :
+		       ops->allocate(i->self, &req, ipam_done, call);
+	if (rc)
+		control_call_fail(call, "%s", strerror(-rc));
+}
+
+static void cmd_ipam_allocate(void *arg, struct control_call *call,
+			      yajl_val args)
+{
+	ipam_call(arg, call, args, false);
+}
+
+static void cmd_ipam_release(void *arg, struct control_call *call,
+			     yajl_val args)
+{
+	ipam_call(arg, call, args, true);
+}
+
 struct topo_gen {
 	yajl_gen g;
 	bool hosts_open;
@@ -1479,6 +1555,8 @@ static int register_commands(struct daemon *d)
 		{ "store-check", cmd_store_check },
 		{ "host-remove", cmd_host_remove },
 		{ "topology", cmd_topology },
+		{ "ipam-allocate", cmd_ipam_allocate },
+		{ "ipam-release", cmd_ipam_release },
 	};
 	int rc;
 

@@ -141,6 +141,22 @@ inside "$bb1" "$pb" || fail "subnet B's block $bb1 outside $pb"
 [ -z "$(blocks rt)" ] || fail "the gateway claimed blocks: $(blocks rt)"
 ok "blocks inside their subnet's prefix: A $pa ($ba1, $ba2), B $pb ($bb1)"
 
+# the control API's allocate: an address of a1's block, the same one
+# again for the same handle, durable in the store
+addr_of() { ctl a1 --json ipam allocate "handle=$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["addresses"][0])'; }
+x1=$(addr_of pod-1)
+x2=$(addr_of pod-2)
+inside "$x1" "$ba1" && inside "$x2" "$ba1" || fail "allocated $x1 $x2 outside a1's block $ba1"
+[ "$x1" != "$x2" ] || fail "two handles got $x1"
+[ "$(addr_of pod-1)" = "$x1" ] || fail "the same handle got another address"
+ctl a1 ipam release handle=pod-1 >/dev/null || fail "release"
+ctl a1 ipam release handle=pod-1 >/dev/null || fail "a second release of the handle failed"
+out=$(ctl b1 ipam allocate handle=x family=6 2>&1) && fail "IPv6 allocated without an IPv6 pool: $out"
+grep -q "IPv6" <<<"$out" || fail "family error: $out"
+out=$(ctl rt ipam allocate handle=x 2>&1) && fail "the gateway allocated: $out"
+grep -q gateway <<<"$out" || fail "gateway error: $out"
+ok "control API allocate/release: idempotent, inside the host's block, clear refusals"
+
 # intra-subnet: a1 routes a2's block via a2, and nothing of subnet B
 wait_until 10 "a1's route to a2's block" sh -c "ip -n $a1 route show proto 220 | grep -q '^$ba2 via 10.77.1.2'"
 ip -n "$a1" route show proto 220 | grep -q "^$bb1" && fail "a1 holds a route to subnet B's block"
