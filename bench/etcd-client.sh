@@ -84,8 +84,7 @@ ip -n "$NSP-hub" link set br0 up
 # join NAME ADDR: a namespace on the bridge
 join() {
 	mkns "$1"
-	ip link add "v$$-$1" type veth peer name eth0 netns "$NSP-$1"
-	ip link set "v$$-$1" netns "$NSP-hub"
+	ip -n "$NSP-hub" link add "v$$-$1" type veth peer name eth0 netns "$NSP-$1"
 	ip -n "$NSP-hub" link set "v$$-$1" master br0 up
 	ip -n "$NSP-$1" addr add "$2/24" dev eth0
 	ip -n "$NSP-$1" link set eth0 up

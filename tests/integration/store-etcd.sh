@@ -46,8 +46,8 @@ ip -n "$HUB" link set br0 up
 join() {
 	local ns
 	ns=$(mkns "$1")
-	ip link add "v$$-$1" type veth peer name eth0 netns "$ns"
-	ip link set "v$$-$1" netns "$HUB"
+	# made inside the hub: the root namespace's links are never touched
+	ip -n "$HUB" link add "v$$-$1" type veth peer name eth0 netns "$ns"
 	ip -n "$HUB" link set "v$$-$1" master br0 up
 	ip -n "$ns" addr add "$2/24" dev eth0
 	ip -n "$ns" link set eth0 up
