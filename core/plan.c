@@ -486,7 +486,8 @@ static int check_groups(struct build *b, char *err, size_t errlen)
 			all[m++] = v;
 		}
 	}
-	qsort(all, m, sizeof(*all), pfx_qcmp);
+	if (m)
+		qsort(all, m, sizeof(*all), pfx_qcmp);
 	for (i = 1; i < m; i++) {
 		if (!pfx_contains(&all[i - 1], &all[i]))
 			continue;
@@ -631,7 +632,8 @@ static int check_input(struct build *b, char *err, size_t errlen)
 				return r;
 		}
 	}
-	qsort(b->blocks, b->n_blocks, sizeof(*b->blocks), pfx_qcmp);
+	if (b->n_blocks)
+		qsort(b->blocks, b->n_blocks, sizeof(*b->blocks), pfx_qcmp);
 	/* Sorted prefixes overlap only if one holds the next one. */
 	for (i = 1; i < b->n_blocks; i++) {
 		const struct pfx *a = &b->blocks[i - 1], *c = &b->blocks[i];
@@ -797,7 +799,8 @@ static int load_prior(struct build *b)
 		v.host = (uint32_t)i;
 		b->prior[b->n_prior++] = v;
 	}
-	qsort(b->prior, b->n_prior, sizeof(*b->prior), pfx_qcmp);
+	if (b->n_prior)
+		qsort(b->prior, b->n_prior, sizeof(*b->prior), pfx_qcmp);
 	return 0;
 }
 
@@ -1328,10 +1331,10 @@ int plan_build(const struct plan_input *in, const struct plan_options *opt,
 		return r;
 	}
 	/* Routes made from the sorted blocks are in order already. */
-	if (p->mode[PLAN_V4] == PLAN_CLOUD_PER_GROUP ||
-	    p->mode[PLAN_V6] == PLAN_CLOUD_PER_GROUP)
+	if (p->n_cloud && (p->mode[PLAN_V4] == PLAN_CLOUD_PER_GROUP ||
+			   p->mode[PLAN_V6] == PLAN_CLOUD_PER_GROUP))
 		qsort(p->cloud, p->n_cloud, sizeof(*p->cloud), cloud_qcmp);
-	if (p->bgp_mode == PLAN_BGP_AGGREGATE)
+	if (p->n_bgp && p->bgp_mode == PLAN_BGP_AGGREGATE)
 		qsort(p->bgp, p->n_bgp, sizeof(*p->bgp), bgp_qcmp);
 	*out = p;
 	return 0;

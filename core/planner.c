@@ -225,7 +225,8 @@ static void replan(void *arg)
 		fail(p, "out of memory stating %zu routes", l.n);
 		goto out;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_route);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_route);
 	state_diff(p, l.v, l.n);
 	free(p->stated);
 	p->stated = l.v;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build strata and run every test, as root on Debian 12:
-#   unit tests (make check), the same under valgrind, make distcheck,
-#   integration tests once in the ASan+UBSan build, fuzz targets time-boxed.
+#   unit tests (make check), the same under valgrind, make distcheck, the
+#   unit tests again and the integration tests once in the ASan+UBSan
+#   build, fuzz targets time-boxed.
 # Each phase has a time budget; a phase over budget fails the run, so the
 # whole stays under 30 minutes on 2 cores as the project grows.
 # Benchmarks are not run here (see bench/).
@@ -109,9 +110,17 @@ if ! make -s -C "$builds/default" distcheck -j"$jobs" >"$builds/default.distchec
 fi
 phase_end
 
-phase_start sanitizers-build 300
+phase_start sanitizers 360
 configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
-build_checks "$builds/asan"
+# the unit tests once more, under ASan+UBSan (randomized ones smaller)
+if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 STRATA_TEST_QUICK=1 \
+	make -s -C "$builds/asan" check -j"$jobs" >"$builds/asan.check.log" 2>&1; then
+	show_failed_logs "$builds/asan"
+	echo "test.sh: unit tests under ASan+UBSan failed" >&2
+	exit 1
+fi
+count_trs "$builds/asan"
 phase_end
 
 phase_start integration 420

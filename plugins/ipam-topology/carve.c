@@ -785,7 +785,8 @@ static size_t reserved_spans(const struct topo_config *c,
 		out[n].hi = index_in(p, blen, pfx_last(inner));
 		n++;
 	}
-	qsort(out, n, sizeof(*out), span_cmp);
+	if (n)
+		qsort(out, n, sizeof(*out), span_cmp);
 	for (i = 0; i < n; i++) {
 		if (m && u128_cmp(out[i].lo,
 				  u128_add(out[m - 1].hi, u128_of(1))) <= 0 &&
@@ -1375,7 +1376,8 @@ static int read_hosts(struct carve *cv, const struct strata_topo_host *hosts)
 		if (rc)
 			return rc;
 	}
-	qsort(cv->order, cv->n, sizeof(*cv->order), host_cmp_name);
+	if (cv->n)
+		qsort(cv->order, cv->n, sizeof(*cv->order), host_cmp_name);
 	for (i = 1; i < cv->n; i++) {
 		if (strcmp(cv->order[i - 1]->h->name, cv->order[i]->h->name))
 			continue;
@@ -1383,7 +1385,8 @@ static int read_hosts(struct carve *cv, const struct strata_topo_host *hosts)
 		       cv->order[i]->h->name);
 		return -EINVAL;
 	}
-	qsort(cv->order, cv->n, sizeof(*cv->order), host_cmp_path);
+	if (cv->n)
+		qsort(cv->order, cv->n, sizeof(*cv->order), host_cmp_path);
 	return 0;
 }
 
