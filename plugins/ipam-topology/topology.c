@@ -483,7 +483,17 @@ static void serve_fam(struct topo *t, struct req *r, int fam)
 		/* the same handle again: the same address, once durable */
 		blk_addr(b, u->offset, &r->addr[fam]);
 		r->have[fam] = true;
-		if (u->seq > b->seq_done && add_waiter(t, b, u->seq, r) < 0)
+		if (u->seq <= b->seq_done)
+			return;
+		if (!b->inflight && u->seq <= b->seq_sent) {
+			/* the write that carried it failed and the block could
+			 * not be re-read: no write is due, so make one */
+			u->seq = b->seq_sent + 1;
+			if (u->seq > b->seq_marked)
+				b->seq_marked = u->seq;
+			topo_kick(t);
+		}
+		if (add_waiter(t, b, u->seq, r) < 0)
 			req_fail(r, -ENOMEM, "out of memory");
 		return;
 	}

@@ -41,9 +41,13 @@ struct strata_instance {
 };
 
 /* A store call in flight; orphaned (mh NULL) calls complete silently. */
+enum mock_kind { MK_TXN, MK_RANGE, MK_DONE, MK_LEASE };
+
 struct mock_call {
 	struct mock_host *mh;
 	struct mock_call *prev, *next;
+	enum mock_kind kind;
+	int err; /* an unreachable store's answer */
 	union {
 		strata_store_txn_cb txn;
 		strata_store_range_cb range;
@@ -83,6 +87,7 @@ struct mock_host {
 	size_t n_routes, cap_routes;
 	unsigned synced, resyncs, stopped, topology_changes;
 	struct store *store;
+	int store_err;
 	struct mock_call *calls;
 	struct mock_swatch *swatches;
 	unsigned store_writes;
@@ -1005,7 +1010,42 @@ static void m_lease_done(void *arg, int err, int64_t id, int64_t ttl_ms)
 		c.cb.lease(c.arg, err, id, ttl_ms);
 }
 
-#define MOCK_CALL(inst, field, fn, arg)                                   \
+static void m_fail(void *arg)
+{
+	struct mock_call *c = arg;
+	int err = c->err;
+
+	switch (c->kind) {
+	case MK_TXN:
+		m_txn_done(c, err, NULL);
+		break;
+	case MK_RANGE:
+		m_range_done(c, err, 0, NULL, 0);
+		break;
+	case MK_DONE:
+		m_write_done(c, err, 0, 0);
+		break;
+	case MK_LEASE:
+		m_lease_done(c, err, 0, 0);
+		break;
+	}
+}
+
+/* The store cannot be reached: the call completes with the error, on the
+ * loop, like a request that timed out. */
+static int call_fail(struct mock_call *c, enum mock_kind kind)
+{
+	c->kind = kind;
+	c->err = c->mh->store_err;
+	return call_start(c, loop_defer(c->mh->loop, m_fail, c) ? 0 : -ENOMEM);
+}
+
+void mock_host_set_store_error(struct mock_host *mh, int err)
+{
+	mh->store_err = err;
+}
+
+#define MOCK_CALL(inst, field, fn, arg, kind)                             \
 	struct mock_host *mh = MH(inst);                                  \
 	struct mock_call *c;                                              \
 	if (!(fn))                                                        \
@@ -1015,13 +1055,15 @@ static void m_lease_done(void *arg, int err, int64_t id, int64_t ttl_ms)
 	c = call_new(mh, arg);                                            \
 	if (!c)                                                           \
 		return -ENOMEM;                                           \
-	c->cb.field = (fn)
+	c->cb.field = (fn);                                               \
+	if (mh->store_err)                                                \
+		return call_fail(c, kind)
 
 static int h_store_txn(struct strata_instance *inst,
 		       const struct strata_store_txn *txn,
 		       strata_store_txn_cb cb, void *arg)
 {
-	MOCK_CALL(inst, txn, cb, arg);
+	MOCK_CALL(inst, txn, cb, arg, MK_TXN);
 	if (!txn)
 		return call_start(c, -EINVAL);
 	mh->store_writes++;
@@ -1031,7 +1073,7 @@ static int h_store_txn(struct strata_instance *inst,
 static int h_store_get(struct strata_instance *inst, const char *key,
 		       uint32_t flags, strata_store_range_cb cb, void *arg)
 {
-	MOCK_CALL(inst, range, cb, arg);
+	MOCK_CALL(inst, range, cb, arg, MK_RANGE);
 	if (!key)
 		return call_start(c, -EINVAL);
 	return call_start(c, store_get(mh->store, key, flags, m_range_done, c));
@@ -1041,7 +1083,7 @@ static int h_store_put(struct strata_instance *inst, const char *key,
 		       const void *value, size_t value_len, int64_t lease,
 		       strata_store_done_cb cb, void *arg)
 {
-	MOCK_CALL(inst, done, cb, arg);
+	MOCK_CALL(inst, done, cb, arg, MK_DONE);
 	if (!key || (!value && value_len))
 		return call_start(c, -EINVAL);
 	mh->store_writes++;
@@ -1052,7 +1094,7 @@ static int h_store_put(struct strata_instance *inst, const char *key,
 static int h_store_delete(struct strata_instance *inst, const char *key,
 			  uint32_t flags, strata_store_done_cb cb, void *arg)
 {
-	MOCK_CALL(inst, done, cb, arg);
+	MOCK_CALL(inst, done, cb, arg, MK_DONE);
 	if (!key)
 		return call_start(c, -EINVAL);
 	mh->store_writes++;
@@ -1063,7 +1105,7 @@ static int h_store_delete(struct strata_instance *inst, const char *key,
 static int h_store_lease_grant(struct strata_instance *inst, int64_t ttl_ms,
 			       strata_store_lease_cb cb, void *arg)
 {
-	MOCK_CALL(inst, lease, cb, arg);
+	MOCK_CALL(inst, lease, cb, arg, MK_LEASE);
 	if (ttl_ms <= 0)
 		return call_start(c, -EINVAL);
 	return call_start(c, store_lease_grant(mh->store, ttl_ms, 0,
@@ -1073,7 +1115,7 @@ static int h_store_lease_grant(struct strata_instance *inst, int64_t ttl_ms,
 static int h_store_lease_keepalive(struct strata_instance *inst, int64_t id,
 				   strata_store_lease_cb cb, void *arg)
 {
-	MOCK_CALL(inst, lease, cb, arg);
+	MOCK_CALL(inst, lease, cb, arg, MK_LEASE);
 	return call_start(c, store_lease_keepalive(mh->store, id, m_lease_done,
 						   c));
 }
@@ -1081,7 +1123,7 @@ static int h_store_lease_keepalive(struct strata_instance *inst, int64_t id,
 static int h_store_lease_revoke(struct strata_instance *inst, int64_t id,
 				strata_store_done_cb cb, void *arg)
 {
-	MOCK_CALL(inst, done, cb, arg);
+	MOCK_CALL(inst, done, cb, arg, MK_DONE);
 	return call_start(c, store_lease_revoke(mh->store, id, m_write_done,
 						c));
 }

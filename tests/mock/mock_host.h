@@ -69,6 +69,12 @@ int mock_host_set_fact(struct mock_host *mh, const char *name,
  * the plugin instance is gone. mock_host_free() detaches too.
  */
 int mock_host_set_store(struct mock_host *mh, struct store *st);
+/*
+ * While err is nonzero every store call but a watch is accepted and
+ * completes with err on the loop without reaching the store: a store that
+ * cannot be reached (no quorum, cut off). 0 ends it.
+ */
+void mock_host_set_store_error(struct mock_host *mh, int err);
 /* Store writes (txn, put, delete) made through the table. */
 unsigned mock_host_store_writes(const struct mock_host *mh);
 

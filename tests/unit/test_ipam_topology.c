@@ -1020,6 +1020,44 @@ START_TEST(test_thousand)
 }
 END_TEST
 
+/*
+ * A block write fails and so does the re-read after it (the store cannot
+ * be reached, as from a host cut off from etcd): the handle stays marked
+ * in memory with no write due. Asking for the same handle again, once the
+ * store answers, must make that write rather than wait for one that never
+ * comes.
+ */
+START_TEST(test_retry_after_failed_write)
+{
+	struct cfg c = base();
+	struct node *n = node_up("h1", &c);
+	char a[64], b[64];
+	struct res r;
+	bool found;
+
+	alloc_ok(n, "c1/eth0", a);
+	mock_host_set_store_error(n->mh, -ETIMEDOUT);
+	r = alloc(n, "c2/eth0", 1);
+	ck_assert_int_eq(r.err, -ETIMEDOUT);
+	/* the re-read fails too */
+	mock_host_run(n->mh, 100 * MS);
+	ck_assert_uint_ge(mock_host_log_count(n->mh, STRATA_LOG_ERR), 1);
+	ck_assert_uint_eq(store_addrs(n, NULL, NULL, NULL), 1);
+	/* the held handle answers without the store */
+	alloc_ok(n, "c1/eth0", b);
+	ck_assert_str_eq(a, b);
+
+	mock_host_set_store_error(n->mh, 0);
+	ck_assert_int_eq(start_req(n, false, "c2/eth0", 1, &r), 0);
+	ck_assert(mock_host_run_until(n->mh, res_done, &r, 5 * S));
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_str_ne(r.addr[0], a);
+	ck_assert_uint_eq(store_addrs(n, r.addr[0], "c2/eth0", &found), 2);
+	ck_assert(found);
+	node_free(n);
+}
+END_TEST
+
 /* ---- several processes on one store file -------------------------------- */
 
 #define CHILDREN 4
@@ -1243,6 +1281,7 @@ static Suite *ipam_suite(void)
 	tcase_add_test(tc, test_host_remove);
 	tcase_add_test(tc, test_grace);
 	tcase_add_test(tc, test_thousand);
+	tcase_add_test(tc, test_retry_after_failed_write);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("processes");
 	tcase_add_checked_fixture(tc, setup, teardown);
