@@ -4,6 +4,7 @@
 set -euo pipefail
 
 : "${BUILDDIR:?set BUILDDIR to a built strata tree}"
+BUILDDIR=$(cd "$BUILDDIR" && pwd) # configs name plugin_dir absolutely
 SRCDIR=${SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 STRATAD=$BUILDDIR/stratad
 STRATACTL=$BUILDDIR/stratactl
