@@ -118,10 +118,10 @@ async def wait_dead(pid):
 
 async def run_alloc(out, tag, count, inflight, socks, kill_pid, kill_after):
     names = sorted(socks)
-    todo = {n: [] for n in names}
+    pending = {n: [] for n in names}
     for i in range(count):
         n = names[i % len(names)]
-        todo[n].append("%s-%s-%d" % (tag, n, len(todo[n])))
+        pending[n].append("%s-%s-%d" % (tag, n, len(pending[n])))
     recs = []
     t0 = time.monotonic()
     state = {"answers": 0, "kill_t": None}
@@ -140,9 +140,9 @@ async def run_alloc(out, tag, count, inflight, socks, kill_pid, kill_after):
 
     tasks = []
     for n in names:
-        todo[n].reverse()
+        pending[n].reverse()
         for _ in range(inflight):
-            tasks.append(worker(n, todo[n]))
+            tasks.append(worker(n, pending[n]))
     await asyncio.gather(*tasks)
     elapsed = time.monotonic() - t0
     with open(out, "a") as f:

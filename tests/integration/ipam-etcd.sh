@@ -17,12 +17,7 @@
 # a failure under CI=true.
 . "$(dirname "$0")/lib.sh"
 
-ETCD=${ETCD:-$(command -v etcd || echo /usr/bin/etcd)}
-if [ ! -x "$ETCD" ]; then
-	[ "${CI:-}" = true ] && fail "etcd not installed (scripts/deps.sh test installs etcd-server)"
-	echo "SKIP: etcd not installed"
-	exit 0
-fi
+etcd_env 512m
 PLUGINDIR=$(cd "$PLUGINDIR" && pwd)
 # the system's python: a version manager's shim costs a second a call
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
@@ -32,41 +27,13 @@ RACE=${RACE_COUNT:-10000}
 BATCH=${KILL_COUNT:-3000}
 INFLIGHT=${INFLIGHT:-32}
 
-mkdir -p "$T/data"
-mount -t tmpfs -o size=512m tmpfs "$T/data"
-declare -A MEMBER_PID
-# members first (SIGKILL: throwaway data), then the tmpfs, then lib's cleanup
-on_exit() {
-	local rc=$? p f
-	set +e
-	if [ "$rc" != 0 ]; then
-		for f in "$T"/d*.log; do
-			[ -f "$f" ] && tail -n 20 "$f" | sed "s|^|$(basename "$f"): |"
-		done
-	fi
-	for p in "${MEMBER_PID[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
+# the daemons' last lines, when the test failed
+on_exit_hook() {
+	local f
+	[ "$1" = 0 ] && return
+	for f in "$T"/d*.log; do
+		[ -f "$f" ] && tail -n 20 "$f" | sed "s|^|$(basename "$f"): |"
 	done
-	umount "$T/data" 2>/dev/null || umount -l "$T/data" 2>/dev/null || true
-	(exit "$rc")
-	cleanup
-}
-trap on_exit EXIT
-
-HUB=$(mkns hub)
-ip -n "$HUB" link add br0 type bridge
-ip -n "$HUB" link set br0 up
-
-# join NAME ADDR: a namespace on the bridge; prints its full name
-join() {
-	local ns
-	ns=$(mkns "$1")
-	ip -n "$HUB" link add "v$$-$1" type veth peer name eth0 netns "$ns"
-	ip -n "$HUB" link set "v$$-$1" master br0 up
-	ip -n "$ns" addr add "$2/24" dev eth0
-	ip -n "$ns" link set eth0 up
-	echo "$ns"
 }
 
 CLIENT=$(join cl 10.79.0.100)

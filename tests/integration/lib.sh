@@ -111,3 +111,51 @@ routes() {
 	ip -n "$1" route show proto 220 | sort
 	ip -n "$1" -6 route show proto 220 | sort
 }
+
+# etcd_env SIZE: for the tests that run etcd members. Finds etcd (missing:
+# the test is skipped, or fails under CI=true), puts $T/data on a tmpfs of
+# SIZE, declares MEMBER_PID (members are SIGKILLed on exit: throwaway
+# data) and makes a hub namespace ($HUB) with a bridge join() puts
+# namespaces on. A test's own last words go in a function on_exit_hook,
+# called with the exit status.
+etcd_env() {
+	ETCD=${ETCD:-$(command -v etcd || echo /usr/bin/etcd)}
+	if [ ! -x "$ETCD" ]; then
+		[ "${CI:-}" = true ] && fail "etcd not installed (scripts/deps.sh test installs etcd-server)"
+		echo "SKIP: etcd not installed"
+		exit 0
+	fi
+	mkdir -p "$T/data"
+	mount -t tmpfs -o "size=$1" tmpfs "$T/data"
+	declare -gA MEMBER_PID
+	trap etcd_exit EXIT
+	HUB=$(mkns hub)
+	ip -n "$HUB" link add br0 type bridge
+	ip -n "$HUB" link set br0 up
+}
+
+# members first, then the tmpfs, then everything else
+etcd_exit() {
+	local rc=$? p
+	set +e
+	declare -F on_exit_hook >/dev/null && on_exit_hook "$rc"
+	for p in "${MEMBER_PID[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	umount "$T/data" 2>/dev/null || umount -l "$T/data" 2>/dev/null || true
+	(exit "$rc")
+	cleanup
+}
+
+# join NAME ADDR: a namespace on the hub's bridge, made inside the hub (the
+# root namespace's links are never touched); prints its full name
+join() {
+	local ns
+	ns=$(mkns "$1")
+	ip -n "$HUB" link add "v$$-$1" type veth peer name eth0 netns "$ns"
+	ip -n "$HUB" link set "v$$-$1" master br0 up
+	ip -n "$ns" addr add "$2/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	echo "$ns"
+}

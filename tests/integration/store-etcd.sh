@@ -11,48 +11,11 @@
 #   CK_FORK=no STORE_ETCD_WRAP="valgrind --error-exitcode=1 ..." store-etcd.sh
 . "$(dirname "$0")/lib.sh"
 
-ETCD=${ETCD:-$(command -v etcd || echo /usr/bin/etcd)}
-if [ ! -x "$ETCD" ]; then
-	[ "${CI:-}" = true ] && fail "etcd not installed (scripts/deps.sh test installs etcd-server)"
-	echo "SKIP: etcd not installed"
-	exit 0
-fi
 TESTPROG=$BUILDDIR/tests/unit/test_store_etcd
 [ -x "$TESTPROG" ] || fail "$TESTPROG not built (make check builds it)"
 WRAP=${STORE_ETCD_WRAP:-}
 
-mkdir -p "$T/data"
-mount -t tmpfs -o size=1g tmpfs "$T/data"
-declare -A MEMBER_PID
-# members first (SIGKILL: throwaway data), then the tmpfs, then lib's cleanup
-on_exit() {
-	local rc=$? p
-	set +e
-	for p in "${MEMBER_PID[@]}"; do
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	umount "$T/data" 2>/dev/null || umount -l "$T/data" 2>/dev/null || true
-	(exit "$rc")
-	cleanup
-}
-trap on_exit EXIT
-
-HUB=$(mkns hub)
-ip -n "$HUB" link add br0 type bridge
-ip -n "$HUB" link set br0 up
-
-# join NAME ADDR: a namespace on the bridge; prints its full name
-join() {
-	local ns
-	ns=$(mkns "$1")
-	# made inside the hub: the root namespace's links are never touched
-	ip -n "$HUB" link add "v$$-$1" type veth peer name eth0 netns "$ns"
-	ip -n "$HUB" link set "v$$-$1" master br0 up
-	ip -n "$ns" addr add "$2/24" dev eth0
-	ip -n "$ns" link set eth0 up
-	echo "$ns"
-}
+etcd_env 1g
 
 CLIENT=$(join cl 10.77.0.100)
 PORT=2379
