@@ -28,133 +28,20 @@ if [ ! -x "$BUILDDIR/stratad" ] || [ ! -f "$BUILDDIR/.libs/ipam-topology.so" ]; 
 	echo "ipam-etcd.sh: build stratad and the plugins in $BUILDDIR first" >&2
 	exit 1
 fi
-ETCD=$(command -v etcd) || { echo "ipam-etcd.sh: etcd not found (apt-get install etcd-server)" >&2; exit 1; }
-
-T=$(mktemp -d /var/tmp/strata-ipametcd.XXXXXX)
-NSP=ie$$
-PORT=2379
-PEER=2380
-declare -A PID
-mounted=
+BENCH_NAME=ipam-etcd NSP=ie$$
 DPID=
-
-cleanup() {
-	local rc=$? p ns
-	set +e
+bench_exit_hook() {
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && gone "$DPID"
-	for p in "${PID[@]}"; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	for p in "${PID[@]}"; do
-		gone "$p"
-	done
-	for ns in $(ip netns list | awk -v p="$NSP-" 'index($1, p) == 1 { print $1 }'); do
-		ip netns del "$ns"
-	done
-	[ -n "$mounted" ] && { umount "$T/data" || umount -l "$T/data"; }
-	rm -rf "$T"
-	exit "$rc"
 }
-trap cleanup EXIT
-
-# gone PID: wait (up to 10 s) until it has exited
-gone() {
-	for _ in $(seq 1000); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.01
-	done
-	echo "ipam-etcd.sh: process $1 still there" >&2
-}
-
-die() {
-	echo "ipam-etcd.sh: $*" >&2
-	exit 1
-}
-
-mkdir -p "$T/data"
-mount -t tmpfs -o size=1g tmpfs "$T/data"
-mounted=1
-
-mkns() {
-	ip netns add "$NSP-$1"
-	ip -n "$NSP-$1" link set lo up
-}
-
-mkns hub
-ip -n "$NSP-hub" link add br0 type bridge
-ip -n "$NSP-hub" link set br0 up
-
-# join NAME ADDR: a namespace on the bridge
-join() {
-	mkns "$1"
-	ip -n "$NSP-hub" link add "v$$-$1" type veth peer name eth0 netns "$NSP-$1"
-	ip -n "$NSP-hub" link set "v$$-$1" master br0 up
-	ip -n "$NSP-$1" addr add "$2/24" dev eth0
-	ip -n "$NSP-$1" link set eth0 up
-}
-
-join cl 10.78.0.100
-CL=$NSP-cl
-inc() {
-	ip netns exec "$CL" "$@"
-}
+. "$SRC/bench/etcd-net.sh"
 
 IC="m1=http://10.78.0.1:$PEER,m2=http://10.78.0.2:$PEER,m3=http://10.78.0.3:$PEER"
 ADDRS="10.78.0.1 10.78.0.2 10.78.0.3"
 
-# start NAME ADDR: a member in namespace NAME (a restart reuses its data)
-start() {
-	local name=$1 addr=$2
-	ip netns exec "$NSP-$name" "$ETCD" --name "$name" \
-		--data-dir "$T/data/$name" \
-		--listen-client-urls "http://$addr:$PORT" \
-		--advertise-client-urls "http://$addr:$PORT" \
-		--listen-peer-urls "http://$addr:$PEER" \
-		--initial-advertise-peer-urls "http://$addr:$PEER" \
-		--initial-cluster "$IC" --initial-cluster-state new \
-		--initial-cluster-token ipam-etcd \
-		--heartbeat-interval 10 --election-timeout 100 \
-		--logger zap --log-outputs stderr >>"$T/$name.log" 2>&1 &
-	PID[$name]=$!
-	disown "${PID[$name]}"
-}
-
-# writable: a write through every member, within 20 s each
-writable() {
-	local a ok
-	for a in $ADDRS; do
-		ok=
-		for _ in $(seq 200); do
-			if inc curl -sf -m 1 -X POST -H 'Grpc-Metadata-hasleader: true' \
-				-d '{"key":"cmVhZHk=","value":"MQ=="}' \
-				"http://$a:$PORT/v3/kv/put" >/dev/null 2>&1; then
-				ok=1
-				break
-			fi
-			sleep 0.1
-		done
-		[ -n "$ok" ] || die "$a not writable within 20 s"
-	done
-}
-
-# leader: the address of the member that says it leads
-leader() {
-	local a s
-	for a in $ADDRS; do
-		s=$(inc curl -sf -m 1 -X POST -d '{}' \
-			"http://$a:$PORT/v3/maintenance/status") || continue
-		if [ "$(jq -r '.leader' <<<"$s")" = "$(jq -r '.header.member_id' <<<"$s")" ]; then
-			echo "$a"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # eps_leader_first: the endpoints, the leader's first
 eps_leader_first() {
 	local l a eps
-	l=$(leader) || die "no leader"
+	l=$(leader $ADDRS) || die "no leader"
 	eps="http://$l:$PORT"
 	for a in $ADDRS; do
 		[ "$a" = "$l" ] || eps="$eps,http://$a:$PORT"
@@ -164,9 +51,9 @@ eps_leader_first() {
 
 for i in 1 2 3; do
 	join "m$i" "10.78.0.$i"
-	start "m$i" "10.78.0.$i"
+	start "m$i" "10.78.0.$i" "$IC" ipam-etcd
 done
-writable
+writable $ADDRS
 
 # a stratad in the client namespace on EPS; sets DPID
 stratad_up() {
@@ -203,7 +90,7 @@ stratad_down() {
 # client's "failover SECONDS FAILED" line in $T/out; the member restarted
 kill_once() {
 	local eps l name
-	writable
+	writable $ADDRS
 	eps=$(eps_leader_first)
 	l=${eps#http://}
 	l=${l%%:*}
@@ -218,15 +105,11 @@ kill_once() {
 		stratad_down
 	fi
 	gone "${PID[$name]}"
-	start "$name" "$l"
+	start "$name" "$l" "$IC" ipam-etcd
 }
 
 median() {
 	tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
-field() {
-	echo "$1" | cut -d' ' -f"$2"
 }
 
 echo "# 3 members, fast elections; $KILLS leader kills each; clients talk to the leader first"
