@@ -214,6 +214,26 @@ struct strata_host {
 	/* An IPAM instance's carving or blocks changed: the host asks its
 	 * view() again (debounced) and re-plans the routes. */
 	int (*topology_changed)(struct strata_instance *inst);
+
+	/*
+	 * The node's IPAM (the first ipam instance in the config), for front
+	 * ends: its allocate, release and list ops, completing on the loop,
+	 * never inside the call; completions for an instance destroyed
+	 * meanwhile are dropped. -ENODEV: no IPAM instance is running.
+	 */
+	int (*ipam_allocate)(struct strata_instance *inst,
+			     const struct strata_ipam_request *req,
+			     strata_ipam_cb cb, void *arg);
+	int (*ipam_release)(struct strata_instance *inst,
+			    const struct strata_ipam_request *req,
+			    strata_ipam_cb cb, void *arg);
+	int (*ipam_list)(struct strata_instance *inst, const char *prefix,
+			 strata_ipam_list_cb cb, strata_done_cb done, void *arg);
+	/* The IPAM's pools (the cluster's address ranges): up to max into
+	 * out, returning how many there are; -EAGAIN until the IPAM has read
+	 * the store, -ENODEV without an IPAM. */
+	int (*ipam_pools)(struct strata_instance *inst, struct strata_prefix *out,
+			  size_t max);
 };
 
 #ifdef __cplusplus

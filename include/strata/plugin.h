@@ -14,6 +14,9 @@
  *   0.2  ipam: carve, view, host_remove, wanted_facts and the topology
  *        types; host:
  *        topology_changed.
+ *   0.3  ipam: list; host: ipam_allocate, ipam_release, ipam_list,
+ *        ipam_pools (the node's IPAM, for front ends); the IPAM request
+ *        and result types moved to <strata/types.h>.
  *
  * While the ABI is 0.x a plugin loads only into a host of the same minor.
  */
@@ -139,23 +142,8 @@ struct strata_healthcheck_ops {
 	void (*cancel)(void *self, int64_t probe_id);
 };
 
-/* IPAM strategies hand out pod addresses. */
-struct strata_ipam_request {
-	uint32_t size;
-	uint32_t families; /* bit 0: IPv4, bit 1: IPv6 */
-	const char *handle; /* stable per attachment, e.g. "<container>/<if>" */
-};
-
-struct strata_ipam_result {
-	uint32_t size;
-	int32_t error; /* 0 or -errno */
-	const char *error_text;
-	uint32_t n_addrs;
-	uint32_t reserved;
-	struct strata_prefix addrs[2]; /* address and its on-link length */
-};
-
-typedef void (*strata_ipam_cb)(void *arg, const struct strata_ipam_result *res);
+/* IPAM strategies hand out pod addresses (the request and result types
+ * are in <strata/types.h>, shared with the host table). */
 
 /*
  * The carving: how an IPAM strategy lays its address pools over the
@@ -218,8 +206,6 @@ struct strata_topo_sink {
 	void (*host)(void *arg, const struct strata_topo_blocks *host);
 };
 
-typedef void (*strata_done_cb)(void *arg, int err, const char *error_text);
-
 struct strata_ipam_ops {
 	uint32_t size;
 	/* Facts (host->fact_get names) that must be known before start. */
@@ -257,6 +243,15 @@ struct strata_ipam_ops {
 	 * them (topology levels); replaces needs_facts. NULL-terminated,
 	 * valid until destroy(). */
 	const char *const *(*wanted_facts)(void *self);
+	/*
+	 * Optional (mandatory for an IPAM a front end uses). Every handle
+	 * this node holds whose name begins with `prefix` ("" for all): cb
+	 * once per handle with its addresses, then done once. Answers only
+	 * after the instance has read the store, so the list is the durable
+	 * truth; done runs on the loop, never inside the call.
+	 */
+	int (*list)(void *self, const char *prefix, strata_ipam_list_cb cb,
+		    strata_done_cb done, void *arg);
 };
 
 /* Front ends serve requests from outside (strata-cni) with the host's

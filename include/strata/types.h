@@ -56,6 +56,32 @@ struct strata_route {
 	struct strata_nexthop nh[STRATA_MAX_NEXTHOPS];
 };
 
+/* An IPAM request and its result (IPAM kind ops, host ipam_* services). */
+struct strata_ipam_request {
+	uint32_t size;
+	uint32_t families; /* bit 0: IPv4, bit 1: IPv6 */
+	const char *handle; /* stable per attachment, e.g. "<container>/<if>" */
+};
+
+struct strata_ipam_result {
+	uint32_t size;
+	int32_t error; /* 0 or -errno */
+	const char *error_text;
+	uint32_t n_addrs;
+	uint32_t reserved;
+	struct strata_prefix addrs[2]; /* address and its on-link length */
+};
+
+typedef void (*strata_ipam_cb)(void *arg, const struct strata_ipam_result *res);
+
+/* One handle an IPAM holds, with its addresses (list). */
+typedef void (*strata_ipam_list_cb)(void *arg, const char *handle,
+				    const struct strata_prefix *addrs,
+				    uint32_t n_addrs);
+
+/* An operation finished: err 0, or -errno with a reason. */
+typedef void (*strata_done_cb)(void *arg, int err, const char *error_text);
+
 #ifdef __cplusplus
 }
 #endif
