@@ -1,10 +1,11 @@
 #!/bin/bash
 # strata's demo, as root on a fresh Debian 12 machine: installs what it
 # needs, builds, plans a cluster with stratactl plan, then runs it small:
-# two subnets joined by a router that stands in for the VPC, three hosts
+# two subnets joined by a router that stands in for the VPC, four hosts
 # and the router each a network namespace running stratad on one shared
-# embedded store. It shows the blocks each host got, the routes strata
-# installed, a "pod" reached across subnets, and cleans up.
+# embedded store. Pods are added with strata-cni exactly as a container
+# runtime calls it; every pod pings every other pod, with no overlay. It
+# shows the routes each node holds and cleans up everything it made.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,16 +23,21 @@ mkdir -p "$build"
 (cd "$build" && "$top/configure" -q && make -s -j"$(nproc)") >"$build.log" 2>&1 ||
 	{ tail -n 40 "$build.log"; exit 1; }
 ctlbin=$build/stratactl
+cnibin=$build/strata-cni
 plugins=$build/.libs
 
 tmp=$(mktemp -d /tmp/strata-demo.XXXXXX)
 nsp="strata-demo-$$"
+hosts="a1 a2 b1 b2"
+pods_per_host=2
 pids=()
 cleanup() {
 	local p ns
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	for ns in sw rt a1 a2 b1; do ip netns del "$nsp-$ns" 2>/dev/null || true; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$nsp-" || true); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -42,9 +48,9 @@ echo "\$ stratactl plan --cidr 10.112.0.0/14 --zones 3 --subnets-per-zone 2 --ho
 	--subnets-per-zone 2 --hosts-per-subnet 200 --pods-per-host 110 | sed -n '1,20p'
 echo "  ..."
 
-step "a small cluster: subnet A (a1, a2), subnet B (b1), a router as the VPC"
+step "a small cluster: subnet A (a1, a2), subnet B (b1, b2), a router as the VPC"
 ns() { echo "$nsp-$1"; }
-for n in sw rt a1 a2 b1; do
+for n in sw rt $hosts; do
 	ip netns add "$(ns $n)"
 	ip -n "$(ns $n)" link set lo up
 done
@@ -58,82 +64,124 @@ leg() { # HOST IFNAME BRIDGE ADDR
 	ip -n "$(ns "$1")" addr add "$4" dev "$2"
 	ip -n "$(ns "$1")" link set "$2" up
 }
-for n in rt a1 a2 b1; do
-	ip netns exec "$(ns $n)" sysctl -qw net.ipv4.ip_forward=1
-done
+ip netns exec "$(ns rt)" sysctl -qw net.ipv4.ip_forward=1
 leg rt ra brA 10.77.1.254/24
 leg rt rb brB 10.77.2.254/24
 leg a1 eth0 brA 10.77.1.1/24
 leg a2 eth0 brA 10.77.1.2/24
 leg b1 eth0 brB 10.77.2.1/24
-ip -n "$(ns a1)" route add default via 10.77.1.254
-ip -n "$(ns a2)" route add default via 10.77.1.254
-ip -n "$(ns b1)" route add default via 10.77.2.254
+leg b2 eth0 brB 10.77.2.2/24
+for n in a1 a2; do ip -n "$(ns $n)" route add default via 10.77.1.254; done
+for n in b1 b2; do ip -n "$(ns $n)" route add default via 10.77.2.254; done
 
 conf() { # NAME SUBNET ADDRESS, or rt
-	local node ipam adv
+	local node ipam adv cni=""
 	if [ "$1" = rt ]; then
 		node='name = "rt";' ipam='gateway = true;' adv=cloud
 	else
 		node="name = \"$1\"; zone = \"us-east-1a\"; subnet = \"$2\"; address = \"$3\";"
 		ipam='' adv=kernel
+		cni="{ instance = \"cni\"; file = \"frontend-cni.so\";
+    config = { socket = \"$tmp/$1-cni.sock\"; }; },"
 	fi
 	cat >"$tmp/$1.conf" <<CONF
 control = { socket = "$tmp/$1.sock"; };
 store = { url = "$tmp/store.db"; };
 node = { $node };
 plugin_dir = "$plugins";
+routes = { per_host = false; spread = false; };
 plugins = (
   { instance = "ipam"; file = "ipam-topology.so";
     config = { pools = [ "10.112.0.0/16" ]; $ipam }; },
+  $cni
   { instance = "$adv"; file = "advertiser-static.so"; config = { scopes = [ "$adv" ]; }; }
 );
 CONF
+	[ "$1" = rt ] && return
+	cat >"$tmp/$1.cni.json" <<JSON
+{ "cniVersion": "1.1.0", "name": "strata", "type": "strata-cni",
+  "socket": "$tmp/$1-cni.sock" }
+JSON
 }
 conf a1 subnet-a 10.77.1.1
 conf a2 subnet-a 10.77.1.2
 conf b1 subnet-b 10.77.2.1
+conf b2 subnet-b 10.77.2.2
 conf rt
 "$build/stratad" -t -c "$tmp/a1.conf"
 
 ctl() { local n=$1; shift; "$ctlbin" -s "$tmp/$n.sock" "$@"; }
-for n in a1 a2 b1 rt; do
+for n in $hosts rt; do
 	ip netns exec "$(ns $n)" "$build/stratad" -c "$tmp/$n.conf" 2>"$tmp/$n.log" &
 	pids+=($!)
 	for _ in $(seq 100); do ctl "$n" version >/dev/null 2>&1 && break; sleep 0.1; done
 done
 synced() { ctl "$1" --json status 2>/dev/null | grep -q '"routes_synced": *true'; }
-for n in a1 a2 b1 rt; do
+for n in $hosts rt; do
 	for _ in $(seq 100); do synced "$n" && break; sleep 0.1; done
 done
-sleep 0.5
+
+# strata-cni, called as a runtime calls it: in the node's netns, with the
+# CNI_* variables and the network config on stdin
+cni() { # COMMAND NODE POD
+	CNI_COMMAND=$1 CNI_CONTAINERID=$3 CNI_NETNS=/run/netns/$(ns "$3") \
+		CNI_IFNAME=eth0 CNI_PATH=$build \
+		ip netns exec "$(ns "$2")" "$cnibin" <"$tmp/$2.cni.json"
+}
+step "pods: $pods_per_host per host, added through strata-cni"
+pods=()
+declare -A pod_ip
+for n in $hosts; do
+	for i in $(seq "$pods_per_host"); do
+		p=$n-pod$i
+		ip netns add "$(ns "$p")"
+		out=$(cni ADD "$n" "$p")
+		[ "$p" = a1-pod1 ] && { echo "\$ CNI_COMMAND=ADD ... strata-cni   (on a1)"; echo "$out" | python3 -m json.tool; }
+		pod_ip[$p]=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])')
+		pods+=("$p")
+	done
+done
+for p in "${pods[@]}"; do printf '  %-8s %s\n' "$p" "${pod_ip[$p]}"; done
+sleep 1.5 # the gateway's debounced re-plan
+
+step "every pod pings every other pod (${#pods[@]} pods, $(( ${#pods[@]} * (${#pods[@]} - 1) )) pairs)"
+: >"$tmp/failed"
+for src in "${pods[@]}"; do
+	for dst in "${pods[@]}"; do
+		[ "$src" = "$dst" ] && continue
+		ip netns exec "$(ns "$src")" ping -c 1 -W 2 -q "${pod_ip[$dst]}" >/dev/null 2>&1 ||
+			echo "$src -> $dst (${pod_ip[$dst]})" >>"$tmp/failed" &
+	done
+	wait
+done
+if [ -s "$tmp/failed" ]; then
+	echo "demo: these pairs did not answer:" >&2
+	cat "$tmp/failed" >&2
+	exit 1
+fi
+echo "  all pairs answered"
 
 step "the live carving: each subnet one prefix, each host its blocks inside it"
 echo "\$ stratactl topology"
 ctl a1 topology
 
 step "routes strata installed (proto 220)"
-for n in a1 a2 b1 rt; do
-	echo "-- $n"
+echo "-- rt (stands in for the VPC route table): $(ip -n "$(ns rt)" route show proto 220 | wc -l) routes, one per subnet"
+ip -n "$(ns rt)" route show proto 220
+for n in $hosts; do
+	echo "-- $n: peers' blocks in its subnet, and its own pods"
 	ip -n "$(ns $n)" route show proto 220
 done
 
-block=$(ctl b1 --json topology | python3 -c '
-import json, sys
-for h in json.load(sys.stdin)["hosts"]:
-    if h["name"] == "b1":
-        print(h["blocks"][0])')
-pod=$(python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$block")
-step "a pod address on b1 ($pod, in its block $block), reached from a1 in the other subnet"
-ip -n "$(ns b1)" addr add "$pod/32" dev lo
-ip netns exec "$(ns a1)" ping -c 2 -W 2 "$pod"
-
 step "what a1's stratad says"
 ctl a1 status
+
+step "pods deleted through strata-cni"
+for p in "${pods[@]}"; do cni DEL "${p%-pod*}" "$p"; ip netns del "$(ns "$p")"; done
+echo "  a1 holds $(ip -n "$(ns a1)" link show | grep -c ': st' || true) pod veths now"
 
 step "stop (SIGTERM: routes stay in place)"
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || true; done
 pids=()
-ip -n "$(ns a1)" route show proto 220
 step "done"
