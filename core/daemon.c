@@ -1912,6 +1912,7 @@ void daemon_free(struct daemon *d)
 	}
 	while (d->instances)
 		inst_destroy(d->instances, false);
+	host_ipam_calls_free(d);
 	planner_free(d->planner);
 	if (d->stop_timer)
 		loop_timer_cancel(d->stop_timer);

@@ -23,6 +23,7 @@ struct control;
 struct store;
 struct route_owner;
 struct plug;
+struct host_ipam_call;
 
 struct daemon {
 	char *cfg_path;
@@ -45,6 +46,8 @@ struct daemon {
 	size_t n_plugs;
 	struct strata_instance *instances;
 	uint64_t next_id;
+	/* front ends' calls to the node's IPAM in flight (host.c) */
+	struct host_ipam_call *ipam_calls;
 	int64_t started_ns;
 	int64_t stop_deadline_ns;
 	struct loop_timer *stop_timer;

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,8 @@ struct host_post {
 	void *arg;
 };
 
+static void ipam_gone(struct strata_instance *ipam);
+
 static struct host_res *res_new(struct strata_instance *inst,
 				enum res_kind kind)
 {
@@ -136,6 +140,9 @@ static void res_release(struct host_res *r)
 void host_release_all(struct strata_instance *inst)
 {
 	unsigned n = 0;
+
+	if (inst->d)
+		ipam_gone(inst);
 
 	while (inst->res) {
 		res_release(inst->res);
@@ -966,6 +973,415 @@ static int host_topology_changed(struct strata_instance *inst)
 	return 0;
 }
 
+/* ---- the node's IPAM ------------------------------------------------------
+ *
+ * A front end's allocate, release and list go to the first IPAM instance.
+ * Each call has a record the IPAM's callbacks come back to. What arrives
+ * while the IPAM's op has not returned yet is held and delivered from the
+ * loop; the caller is looked up by id at each delivery, so a destroyed one
+ * hears nothing; an IPAM destroyed with calls pending fails them.
+ */
+
+enum ipam_kind { IPAM_ALLOCATE, IPAM_RELEASE, IPAM_LIST };
+
+struct ipam_entry {
+	char *handle;
+	uint32_t n_addrs;
+	struct strata_prefix *addrs;
+};
+
+struct host_ipam_call {
+	struct daemon *d;
+	uint64_t id;                  /* the calling instance */
+	struct strata_instance *ipam; /* serving it; NULL once answered */
+	struct host_ipam_call *prev, *next; /* on d->ipam_calls */
+	enum ipam_kind kind;
+	strata_ipam_cb cb;
+	strata_ipam_list_cb list_cb;
+	strata_done_cb done;
+	void *arg;
+	bool in_call;  /* the IPAM's op has not returned yet */
+	bool finished; /* the answer is in */
+	bool lost;     /* a listed handle could not be held */
+	struct loop_defer *defer;
+	struct ipam_entry *held;
+	size_t n_held, cap_held;
+	struct strata_ipam_result res; /* allocate, release; err for list */
+	char *text;
+};
+
+static struct strata_instance *node_ipam(struct daemon *d)
+{
+	for (struct strata_instance *i = d->instances; i; i = i->next)
+		if (i->plug->desc->kind == STRATA_KIND_IPAM)
+			return i;
+	return NULL;
+}
+
+/* The node's IPAM, when it is there to take calls (it queues them until
+ * it has read the store). */
+static struct strata_instance *ipam_serving(struct daemon *d)
+{
+	struct strata_instance *i = node_ipam(d);
+
+	if (!i || (i->state != INST_CREATED && i->state != INST_WAITING &&
+		   i->state != INST_RUNNING))
+		return NULL;
+	return i;
+}
+
+static const struct strata_ipam_ops *ipam_ops_of(struct strata_instance *i)
+{
+	return i->plug->desc->kind_ops;
+}
+
+static bool ipam_has_list(const struct strata_ipam_ops *ops)
+{
+	return ops->size >= offsetof(struct strata_ipam_ops, list) +
+				    sizeof(ops->list) &&
+	       ops->list;
+}
+
+static void held_clear(struct host_ipam_call *c)
+{
+	for (size_t i = 0; i < c->n_held; i++) {
+		free(c->held[i].handle);
+		free(c->held[i].addrs);
+	}
+	c->n_held = 0;
+}
+
+static void ipam_call_free(struct host_ipam_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->d->ipam_calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->defer)
+		loop_defer_cancel(c->defer);
+	held_clear(c);
+	free(c->held);
+	free(c->text);
+	free(c);
+}
+
+static bool caller_alive(const struct host_ipam_call *c)
+{
+	return daemon_instance_by_id(c->d, c->id) != NULL;
+}
+
+/* Deliver what is held and, once the answer is in, the answer (which
+ * frees the record). Never inside the IPAM's op. */
+static void ipam_flush(struct host_ipam_call *c)
+{
+	int err;
+
+	for (size_t i = 0; i < c->n_held; i++) {
+		struct ipam_entry *e = &c->held[i];
+
+		if (caller_alive(c))
+			c->list_cb(c->arg, e->handle, e->addrs, e->n_addrs);
+	}
+	held_clear(c);
+	if (!c->finished)
+		return;
+	if (caller_alive(c)) {
+		if (c->kind != IPAM_LIST) {
+			c->cb(c->arg, &c->res);
+		} else {
+			err = c->res.error;
+			if (!err && c->lost)
+				err = -ENOMEM;
+			c->done(c->arg, err,
+				err && !c->res.error ? "out of memory" :
+						       c->res.error_text);
+		}
+	}
+	ipam_call_free(c);
+}
+
+static void ipam_deferred(void *arg)
+{
+	struct host_ipam_call *c = arg;
+
+	c->defer = NULL;
+	ipam_flush(c);
+}
+
+static int ipam_schedule(struct host_ipam_call *c)
+{
+	if (!c->defer)
+		c->defer = loop_defer(c->d->loop, ipam_deferred, c);
+	return c->defer ? 0 : -ENOMEM;
+}
+
+/* The answer is in: keep a copy, then deliver unless inside the op. */
+static void ipam_finish(struct host_ipam_call *c, int err, const char *text)
+{
+	c->ipam = NULL;
+	c->finished = true;
+	c->res.error = err;
+	free(c->text);
+	c->text = err && text ? strdup(text) : NULL;
+	c->res.error_text = c->text;
+	if (!c->in_call)
+		ipam_flush(c);
+}
+
+static void ipam_answered(void *arg, const struct strata_ipam_result *res)
+{
+	struct host_ipam_call *c = arg;
+	uint32_t n = 0;
+
+	if (!res) {
+		ipam_finish(c, -EIO, "the IPAM answered nothing");
+		return;
+	}
+	if (!res->error) {
+		n = res->n_addrs < 2 ? res->n_addrs : 2;
+		memcpy(c->res.addrs, res->addrs, n * sizeof(res->addrs[0]));
+	}
+	c->res.n_addrs = n;
+	ipam_finish(c, res->error, res->error_text);
+}
+
+static void ipam_listed(void *arg, const char *handle,
+			const struct strata_prefix *addrs, uint32_t n_addrs)
+{
+	struct host_ipam_call *c = arg;
+	struct ipam_entry *e;
+
+	if (!handle || (n_addrs && !addrs))
+		return;
+	if (!c->in_call) {
+		ipam_flush(c); /* what was held inside the op goes first */
+		if (caller_alive(c))
+			c->list_cb(c->arg, handle, addrs, n_addrs);
+		return;
+	}
+	if (c->n_held == c->cap_held) {
+		size_t cap = c->cap_held ? c->cap_held * 2 : 16;
+
+		e = realloc(c->held, cap * sizeof(*e));
+		if (!e) {
+			c->lost = true;
+			return;
+		}
+		c->held = e;
+		c->cap_held = cap;
+	}
+	e = &c->held[c->n_held];
+	e->handle = strdup(handle);
+	e->n_addrs = n_addrs;
+	e->addrs = n_addrs ? malloc(n_addrs * sizeof(*addrs)) : NULL;
+	if (!e->handle || (n_addrs && !e->addrs)) {
+		free(e->handle);
+		free(e->addrs);
+		c->lost = true;
+		return;
+	}
+	if (n_addrs)
+		memcpy(e->addrs, addrs, n_addrs * sizeof(*addrs));
+	c->n_held++;
+}
+
+static void ipam_list_done(void *arg, int err, const char *text)
+{
+	ipam_finish(arg, err, text);
+}
+
+static struct host_ipam_call *ipam_call_new(struct strata_instance *inst,
+					    struct strata_instance *ipam,
+					    enum ipam_kind kind, void *arg)
+{
+	struct host_ipam_call *c = calloc(1, sizeof(*c));
+	struct daemon *d = inst->d;
+
+	if (!c)
+		return NULL;
+	c->d = d;
+	c->id = inst->id;
+	c->ipam = ipam;
+	c->kind = kind;
+	c->arg = arg;
+	c->res.size = sizeof(c->res);
+	c->next = d->ipam_calls;
+	if (c->next)
+		c->next->prev = c;
+	d->ipam_calls = c;
+	c->in_call = true;
+	return c;
+}
+
+/* After the IPAM's op returned rc: what it answered inside goes out from
+ * the loop. A refused call queues nothing. */
+static int ipam_call_started(struct host_ipam_call *c, int rc)
+{
+	c->in_call = false;
+	if (rc > 0)
+		rc = -EINVAL;
+	/* without a defer, held entries still go out before the next one;
+	 * an answer held could not */
+	if (!rc && (c->finished || c->n_held) && ipam_schedule(c) < 0 &&
+	    c->finished)
+		rc = -ENOMEM;
+	if (rc)
+		ipam_call_free(c);
+	return rc;
+}
+
+static bool ipam_request_ok(const struct strata_ipam_request *req)
+{
+	return req && req->size >= sizeof(*req) && req->handle &&
+	       req->handle[0];
+}
+
+static int host_ipam_call(struct strata_instance *inst,
+			  const struct strata_ipam_request *req,
+			  strata_ipam_cb cb, void *arg, bool release)
+{
+	struct strata_instance *ipam;
+	const struct strata_ipam_ops *ops;
+	struct host_ipam_call *c;
+	int rc;
+
+	if (!inst_ok(inst) || !ipam_request_ok(req) || !cb)
+		return -EINVAL;
+	ipam = ipam_serving(inst->d);
+	if (!ipam)
+		return -ENODEV;
+	ops = ipam_ops_of(ipam);
+	c = ipam_call_new(inst, ipam,
+			  release ? IPAM_RELEASE : IPAM_ALLOCATE, arg);
+	if (!c)
+		return -ENOMEM;
+	c->cb = cb;
+	rc = release ? ops->release(ipam->self, req, ipam_answered, c) :
+		       ops->allocate(ipam->self, req, ipam_answered, c);
+	return ipam_call_started(c, rc);
+}
+
+static int host_ipam_allocate(struct strata_instance *inst,
+			      const struct strata_ipam_request *req,
+			      strata_ipam_cb cb, void *arg)
+{
+	return host_ipam_call(inst, req, cb, arg, false);
+}
+
+static int host_ipam_release(struct strata_instance *inst,
+			     const struct strata_ipam_request *req,
+			     strata_ipam_cb cb, void *arg)
+{
+	return host_ipam_call(inst, req, cb, arg, true);
+}
+
+static int host_ipam_list(struct strata_instance *inst, const char *prefix,
+			  strata_ipam_list_cb cb, strata_done_cb done, void *arg)
+{
+	struct strata_instance *ipam;
+	const struct strata_ipam_ops *ops;
+	struct host_ipam_call *c;
+
+	if (!inst_ok(inst) || !cb || !done)
+		return -EINVAL;
+	ipam = ipam_serving(inst->d);
+	if (!ipam)
+		return -ENODEV;
+	ops = ipam_ops_of(ipam);
+	if (!ipam_has_list(ops))
+		return -EOPNOTSUPP;
+	c = ipam_call_new(inst, ipam, IPAM_LIST, arg);
+	if (!c)
+		return -ENOMEM;
+	c->list_cb = cb;
+	c->done = done;
+	return ipam_call_started(c, ops->list(ipam->self, prefix ? prefix : "",
+					      ipam_listed, ipam_list_done, c));
+}
+
+struct pools_sink {
+	struct strata_prefix *out;
+	size_t max;
+	uint32_t n;
+	bool seen;
+};
+
+static void pools_node(void *arg, const struct strata_topo_node *node)
+{
+	struct pools_sink *p = arg;
+
+	if (node->depth != 0 || p->seen)
+		return;
+	p->seen = true;
+	p->n = node->n_prefixes;
+	if (p->out && node->prefixes)
+		memcpy(p->out, node->prefixes,
+		       (p->n < p->max ? p->n : p->max) * sizeof(*p->out));
+}
+
+static int host_ipam_pools(struct strata_instance *inst,
+			   struct strata_prefix *out, size_t max)
+{
+	struct pools_sink p = { .out = out, .max = out ? max : 0 };
+	struct strata_topo_sink sink = {
+		.size = sizeof(sink),
+		.arg = &p,
+		.node = pools_node,
+	};
+	struct strata_instance *ipam;
+	const struct strata_ipam_ops *ops;
+	int rc;
+
+	if (!inst_ok(inst) || (!out && max))
+		return -EINVAL;
+	ipam = ipam_serving(inst->d);
+	if (!ipam)
+		return -ENODEV;
+	ops = ipam_ops_of(ipam);
+	if (!ops->view)
+		return -EOPNOTSUPP;
+	/* a view needs the store read, which needs start() */
+	if (ipam->state != INST_RUNNING)
+		return -EAGAIN;
+	rc = ops->view(ipam->self, &sink);
+	if (rc > 0)
+		rc = -EINVAL;
+	if (rc)
+		return rc;
+	return p.n > INT32_MAX ? INT32_MAX : (int)p.n;
+}
+
+/* The IPAM instance is gone (after its destroy): what it never answered
+ * fails, from the loop. */
+static void ipam_gone(struct strata_instance *ipam)
+{
+	struct host_ipam_call *c;
+
+	for (c = ipam->d->ipam_calls; c; c = c->next) {
+		if (c->ipam != ipam)
+			continue;
+		c->ipam = NULL;
+		c->finished = true;
+		c->res.error = -ENODEV;
+		c->res.n_addrs = 0;
+		free(c->text);
+		c->text = strdup("the IPAM instance stopped");
+		c->res.error_text = c->text;
+		if (ipam_schedule(c) < 0)
+			log_msg(LOG_ERR, ipam->prefix,
+				"out of memory: an IPAM call is left "
+				"unanswered");
+	}
+}
+
+void host_ipam_calls_free(struct daemon *d)
+{
+	while (d->ipam_calls)
+		ipam_call_free(d->ipam_calls);
+}
+
 const char *host_state_name(enum inst_state s)
 {
 	switch (s) {
@@ -1033,4 +1449,8 @@ const struct strata_host host_table = {
 	.status_int = host_status_int,
 	.stopped = host_stopped,
 	.topology_changed = host_topology_changed,
+	.ipam_allocate = host_ipam_allocate,
+	.ipam_release = host_ipam_release,
+	.ipam_list = host_ipam_list,
+	.ipam_pools = host_ipam_pools,
 };

@@ -57,8 +57,11 @@ struct strata_instance {
 
 extern const struct strata_host host_table;
 
-/* Release every resource the instance still holds (after destroy()). */
+/* Release every resource the instance still holds (after destroy()); for
+ * the node's IPAM, also fail the calls it left unanswered. */
 void host_release_all(struct strata_instance *inst);
+/* Free the records of IPAM calls still in flight (daemon teardown). */
+void host_ipam_calls_free(struct daemon *d);
 const char *host_state_name(enum inst_state s);
 
 /* A status writer that renders into a yajl map being generated. */

@@ -316,6 +316,29 @@ static void off_stopped(struct strata_instance *inst)
 	(void)inst;
 }
 
+/* Offline there is no node IPAM to serve a front end. */
+static int off_ipam_call(struct strata_instance *inst,
+			 const struct strata_ipam_request *req,
+			 strata_ipam_cb cb, void *arg)
+{
+	(void)inst, (void)req, (void)cb, (void)arg;
+	return -ENODEV;
+}
+
+static int off_ipam_list(struct strata_instance *inst, const char *prefix,
+			 strata_ipam_list_cb cb, strata_done_cb done, void *arg)
+{
+	(void)inst, (void)prefix, (void)cb, (void)done, (void)arg;
+	return -ENODEV;
+}
+
+static int off_ipam_pools(struct strata_instance *inst,
+			  struct strata_prefix *out, size_t max)
+{
+	(void)inst, (void)out, (void)max;
+	return -ENODEV;
+}
+
 const struct strata_host offline_host = {
 	.size = sizeof(struct strata_host),
 	.abi_major = STRATA_ABI_MAJOR,
@@ -364,4 +387,8 @@ const struct strata_host offline_host = {
 	.status_int = off_status_int,
 	.stopped = off_stopped,
 	.topology_changed = off_inst_only,
+	.ipam_allocate = off_ipam_call,
+	.ipam_release = off_ipam_call,
+	.ipam_list = off_ipam_list,
+	.ipam_pools = off_ipam_pools,
 };

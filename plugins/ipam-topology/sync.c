@@ -212,6 +212,7 @@ static void list_done(void *arg, int err, int64_t rev,
 		t->phase = PH_SETUP;
 		t->host->topology_changed(t->inst);
 		topo_metrics(t);
+		topo_kick(t); /* list ops waited for this */
 	}
 	after_changes(t);
 }

@@ -403,6 +403,156 @@ free_ctx:
 	return rc;
 }
 
+/* ---- listing handles ----------------------------------------------------- */
+
+struct list_item {
+	char *handle;
+	int fam;
+	struct strata_prefix addr;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct list_item *x = a, *y = b;
+	int c = strcmp(x->handle, y->handle);
+
+	if (c)
+		return c;
+	if (x->fam != y->fam)
+		return x->fam < y->fam ? -1 : 1;
+	return memcmp(x->addr.addr, y->addr.addr, sizeof(x->addr.addr));
+}
+
+static void items_free(struct list_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i].handle);
+	free(items);
+}
+
+/* This host's handles beginning with prefix, sorted, copied: the callbacks
+ * may allocate and release while they run. */
+static int list_snapshot(const struct topo *t, const char *prefix,
+			 struct list_item **out, size_t *n_out)
+{
+	size_t plen = strlen(prefix), n = 0, cap = 0, i;
+	struct list_item *items = NULL, *v;
+	const struct blk *b;
+
+	for (b = t->blocks; b; b = b->next) {
+		for (i = 0; i < b->n_used; i++) {
+			const struct blk_used *u = &b->used[i];
+
+			if (strncmp(u->handle, prefix, plen))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				v = realloc(items, cap * sizeof(*v));
+				if (!v)
+					goto free_items;
+				items = v;
+			}
+			items[n].handle = strdup(u->handle);
+			if (!items[n].handle)
+				goto free_items;
+			items[n].fam = b->fam;
+			blk_addr(b, u->offset, &items[n].addr);
+			n++;
+		}
+	}
+	if (n)
+		qsort(items, n, sizeof(*items), cmp_item);
+	*out = items;
+	*n_out = n;
+	return 0;
+free_items:
+	items_free(items, n);
+	return -ENOMEM;
+}
+
+static void serve_list(struct topo *t, struct list_req *l)
+{
+	struct strata_prefix *addrs;
+	struct list_item *items;
+	size_t n, i, run_start;
+
+	if (t->phase == PH_MISMATCH) {
+		l->done(l->arg, -ESTALE, t->mismatch_text);
+		return;
+	}
+	if (list_snapshot(t, l->prefix, &items, &n) < 0) {
+		l->done(l->arg, -ENOMEM, "out of memory");
+		return;
+	}
+	addrs = n ? malloc(n * sizeof(*addrs)) : NULL;
+	if (n && !addrs) {
+		items_free(items, n);
+		l->done(l->arg, -ENOMEM, "out of memory");
+		return;
+	}
+	/* a handle's addresses (both families) in one call */
+	for (i = 0; i < n; i++)
+		addrs[i] = items[i].addr;
+	for (run_start = 0, i = 1; i <= n; i++) {
+		if (i < n && !strcmp(items[i].handle, items[run_start].handle))
+			continue;
+		l->cb(l->arg, items[run_start].handle, &addrs[run_start],
+		      (uint32_t)(i - run_start));
+		run_start = i;
+	}
+	free(addrs);
+	items_free(items, n);
+	l->done(l->arg, 0, NULL);
+}
+
+static void list_free(struct list_req *l)
+{
+	free(l->prefix);
+	free(l);
+}
+
+/* The list ops queued so far; those queued meanwhile wait for the next
+ * run. */
+static void serve_lists(struct topo *t)
+{
+	struct list_req *l = t->lists, *next;
+
+	t->lists = NULL;
+	t->lists_tail = &t->lists;
+	for (; l; l = next) {
+		next = l->next;
+		serve_list(t, l);
+		list_free(l);
+	}
+}
+
+static int topo_list(void *self, const char *prefix, strata_ipam_list_cb cb,
+		     strata_done_cb done, void *arg)
+{
+	struct topo *t = self;
+	struct list_req *l;
+
+	if (!cb || !done)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->prefix = strdup(prefix ? prefix : "");
+	if (!l->prefix) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->cb = cb;
+	l->done = done;
+	l->arg = arg;
+	*t->lists_tail = l;
+	t->lists_tail = &l->next;
+	/* answered from the loop, once the store has been read */
+	if (t->viewable)
+		topo_kick(t);
+	return 0;
+}
+
 static void run(void *arg)
 {
 	struct topo *t = arg;
@@ -428,6 +578,8 @@ static void run(void *arg)
 		complete(t, r);
 		req_free(r);
 	}
+	if (t->viewable)
+		serve_lists(t);
 }
 
 void topo_kick(struct topo *t)
@@ -927,6 +1079,7 @@ static int topo_create(const struct strata_host *host,
 	q_init(&t->done);
 	q_init(&t->room[0]);
 	q_init(&t->room[1]);
+	t->lists_tail = &t->lists;
 	for (i = 0; i < SRC_N; i++) {
 		t->lctx[i].t = t;
 		t->lctx[i].src = (int)i;
@@ -982,6 +1135,12 @@ static void topo_destroy(void *self)
 	/* requests never completed are dropped with the instance */
 	while (t->all)
 		req_free(t->all);
+	while (t->lists) {
+		struct list_req *l = t->lists;
+
+		t->lists = l->next;
+		list_free(l);
+	}
 	free(t->w);
 	for (b = t->blocks; b; b = next) {
 		next = b->next;
@@ -1016,6 +1175,7 @@ static const struct strata_ipam_ops topo_ipam_ops = {
 	.view = topo_view,
 	.host_remove = topo_host_remove,
 	.wanted_facts = topo_wanted,
+	.list = topo_list,
 };
 
 STRATA_PLUGIN(STRATA_KIND_IPAM, "topology", STRATA_VERSION,

@@ -57,6 +57,15 @@ struct req_queue {
 	struct req **tail;
 };
 
+/* A list op waiting for the store to be read, or for the loop. */
+struct list_req {
+	char *prefix;
+	strata_ipam_list_cb cb;
+	strata_done_cb done;
+	void *arg;
+	struct list_req *next;
+};
+
 /* Which store prefix a list or watch covers. */
 enum { SRC_IPAM, SRC_HOSTS, SRC_N };
 
@@ -102,6 +111,7 @@ struct topo {
 	struct req_queue room[2];  /* for a new block; linked by next_room */
 	struct req_queue done;
 	struct req *all;
+	struct list_req *lists, **lists_tail; /* list ops, in order */
 	bool kicked;
 	bool mismatch_logged;
 	char mismatch_text[TOPO_TEXT];
@@ -113,7 +123,8 @@ int64_t topo_wall_ms(void);
 /* snprintf that may cut the text short (messages). */
 void topo_textf(char *buf, size_t len, const char *fmt, ...)
 	STRATA_PRINTF(3, 4);
-/* Run completions and block writes soon, after the current callback. */
+/* Run completions, list ops (once the store is read) and block writes
+ * soon, after the current callback. */
 void topo_kick(struct topo *t);
 /* A block of this host appeared (claimed or found at start). */
 void topo_block_added(struct topo *t, struct blk *b);

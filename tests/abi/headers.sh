@@ -36,6 +36,44 @@ for h in types store host plugin; do
 	try "strata/$h.h as C++11" "$CXX" "$CXXWARN" "$tmp/$h.cc"
 done
 
+# The IPAM request, result and callback types (0.3: moved from plugin.h,
+# shared with the host table) come with <strata/types.h> alone.
+cat >"$tmp/types.c" <<'SRC'
+#include <strata/types.h>
+
+static void t_ipam(void *arg, const struct strata_ipam_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+static void t_list(void *arg, const char *handle,
+		   const struct strata_prefix *addrs, uint32_t n_addrs)
+{
+	(void)arg;
+	(void)handle;
+	(void)addrs;
+	(void)n_addrs;
+}
+
+static void t_done(void *arg, int err, const char *error_text)
+{
+	(void)arg;
+	(void)err;
+	(void)error_text;
+}
+
+strata_ipam_cb t_ipam_cb = t_ipam;
+strata_ipam_list_cb t_list_cb = t_list;
+strata_done_cb t_done_cb = t_done;
+struct strata_ipam_request t_req = { sizeof(struct strata_ipam_request), 1,
+				     "handle" };
+struct strata_ipam_result t_res;
+SRC
+cp "$tmp/types.c" "$tmp/types.cc"
+try "IPAM types from strata/types.h as C99" "$CC" "$CWARN" "$tmp/types.c"
+try "IPAM types from strata/types.h as C++11" "$CXX" "$CXXWARN" "$tmp/types.cc"
+
 cat >"$tmp/use.c" <<'SRC'
 #include <strata/plugin.h>
 

@@ -107,7 +107,7 @@ OFF(strata_store_txn_result, results, 16);
 OFF(strata_store_txn_result, n_results, 24);
 SIZE(strata_store_event, 64);
 OFF(strata_store_event, kv, 8);
-SIZE(strata_host, 368);
+SIZE(strata_host, 400);
 OFF(strata_host, size, 0);
 OFF(strata_host, abi_major, 4);
 OFF(strata_host, abi_minor, 8);
@@ -155,6 +155,10 @@ OFF(strata_host, status_str, 336);
 OFF(strata_host, status_int, 344);
 OFF(strata_host, stopped, 352);
 OFF(strata_host, topology_changed, 360);
+OFF(strata_host, ipam_allocate, 368);
+OFF(strata_host, ipam_release, 376);
+OFF(strata_host, ipam_list, 384);
+OFF(strata_host, ipam_pools, 392);
 
 SIZE(strata_cfg_key, 48);
 OFF(strata_cfg_key, name, 0);
@@ -207,7 +211,7 @@ OFF(strata_ipam_result, n_addrs, 16);
 OFF(strata_ipam_result, reserved, 20);
 OFF(strata_ipam_result, addrs, 24);
 
-SIZE(strata_ipam_ops, 64);
+SIZE(strata_ipam_ops, 72);
 OFF(strata_ipam_ops, size, 0);
 OFF(strata_ipam_ops, needs_facts, 8);
 OFF(strata_ipam_ops, allocate, 16);
@@ -216,6 +220,7 @@ OFF(strata_ipam_ops, carve, 32);
 OFF(strata_ipam_ops, view, 40);
 OFF(strata_ipam_ops, host_remove, 48);
 OFF(strata_ipam_ops, wanted_facts, 56);
+OFF(strata_ipam_ops, list, 64);
 
 SIZE(strata_fact, 16);
 OFF(strata_fact, name, 0);

@@ -69,6 +69,36 @@ struct strata_status {
 	struct mock_host *mh;
 };
 
+/* A call to the attached IPAM. What the IPAM answers inside its op is held
+ * and delivered from the loop, as the daemon does. */
+enum mock_ipam_kind { MI_ALLOCATE, MI_RELEASE, MI_LIST };
+
+struct mock_entry {
+	char *handle;
+	uint32_t n_addrs;
+	struct strata_prefix *addrs;
+};
+
+struct mock_icall {
+	struct mock_host *mh;
+	struct mock_icall *prev, *next; /* on mh->icalls until freed */
+	enum mock_ipam_kind kind;
+	strata_ipam_cb cb;
+	strata_ipam_list_cb list_cb;
+	strata_done_cb done;
+	void *arg;
+	bool pending;  /* the IPAM has not answered */
+	bool orphan;   /* detached: completions are dropped */
+	bool in_call;  /* the IPAM's op has not returned */
+	bool finished; /* the answer is in */
+	bool lost;     /* an entry could not be held */
+	struct loop_defer *defer;
+	struct mock_entry *held;
+	size_t n_held, cap_held;
+	struct strata_ipam_result res;
+	char *text;
+};
+
 struct mock_host {
 	struct strata_instance inst;
 	struct strata_status status;
@@ -91,6 +121,10 @@ struct mock_host {
 	struct mock_call *calls;
 	struct mock_swatch *swatches;
 	unsigned store_writes;
+	const struct strata_ipam_ops *ipam;
+	void *ipam_self;
+	struct mock_icall *icalls;
+	bool shared_loop; /* a peer's loop: not ours to free */
 	unsigned logs[8];
 };
 
@@ -1222,6 +1256,330 @@ unsigned mock_host_store_writes(const struct mock_host *mh)
 	return mh->store_writes;
 }
 
+/* -- the node's IPAM --------------------------------------------------- */
+
+static void icall_clear(struct mock_icall *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_held; i++) {
+		free(c->held[i].handle);
+		free(c->held[i].addrs);
+	}
+	c->n_held = 0;
+}
+
+static void icall_free(struct mock_icall *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->mh->icalls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->defer)
+		loop_defer_cancel(c->defer);
+	icall_clear(c);
+	free(c->held);
+	free(c->text);
+	free(c);
+}
+
+/* What is held, then (once in) the answer, which frees the record. */
+static void icall_flush(struct mock_icall *c)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < c->n_held; i++)
+		if (!c->orphan)
+			c->list_cb(c->arg, c->held[i].handle, c->held[i].addrs,
+				   c->held[i].n_addrs);
+	icall_clear(c);
+	if (!c->finished)
+		return;
+	if (!c->orphan && c->kind != MI_LIST) {
+		c->cb(c->arg, &c->res);
+	} else if (!c->orphan) {
+		err = c->res.error ? c->res.error : c->lost ? -ENOMEM : 0;
+		c->done(c->arg, err,
+			c->res.error ? c->res.error_text :
+			err	     ? "out of memory" :
+				       NULL);
+	}
+	icall_free(c);
+}
+
+static void icall_deferred(void *arg)
+{
+	struct mock_icall *c = arg;
+
+	c->defer = NULL;
+	icall_flush(c);
+}
+
+static int icall_schedule(struct mock_icall *c)
+{
+	if (!c->defer)
+		c->defer = loop_defer(c->mh->loop, icall_deferred, c);
+	return c->defer ? 0 : -ENOMEM;
+}
+
+static void icall_finish(struct mock_icall *c, int err, const char *text)
+{
+	c->pending = false;
+	c->finished = true;
+	c->res.error = err;
+	free(c->text);
+	c->text = err && text ? strdup(text) : NULL;
+	c->res.error_text = c->text;
+	if (!c->in_call)
+		icall_flush(c);
+}
+
+static void m_ipam_answered(void *arg, const struct strata_ipam_result *res)
+{
+	struct mock_icall *c = arg;
+	uint32_t n = 0;
+
+	if (!res->error) {
+		n = res->n_addrs < 2 ? res->n_addrs : 2;
+		memcpy(c->res.addrs, res->addrs, n * sizeof(res->addrs[0]));
+	}
+	c->res.n_addrs = n;
+	icall_finish(c, res->error, res->error_text);
+}
+
+static void m_ipam_listed(void *arg, const char *handle,
+			  const struct strata_prefix *addrs, uint32_t n_addrs)
+{
+	struct mock_icall *c = arg;
+	struct mock_entry *e;
+
+	if (!c->in_call) {
+		icall_flush(c);
+		if (!c->orphan)
+			c->list_cb(c->arg, handle, addrs, n_addrs);
+		return;
+	}
+	if (c->n_held == c->cap_held) {
+		size_t cap = c->cap_held ? c->cap_held * 2 : 16;
+
+		e = realloc(c->held, cap * sizeof(*e));
+		if (!e) {
+			c->lost = true;
+			return;
+		}
+		c->held = e;
+		c->cap_held = cap;
+	}
+	e = &c->held[c->n_held];
+	e->handle = strdup(handle);
+	e->n_addrs = n_addrs;
+	e->addrs = n_addrs ? malloc(n_addrs * sizeof(*addrs)) : NULL;
+	if (!e->handle || (n_addrs && !e->addrs)) {
+		free(e->handle);
+		free(e->addrs);
+		c->lost = true;
+		return;
+	}
+	if (n_addrs)
+		memcpy(e->addrs, addrs, n_addrs * sizeof(*addrs));
+	c->n_held++;
+}
+
+static void m_ipam_list_done(void *arg, int err, const char *text)
+{
+	icall_finish(arg, err, text);
+}
+
+static struct mock_icall *icall_new(struct mock_host *mh,
+				    enum mock_ipam_kind kind, void *arg)
+{
+	struct mock_icall *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->mh = mh;
+	c->kind = kind;
+	c->arg = arg;
+	c->pending = true;
+	c->in_call = true;
+	c->res.size = sizeof(c->res);
+	c->next = mh->icalls;
+	if (c->next)
+		c->next->prev = c;
+	mh->icalls = c;
+	return c;
+}
+
+static int icall_started(struct mock_icall *c, int rc)
+{
+	c->in_call = false;
+	if (rc > 0)
+		rc = -EINVAL;
+	if (!rc && (c->finished || c->n_held) && icall_schedule(c) < 0 &&
+	    c->finished)
+		rc = -ENOMEM;
+	if (rc)
+		icall_free(c);
+	return rc;
+}
+
+static int h_ipam_call(struct strata_instance *inst,
+		       const struct strata_ipam_request *req,
+		       strata_ipam_cb cb, void *arg, bool release)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_icall *c;
+	int rc;
+
+	if (!req || req->size < sizeof(*req) || !req->handle ||
+	    !req->handle[0] || !cb)
+		return -EINVAL;
+	if (!mh->ipam)
+		return -ENODEV;
+	c = icall_new(mh, release ? MI_RELEASE : MI_ALLOCATE, arg);
+	if (!c)
+		return -ENOMEM;
+	c->cb = cb;
+	rc = release ? mh->ipam->release(mh->ipam_self, req, m_ipam_answered,
+					 c) :
+		       mh->ipam->allocate(mh->ipam_self, req, m_ipam_answered,
+					  c);
+	return icall_started(c, rc);
+}
+
+static int h_ipam_allocate(struct strata_instance *inst,
+			   const struct strata_ipam_request *req,
+			   strata_ipam_cb cb, void *arg)
+{
+	return h_ipam_call(inst, req, cb, arg, false);
+}
+
+static int h_ipam_release(struct strata_instance *inst,
+			  const struct strata_ipam_request *req,
+			  strata_ipam_cb cb, void *arg)
+{
+	return h_ipam_call(inst, req, cb, arg, true);
+}
+
+static int h_ipam_list(struct strata_instance *inst, const char *prefix,
+		       strata_ipam_list_cb cb, strata_done_cb done, void *arg)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_icall *c;
+
+	if (!cb || !done)
+		return -EINVAL;
+	if (!mh->ipam)
+		return -ENODEV;
+	if (!mh->ipam->list)
+		return -EOPNOTSUPP;
+	c = icall_new(mh, MI_LIST, arg);
+	if (!c)
+		return -ENOMEM;
+	c->list_cb = cb;
+	c->done = done;
+	return icall_started(c, mh->ipam->list(mh->ipam_self,
+					       prefix ? prefix : "",
+					       m_ipam_listed, m_ipam_list_done,
+					       c));
+}
+
+struct pools_sink {
+	struct strata_prefix *out;
+	size_t max;
+	uint32_t n;
+	bool seen;
+};
+
+static void pools_node(void *arg, const struct strata_topo_node *node)
+{
+	struct pools_sink *p = arg;
+
+	if (node->depth != 0 || p->seen)
+		return;
+	p->seen = true;
+	p->n = node->n_prefixes;
+	if (p->out && node->prefixes)
+		memcpy(p->out, node->prefixes,
+		       (p->n < p->max ? p->n : p->max) * sizeof(*p->out));
+}
+
+static int h_ipam_pools(struct strata_instance *inst,
+			struct strata_prefix *out, size_t max)
+{
+	struct mock_host *mh = MH(inst);
+	struct pools_sink p = { .out = out, .max = out ? max : 0 };
+	struct strata_topo_sink sink = {
+		.size = sizeof(sink),
+		.arg = &p,
+		.node = pools_node,
+	};
+	int rc;
+
+	if (!out && max)
+		return -EINVAL;
+	if (!mh->ipam)
+		return -ENODEV;
+	if (!mh->ipam->view)
+		return -EOPNOTSUPP;
+	rc = mh->ipam->view(mh->ipam_self, &sink);
+	if (rc)
+		return rc > 0 ? -EINVAL : rc;
+	return (int)p.n;
+}
+
+int mock_host_set_ipam(struct mock_host *mh,
+		       const struct strata_ipam_ops *ops, void *self)
+{
+	struct mock_icall *c;
+
+	if (ops && (!ops->allocate || !ops->release))
+		return -EINVAL;
+	if (mh->ipam != ops || mh->ipam_self != self) {
+		/* the calls of the one before are no longer the test's */
+		for (c = mh->icalls; c; c = c->next)
+			c->orphan = true;
+	}
+	mh->ipam = ops;
+	mh->ipam_self = ops ? self : NULL;
+	return 0;
+}
+
+void mock_host_ipam_gone(struct mock_host *mh)
+{
+	struct mock_icall *c, *next;
+
+	for (c = mh->icalls; c; c = next) {
+		next = c->next;
+		if (!c->pending || c->orphan)
+			continue;
+		c->pending = false;
+		c->finished = true;
+		c->res.error = -ENODEV;
+		c->res.n_addrs = 0;
+		free(c->text);
+		c->text = strdup("the IPAM instance stopped");
+		c->res.error_text = c->text;
+		if (icall_schedule(c) < 0)
+			c->orphan = true;
+	}
+	mh->ipam = NULL;
+	mh->ipam_self = NULL;
+}
+
+unsigned mock_host_ipam_calls(const struct mock_host *mh)
+{
+	const struct mock_icall *c;
+	unsigned n = 0;
+
+	for (c = mh->icalls; c; c = c->next)
+		n++;
+	return n;
+}
+
 /* -- the host ---------------------------------------------------------- */
 
 static const struct strata_host mock_table = {
@@ -1272,9 +1630,13 @@ static const struct strata_host mock_table = {
 	.status_int = h_status_int,
 	.stopped = h_stopped,
 	.topology_changed = h_topology_changed,
+	.ipam_allocate = h_ipam_allocate,
+	.ipam_release = h_ipam_release,
+	.ipam_list = h_ipam_list,
+	.ipam_pools = h_ipam_pools,
 };
 
-struct mock_host *mock_host_new(void)
+static struct mock_host *mock_host_on(struct loop *loop)
 {
 	struct mock_host *mh = calloc(1, sizeof(*mh));
 
@@ -1284,12 +1646,24 @@ struct mock_host *mock_host_new(void)
 	mh->status.mh = mh;
 	mh->host = mock_table;
 	mh->name = strdup("test");
-	if (!mh->name || loop_new(&mh->loop) < 0) {
+	mh->loop = loop;
+	mh->shared_loop = loop != NULL;
+	if (!mh->name || (!loop && loop_new(&mh->loop) < 0)) {
 		free(mh->name);
 		free(mh);
 		return NULL;
 	}
 	return mh;
+}
+
+struct mock_host *mock_host_new(void)
+{
+	return mock_host_on(NULL);
+}
+
+struct mock_host *mock_host_new_peer(struct mock_host *mh)
+{
+	return mh ? mock_host_on(mh->loop) : NULL;
 }
 
 void mock_host_free(struct mock_host *mh)
@@ -1299,12 +1673,15 @@ void mock_host_free(struct mock_host *mh)
 	if (!mh)
 		return;
 	store_detach(mh);
+	while (mh->icalls)
+		icall_free(mh->icalls);
 	while (mh->watches)
 		h_fd_unwatch(&mh->inst, (struct strata_watch *)mh->watches);
 	if (mh->http)
 		http_free(mh->http);
 	nl_free(mh->nl);
-	loop_free(mh->loop);
+	if (!mh->shared_loop)
+		loop_free(mh->loop);
 	for (i = 0; i < mh->n_cfg; i++) {
 		cfg_clear(&mh->cfg[i]);
 		free(mh->cfg[i].key);

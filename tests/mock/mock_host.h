@@ -8,8 +8,10 @@
  * real core/loop.c, HTTP on core/http.c, kernel routes on core/nl.c with
  * the default rtproto (opened at first use, so in the test's namespace),
  * facts live in a small table, the store entries run on a core store the
- * test opens (mock_host_set_store), and route_*, metrics and status are
- * recorded for the test to assert on. There is one instance per mock host.
+ * test opens (mock_host_set_store), the ipam_* entries on an IPAM instance
+ * the test attaches (mock_host_set_ipam), and route_*, metrics and status
+ * are recorded for the test to assert on. There is one instance per mock
+ * host; peers (mock_host_new_peer) share a loop.
  */
 #ifndef STRATA_TESTS_MOCK_HOST_H
 #define STRATA_TESTS_MOCK_HOST_H
@@ -25,6 +27,10 @@ struct mock_host;
 struct store;
 
 struct mock_host *mock_host_new(void); /* NULL on failure */
+/* Another mock host (another instance, its own config, facts, store and
+ * records) on mh's loop, so that two plugins run side by side: say a front
+ * end on mh and the IPAM it calls on the peer. Free it before mh. */
+struct mock_host *mock_host_new_peer(struct mock_host *mh);
 void mock_host_free(struct mock_host *mh);
 
 const struct strata_host *mock_host_table(struct mock_host *mh);
@@ -77,6 +83,29 @@ int mock_host_set_store(struct mock_host *mh, struct store *st);
 void mock_host_set_store_error(struct mock_host *mh, int err);
 /* Store writes (txn, put, delete) made through the table. */
 unsigned mock_host_store_writes(const struct mock_host *mh);
+
+/*
+ * The node's IPAM for the ipam_* entries: the ops and instance (self) of
+ * an IPAM plugin the test created, say the topology IPAM on a peer mock
+ * host (mock_host_new_peer) or on this one. Calls are forwarded as the
+ * daemon forwards them: what the IPAM answers inside its op is delivered
+ * from the loop, never inside the call; ipam_pools reports the view's
+ * cluster node. Without an IPAM (ops NULL) they return -ENODEV.
+ * Attaching another (or NULL) drops the completions of calls still in
+ * flight, as the daemon drops them for a destroyed caller: do that once
+ * the calling plugin instance is gone. Every record is freed by
+ * mock_host_free(), so destroy the IPAM instance before it.
+ */
+int mock_host_set_ipam(struct mock_host *mh,
+		       const struct strata_ipam_ops *ops, void *self);
+/* The attached IPAM instance was destroyed: the calls it left unanswered
+ * fail with -ENODEV from the loop (as in the daemon) and it is detached.
+ * Unlike the daemon, the mock host does not cancel the timers and deferred
+ * calls a destroyed plugin forgot: on a shared loop, destroy the IPAM when
+ * none is due (or detach its store first so no answer comes back). */
+void mock_host_ipam_gone(struct mock_host *mh);
+/* IPAM calls whose records are still held (in flight or orphaned). */
+unsigned mock_host_ipam_calls(const struct mock_host *mh);
 
 /* What the plugin did with the route model. */
 bool mock_host_is_owner(const struct mock_host *mh);

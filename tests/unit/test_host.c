@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The host services table: resource tracking, posts, metrics, facts and
- * the route model, on a real loop, without a running daemon. */
+/* The host services table: resource tracking, posts, metrics, facts, the
+ * route model and the node's IPAM, on a real loop, without a running
+ * daemon. */
 #include "config.h"
 
 #include <check.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,16 +37,160 @@ static const struct strata_plugin desc = {
 	.ops = &ops,
 };
 
+/* A scripted IPAM: how it answers is set per test. */
+enum fake_mode { FAKE_INSIDE, FAKE_LATER, FAKE_REFUSE };
+
+static struct {
+	enum fake_mode mode;
+	strata_ipam_cb cb;
+	void *cb_arg;
+	strata_ipam_list_cb list_cb;
+	strata_done_cb done;
+	void *list_arg;
+	int calls;
+	int view_rc;
+} fake;
+
+static void fake_result(strata_ipam_cb cb, void *arg, int err)
+{
+	struct strata_ipam_result res = { .size = sizeof(res), .error = err };
+	char text[64];
+
+	if (err) {
+		/* the host must copy it: this buffer is gone after the call */
+		snprintf(text, sizeof(text), "fake failure %d", -err);
+		res.error_text = text;
+	} else {
+		res.n_addrs = 1;
+		ck_assert_int_eq(route_prefix_parse("10.112.0.5/32",
+						    &res.addrs[0]), 0);
+	}
+	cb(arg, &res);
+	memset(text, 0, sizeof(text));
+}
+
+static int fake_op(void *self, const struct strata_ipam_request *req,
+		   strata_ipam_cb cb, void *arg, int err)
+{
+	(void)self;
+	ck_assert_str_eq(req->handle, "cni/n/c1/eth0");
+	fake.calls++;
+	switch (fake.mode) {
+	case FAKE_INSIDE:
+		fake_result(cb, arg, err);
+		return 0;
+	case FAKE_LATER:
+		fake.cb = cb;
+		fake.cb_arg = arg;
+		return 0;
+	case FAKE_REFUSE:
+		break;
+	}
+	return -EBUSY;
+}
+
+static int fake_allocate(void *self, const struct strata_ipam_request *req,
+			 strata_ipam_cb cb, void *arg)
+{
+	return fake_op(self, req, cb, arg, 0);
+}
+
+static int fake_release(void *self, const struct strata_ipam_request *req,
+			strata_ipam_cb cb, void *arg)
+{
+	return fake_op(self, req, cb, arg, -ENOENT);
+}
+
+static void fake_entry(const char *handle)
+{
+	struct strata_prefix p[2];
+	char buf[64];
+
+	ck_assert_int_eq(route_prefix_parse("10.112.0.9/32", &p[0]), 0);
+	ck_assert_int_eq(route_prefix_parse("fd00::9/128", &p[1]), 0);
+	snprintf(buf, sizeof(buf), "%s", handle); /* gone after the call */
+	fake.list_cb(fake.list_arg, buf, p, 2);
+}
+
+/* Inside the call: the first entry; the rest also, unless LATER. */
+static int fake_list(void *self, const char *prefix, strata_ipam_list_cb cb,
+		     strata_done_cb done, void *arg)
+{
+	(void)self;
+	ck_assert_str_eq(prefix, "cni/");
+	fake.calls++;
+	if (fake.mode == FAKE_REFUSE)
+		return -EBUSY;
+	fake.list_cb = cb;
+	fake.done = done;
+	fake.list_arg = arg;
+	fake_entry("cni/a");
+	if (fake.mode == FAKE_LATER)
+		return 0;
+	fake_entry("cni/b");
+	done(arg, 0, NULL);
+	return 0;
+}
+
+static int fake_view(void *self, const struct strata_topo_sink *sink)
+{
+	struct strata_prefix p[3];
+	struct strata_topo_node node = { .size = sizeof(node),
+					 .level = "cluster",
+					 .path = "",
+					 .prefixes = p,
+					 .n_prefixes = 2 };
+
+	(void)self;
+	if (fake.view_rc)
+		return fake.view_rc;
+	ck_assert_int_eq(route_prefix_parse("10.112.0.0/12", &p[0]), 0);
+	ck_assert_int_eq(route_prefix_parse("fd00:10::/48", &p[1]), 0);
+	ck_assert_int_eq(route_prefix_parse("10.112.0.0/14", &p[2]), 0);
+	sink->node(sink->arg, &node);
+	/* a deeper node's prefixes are not pools */
+	node.depth = 1;
+	node.path = "za";
+	node.prefixes = &p[2];
+	node.n_prefixes = 1;
+	sink->node(sink->arg, &node);
+	return 0;
+}
+
+static const struct strata_ipam_ops fake_ipam_ops = {
+	.size = sizeof(struct strata_ipam_ops),
+	.allocate = fake_allocate,
+	.release = fake_release,
+	.view = fake_view,
+	.list = fake_list,
+};
+
+static const struct strata_plugin ipam_desc = {
+	.magic = STRATA_PLUGIN_MAGIC,
+	.abi_major = STRATA_ABI_MAJOR,
+	.abi_minor = STRATA_ABI_MINOR,
+	.size = sizeof(struct strata_plugin),
+	.kind = STRATA_KIND_IPAM,
+	.name = "fake",
+	.version = "1",
+	.ops = &ops,
+	.kind_ops = &fake_ipam_ops,
+};
+
 static struct daemon d;
 static char dbdir[64], dbpath[128], cmd[128];
 static struct plug plug = { .desc = &desc };
 static struct strata_instance inst;
+static struct plug ipam_plug = { .desc = &ipam_desc };
+static struct strata_instance ipam_inst;
 static const struct strata_host *h = &host_table;
 
 static void setup(void)
 {
 	memset(&d, 0, sizeof(d));
 	memset(&inst, 0, sizeof(inst));
+	memset(&ipam_inst, 0, sizeof(ipam_inst));
+	memset(&fake, 0, sizeof(fake));
 	ck_assert_int_eq(loop_new(&d.loop), 0);
 	ck_assert_int_eq(http_new(d.loop, &d.http), 0);
 	ck_assert_int_eq(facts_new(&d.facts), 0);
@@ -70,6 +217,7 @@ static void setup(void)
 static void teardown(void)
 {
 	host_release_all(&inst);
+	host_ipam_calls_free(&d);
 	if (inst.owner)
 		route_owner_remove(inst.owner);
 	for (size_t i = 0; i < inst.n_metrics; i++)
@@ -429,6 +577,273 @@ START_TEST(store_completions_for_a_gone_instance_are_dropped)
 }
 END_TEST
 
+/* ---- the node's IPAM ------------------------------------------------- */
+
+/* The IPAM instance joins the daemon, after the caller. */
+static void ipam_join(enum inst_state state)
+{
+	ipam_inst.d = &d;
+	ipam_inst.id = 8;
+	strcpy(ipam_inst.prefix, "fake[ipam]");
+	ipam_inst.plug = &ipam_plug;
+	ipam_inst.state = state;
+	inst.next = &ipam_inst;
+}
+
+struct answer {
+	int calls;
+	int err;
+	char text[64];
+	char addr[64];
+	char list[256]; /* "handle=a,b;..." then "done" */
+};
+
+static void on_answer(void *arg, const struct strata_ipam_result *res)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->err = res->error;
+	snprintf(a->text, sizeof(a->text), "%s",
+		 res->error_text ? res->error_text : "");
+	if (res->n_addrs == 1)
+		route_prefix_format(&res->addrs[0], a->addr, sizeof(a->addr));
+}
+
+static void on_entry(void *arg, const char *handle,
+		     const struct strata_prefix *addrs, uint32_t n)
+{
+	struct answer *a = arg;
+	char buf[64];
+	size_t len = strlen(a->list);
+
+	snprintf(a->list + len, sizeof(a->list) - len, "%s=", handle);
+	for (uint32_t i = 0; i < n; i++) {
+		route_prefix_format(&addrs[i], buf, sizeof(buf));
+		len = strlen(a->list);
+		snprintf(a->list + len, sizeof(a->list) - len, "%s%s",
+			 i ? "," : "", buf);
+	}
+	len = strlen(a->list);
+	snprintf(a->list + len, sizeof(a->list) - len, ";");
+}
+
+static void on_list_done(void *arg, int err, const char *text)
+{
+	struct answer *a = arg;
+	size_t len = strlen(a->list);
+
+	a->calls++;
+	a->err = err;
+	snprintf(a->text, sizeof(a->text), "%s", text ? text : "");
+	snprintf(a->list + len, sizeof(a->list) - len, "done");
+}
+
+static const struct strata_ipam_request req1 = {
+	.size = sizeof(req1),
+	.families = 1,
+	.handle = "cni/n/c1/eth0",
+};
+
+START_TEST(ipam_services_need_a_running_ipam)
+{
+	struct answer a = { 0 };
+	struct strata_prefix p[2];
+	struct strata_ipam_request bad = req1;
+
+	ck_assert_uint_ge(h->size, offsetof(struct strata_host, ipam_pools) +
+					   sizeof(h->ipam_pools));
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a),
+			 -ENODEV);
+	ck_assert_int_eq(h->ipam_release(&inst, &req1, on_answer, &a),
+			 -ENODEV);
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &a),
+			 -ENODEV);
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 2), -ENODEV);
+	ipam_join(INST_STOPPING);
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a),
+			 -ENODEV);
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 2), -ENODEV);
+	ipam_join(INST_RUNNING);
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, NULL, &a), -EINVAL);
+	ck_assert_int_eq(h->ipam_allocate(&inst, NULL, on_answer, &a),
+			 -EINVAL);
+	bad.handle = "";
+	ck_assert_int_eq(h->ipam_release(&inst, &bad, on_answer, &a),
+			 -EINVAL);
+	bad.size = 4;
+	bad.handle = "x";
+	ck_assert_int_eq(h->ipam_release(&inst, &bad, on_answer, &a),
+			 -EINVAL);
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", NULL, on_list_done, &a),
+			 -EINVAL);
+	ck_assert_int_eq(h->ipam_pools(&inst, NULL, 2), -EINVAL);
+	ck_assert_int_eq(fake.calls, 0);
+	/* what the IPAM refuses queues nothing */
+	fake.mode = FAKE_REFUSE;
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a),
+			 -EBUSY);
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &a),
+			 -EBUSY);
+	ck_assert_int_eq(fake.calls, 2);
+	ck_assert_ptr_null(d.ipam_calls);
+	run_for(20);
+	ck_assert_int_eq(a.calls, 0);
+}
+END_TEST
+
+START_TEST(ipam_answers_come_from_the_loop)
+{
+	struct answer a = { 0 }, r = { 0 };
+
+	ipam_join(INST_RUNNING);
+	fake.mode = FAKE_INSIDE; /* the fake answers inside its op */
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a), 0);
+	ck_assert_int_eq(h->ipam_release(&inst, &req1, on_answer, &r), 0);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(r.calls, 0);
+	run_for(20);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_str_eq(a.addr, "10.112.0.5/32");
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.err, -ENOENT);
+	ck_assert_str_eq(r.text, "fake failure 2");
+	ck_assert_ptr_null(d.ipam_calls);
+
+	/* an answer from the loop later goes straight through */
+	memset(&a, 0, sizeof(a));
+	fake.mode = FAKE_LATER;
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a), 0);
+	run_for(10);
+	ck_assert_int_eq(a.calls, 0);
+	fake_result(fake.cb, fake.cb_arg, 0);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_str_eq(a.addr, "10.112.0.5/32");
+	ck_assert_ptr_null(d.ipam_calls);
+	/* an IPAM still being created takes calls (it queues them) */
+	ipam_join(INST_CREATED);
+	fake.mode = FAKE_INSIDE;
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a), 0);
+	run_for(10);
+	ck_assert_int_eq(a.calls, 2);
+}
+END_TEST
+
+START_TEST(ipam_list_keeps_its_order)
+{
+	struct answer a = { 0 };
+
+	ipam_join(INST_RUNNING);
+	fake.mode = FAKE_INSIDE; /* every entry and done inside the op */
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &a),
+			 0);
+	ck_assert_str_eq(a.list, "");
+	run_for(20);
+	ck_assert_str_eq(a.list, "cni/a=10.112.0.9/32,fd00::9/128;"
+				 "cni/b=10.112.0.9/32,fd00::9/128;done");
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.err, 0);
+
+	/* one entry inside, the rest from the loop: still in order */
+	memset(&a, 0, sizeof(a));
+	fake.mode = FAKE_LATER;
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &a),
+			 0);
+	ck_assert_str_eq(a.list, "");
+	fake_entry("cni/b"); /* before the host's defer ran */
+	ck_assert_str_eq(a.list, "cni/a=10.112.0.9/32,fd00::9/128;"
+				 "cni/b=10.112.0.9/32,fd00::9/128;");
+	fake.done(fake.list_arg, -ESTALE, "carving mismatch");
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.err, -ESTALE);
+	ck_assert_str_eq(a.text, "carving mismatch");
+	run_for(20);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_ptr_null(d.ipam_calls);
+}
+END_TEST
+
+START_TEST(ipam_answers_for_a_gone_caller_are_dropped)
+{
+	struct answer a = { 0 }, l = { 0 };
+
+	ipam_join(INST_RUNNING);
+	fake.mode = FAKE_LATER;
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a), 0);
+	fake.mode = FAKE_INSIDE;
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &l),
+			 0);
+	d.instances = &ipam_inst; /* the caller is destroyed */
+	fake_result(fake.cb, fake.cb_arg, 0);
+	run_for(20);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(l.calls, 0);
+	ck_assert_str_eq(l.list, "");
+	ck_assert_ptr_null(d.ipam_calls);
+	d.instances = &inst;
+}
+END_TEST
+
+START_TEST(ipam_destroyed_fails_what_it_held)
+{
+	struct answer a = { 0 }, l = { 0 };
+
+	ipam_join(INST_RUNNING);
+	fake.mode = FAKE_LATER;
+	ck_assert_int_eq(h->ipam_allocate(&inst, &req1, on_answer, &a), 0);
+	ck_assert_int_eq(h->ipam_list(&inst, "cni/", on_entry, on_list_done,
+				      &l),
+			 0);
+	/* the caller's own release leaves the IPAM's calls alone */
+	host_release_all(&inst);
+	run_for(10);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(l.calls, 0);
+	host_release_all(&ipam_inst); /* after the IPAM's destroy */
+	ck_assert_int_eq(a.calls, 0); /* from the loop, not inside */
+	run_for(20);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.err, -ENODEV);
+	ck_assert_str_eq(a.text, "the IPAM instance stopped");
+	/* what it listed before is kept, then the failure */
+	ck_assert_str_eq(l.list, "cni/a=10.112.0.9/32,fd00::9/128;done");
+	ck_assert_int_eq(l.err, -ENODEV);
+	ck_assert_ptr_null(d.ipam_calls);
+}
+END_TEST
+
+START_TEST(ipam_pools_are_the_cluster_prefixes)
+{
+	struct strata_prefix p[3];
+	char buf[64];
+
+	memset(p, 0, sizeof(p));
+	ipam_join(INST_RUNNING);
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 3), 2);
+	route_prefix_format(&p[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.112.0.0/12");
+	route_prefix_format(&p[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fd00:10::/48");
+	ck_assert_uint_eq(p[2].family, 0);
+	/* a short array: as many as fit, and the count */
+	memset(p, 0, sizeof(p));
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 1), 2);
+	ck_assert_uint_eq(p[1].family, 0);
+	ck_assert_int_eq(h->ipam_pools(&inst, NULL, 0), 2);
+	fake.view_rc = -EAGAIN;
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 3), -EAGAIN);
+	fake.view_rc = 0;
+	ipam_join(INST_WAITING); /* not started: the store is not read */
+	ck_assert_int_eq(h->ipam_pools(&inst, p, 3), -EAGAIN);
+}
+END_TEST
+
 static Suite *host_suite(void)
 {
 	Suite *s = suite_create("host");
@@ -448,6 +863,12 @@ static Suite *host_suite(void)
 	tcase_add_test(tc, bad_arguments_are_refused);
 	tcase_add_test(tc, store_entries_reach_the_store);
 	tcase_add_test(tc, store_completions_for_a_gone_instance_are_dropped);
+	tcase_add_test(tc, ipam_services_need_a_running_ipam);
+	tcase_add_test(tc, ipam_answers_come_from_the_loop);
+	tcase_add_test(tc, ipam_list_keeps_its_order);
+	tcase_add_test(tc, ipam_answers_for_a_gone_caller_are_dropped);
+	tcase_add_test(tc, ipam_destroyed_fails_what_it_held);
+	tcase_add_test(tc, ipam_pools_are_the_cluster_prefixes);
 	suite_add_tcase(s, tc);
 	return s;
 }

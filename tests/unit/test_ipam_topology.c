@@ -1260,6 +1260,312 @@ START_TEST(test_process_killed)
 }
 END_TEST
 
+/* ---- list ------------------------------------------------------------ */
+
+#define LIST_MAX 16
+
+struct listed {
+	bool done;
+	int err;
+	char text[1024];
+	unsigned n;
+	char handle[LIST_MAX][64];
+	char addrs[LIST_MAX][128]; /* "a,b" */
+	unsigned dones;
+	struct node *release_in; /* release each handle as it is listed */
+};
+
+static void on_listed(void *arg, const char *handle,
+		      const struct strata_prefix *addrs, uint32_t n_addrs)
+{
+	struct listed *l = arg;
+	char one[64];
+	uint32_t i;
+
+	ck_assert(!l->done);
+	ck_assert_uint_lt(l->n, LIST_MAX);
+	snprintf(l->handle[l->n], sizeof(l->handle[0]), "%s", handle);
+	l->addrs[l->n][0] = '\0';
+	for (i = 0; i < n_addrs; i++) {
+		rec_prefix_fmt(&addrs[i], one, sizeof(one));
+		if (i)
+			strcat(l->addrs[l->n], ",");
+		strcat(l->addrs[l->n], one);
+	}
+	l->n++;
+	if (l->release_in) {
+		struct strata_ipam_request q = { .size = sizeof(q),
+						 .handle = handle };
+		static struct res ignored;
+
+		ck_assert_int_eq(l->release_in->ipam->release(
+					 l->release_in->self, &q, on_res,
+					 &ignored),
+				 0);
+	}
+}
+
+static void on_list_done(void *arg, int err, const char *text)
+{
+	struct listed *l = arg;
+
+	l->done = true;
+	l->dones++;
+	l->err = err;
+	snprintf(l->text, sizeof(l->text), "%s", text ? text : "");
+}
+
+static bool list_done_p(void *arg)
+{
+	return ((struct listed *)arg)->done;
+}
+
+static int list_start(struct node *n, const char *prefix, struct listed *l)
+{
+	struct node *rel = l->release_in;
+
+	memset(l, 0, sizeof(*l));
+	l->release_in = rel;
+	return n->ipam->list(n->self, prefix, on_listed, on_list_done, l);
+}
+
+static void list_wait(struct node *n, struct listed *l)
+{
+	ck_assert(mock_host_run_until(n->mh, list_done_p, l, 20 * S));
+	mock_host_run(n->mh, 20 * MS); /* nothing follows done */
+	ck_assert_uint_eq(l->dones, 1);
+}
+
+static void list_of(struct node *n, const char *prefix, struct listed *l)
+{
+	ck_assert_int_eq(list_start(n, prefix, l), 0);
+	/* never inside the call */
+	ck_assert(!l->done);
+	ck_assert_uint_eq(l->n, 0);
+	list_wait(n, l);
+}
+
+START_TEST(test_list)
+{
+	struct cfg c = base();
+	struct node *n;
+	struct listed *l = calloc(1, sizeof(*l));
+	struct res a, b, other;
+	char both[128];
+
+	ck_assert_ptr_nonnull(l);
+	c.pools[1] = "fd00:10::/56";
+	c.address6 = "fd00::10";
+	n = node_up("h1", &c);
+	ck_assert_ptr_nonnull(n->ipam->list);
+	ck_assert_int_eq(n->ipam->list(n->self, "", NULL, on_list_done, l),
+			 -EINVAL);
+	ck_assert_int_eq(n->ipam->list(n->self, "", on_listed, NULL, l),
+			 -EINVAL);
+	/* nothing held yet */
+	list_of(n, "", l);
+	ck_assert_int_eq(l->err, 0);
+	ck_assert_uint_eq(l->n, 0);
+
+	/* allocated out of order: the list is sorted by handle */
+	b = alloc(n, "cni/net/b/eth0", 1);
+	ck_assert_int_eq(b.err, 0);
+	a = alloc(n, "cni/net/a/eth0", 0);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_uint_eq(a.n, 2);
+	other = alloc(n, "other/x", 2);
+	ck_assert_int_eq(other.err, 0);
+	ck_assert_int_eq(alloc(n, "cni/net/c/eth0", 0).err, 0);
+	ck_assert_int_eq(release(n, "cni/net/c/eth0").err, 0);
+
+	list_of(n, "cni/", l);
+	ck_assert_int_eq(l->err, 0);
+	ck_assert_uint_eq(l->n, 2); /* the released one is absent */
+	ck_assert_str_eq(l->handle[0], "cni/net/a/eth0");
+	/* both families of a handle in one call, IPv4 first */
+	snprintf(both, sizeof(both), "%s,%s", a.addr[0], a.addr[1]);
+	ck_assert_str_eq(l->addrs[0], both);
+	ck_assert_str_eq(l->handle[1], "cni/net/b/eth0");
+	ck_assert_str_eq(l->addrs[1], b.addr[0]);
+
+	list_of(n, "cni/net/b", l);
+	ck_assert_uint_eq(l->n, 1);
+	ck_assert_str_eq(l->handle[0], "cni/net/b/eth0");
+	list_of(n, "cni/net/bb", l);
+	ck_assert_uint_eq(l->n, 0);
+	list_of(n, NULL, l); /* every handle */
+	ck_assert_uint_eq(l->n, 3);
+	ck_assert_str_eq(l->handle[2], "other/x");
+	ck_assert_str_eq(l->addrs[2], other.addr[0]);
+
+	/* the callbacks may release what they are shown */
+	l->release_in = n;
+	list_of(n, "cni/", l);
+	ck_assert_uint_eq(l->n, 2);
+	l->release_in = NULL;
+	mock_host_run(n->mh, 200 * MS);
+	list_of(n, "", l);
+	ck_assert_uint_eq(l->n, 1);
+	ck_assert_str_eq(l->handle[0], "other/x");
+	node_free(n);
+	free(l);
+}
+END_TEST
+
+START_TEST(test_list_after_restart)
+{
+	struct cfg c = base();
+	struct node *n = node_up("h1", &c);
+	struct listed *l = calloc(1, sizeof(*l));
+	char a[3][64], handle[32];
+	int i;
+
+	ck_assert_ptr_nonnull(l);
+	for (i = 0; i < 3; i++) {
+		snprintf(handle, sizeof(handle), "cni/n/c%d/eth0", i);
+		alloc_ok(n, handle, a[i]);
+	}
+	ck_assert_int_eq(release(n, "cni/n/c1/eth0").err, 0);
+	node_free(n);
+
+	/* a list made before the instance has read the store waits */
+	n = node_new("h1", &c);
+	ck_assert_int_eq(list_start(n, "cni/", l), 0);
+	mock_host_run(n->mh, 100 * MS);
+	ck_assert(!l->done);
+	node_start(n);
+	list_wait(n, l);
+	ck_assert_int_eq(l->err, 0);
+	ck_assert_uint_eq(l->n, 2);
+	ck_assert_str_eq(l->handle[0], "cni/n/c0/eth0");
+	ck_assert_str_eq(l->addrs[0], a[0]);
+	ck_assert_str_eq(l->handle[1], "cni/n/c2/eth0");
+	ck_assert_str_eq(l->addrs[1], a[2]);
+	node_free(n);
+
+	/* one still waiting at destroy is dropped, unanswered */
+	n = node_new("h1", &c);
+	ck_assert_int_eq(list_start(n, "", l), 0);
+	mock_host_run(n->mh, 20 * MS);
+	node_free(n);
+	ck_assert(!l->done);
+	free(l);
+}
+END_TEST
+
+START_TEST(test_list_mismatch)
+{
+	struct cfg c = base();
+	struct node *n = node_up("h1", &c);
+	struct listed *l = calloc(1, sizeof(*l));
+
+	ck_assert_ptr_nonnull(l);
+	node_free(n);
+	c.levels[1] = "subnet:3";
+	n = node_up("h2", &c);
+	ck_assert_str_eq(state_of(n), "carving mismatch");
+	list_of(n, "", l);
+	ck_assert_int_eq(l->err, -ESTALE);
+	ck_assert_uint_eq(l->n, 0);
+	ck_assert_ptr_nonnull(strstr(l->text, "planned migration"));
+	node_free(n);
+	free(l);
+}
+END_TEST
+
+/* The mock host's ipam_* entries, as a front end's tests use them: the
+ * front end on a peer of the IPAM's mock host, sharing its loop. */
+START_TEST(test_mock_host_ipam)
+{
+	struct cfg c = base();
+	struct node *n = node_up("h1", &c);
+	struct mock_host *fe = mock_host_new_peer(n->mh);
+	const struct strata_host *h;
+	struct strata_instance *fi;
+	struct strata_ipam_request q = { .size = sizeof(q),
+					 .handle = "cni/net/c1/eth0" };
+	struct listed *l = calloc(1, sizeof(*l));
+	struct strata_prefix pools[2];
+	char a[64], pool[64];
+	struct res r;
+
+	ck_assert_ptr_nonnull(fe);
+	ck_assert_ptr_nonnull(l);
+	h = mock_host_table(fe);
+	fi = mock_instance(fe);
+	ck_assert_uint_ge(h->size, sizeof(struct strata_host));
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(h->ipam_allocate(fi, &q, on_res, &r), -ENODEV);
+	ck_assert_int_eq(h->ipam_pools(fi, pools, 2), -ENODEV);
+	ck_assert_int_eq(mock_host_set_ipam(fe, n->ipam, n->self), 0);
+
+	ck_assert_int_eq(h->ipam_allocate(fi, &q, on_res, &r), 0);
+	ck_assert(!r.done);
+	ck_assert(mock_host_run_until(fe, res_done, &r, 20 * S));
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(r.n, 1);
+	strcpy(a, r.addr[0]);
+
+	ck_assert_int_eq(h->ipam_list(fi, "cni/net/", on_listed, on_list_done,
+				      l),
+			 0);
+	ck_assert(!l->done);
+	ck_assert(mock_host_run_until(fe, list_done_p, l, 20 * S));
+	ck_assert_int_eq(l->err, 0);
+	ck_assert_uint_eq(l->n, 1);
+	ck_assert_str_eq(l->handle[0], "cni/net/c1/eth0");
+	ck_assert_str_eq(l->addrs[0], a);
+
+	ck_assert_int_eq(h->ipam_pools(fi, pools, 2), 1);
+	rec_prefix_fmt(&pools[0], pool, sizeof(pool));
+	ck_assert_str_eq(pool, "10.112.0.0/16");
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(h->ipam_release(fi, &q, on_res, &r), 0);
+	ck_assert(mock_host_run_until(fe, res_done, &r, 20 * S));
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_uint_eq(store_addrs(n, a, NULL, NULL), 0);
+
+	/* detached with a call in flight: its completion is dropped */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(h->ipam_allocate(fi, &q, on_res, &r), 0);
+	ck_assert_int_eq(mock_host_set_ipam(fe, NULL, NULL), 0);
+	ck_assert_uint_eq(mock_host_ipam_calls(fe), 1);
+	mock_host_run(fe, 300 * MS);
+	ck_assert(!r.done);
+	ck_assert_uint_eq(mock_host_ipam_calls(fe), 0);
+
+	/* an IPAM destroyed with a call it never answered: the call fails
+	 * (a fresh instance, not started: it holds the request, nothing
+	 * else is due on the loop) */
+	desc->ops->stop(n->self);
+	desc->ops->destroy(n->self);
+	ck_assert_int_eq(desc->ops->create(mock_host_table(n->mh),
+					   mock_instance(n->mh), &n->self),
+			 0);
+	ck_assert_int_eq(mock_host_set_ipam(fe, n->ipam, n->self), 0);
+	memset(&r, 0, sizeof(r));
+	q.handle = "cni/net/c2/eth0";
+	ck_assert_int_eq(h->ipam_allocate(fi, &q, on_res, &r), 0);
+	mock_host_run(fe, 50 * MS);
+	ck_assert(!r.done);
+	desc->ops->destroy(n->self);
+	mock_host_ipam_gone(fe);
+	ck_assert(!r.done);
+	ck_assert(mock_host_run_until(fe, res_done, &r, 20 * S));
+	ck_assert_int_eq(r.err, -ENODEV);
+	ck_assert_str_eq(r.text, "the IPAM instance stopped");
+	ck_assert_int_eq(h->ipam_allocate(fi, &q, on_res, &r), -ENODEV);
+
+	mock_host_free(fe);
+	mock_host_set_store(n->mh, NULL);
+	store_close(n->st);
+	mock_host_free(n->mh);
+	free(n);
+	free(l);
+}
+END_TEST
+
 static Suite *ipam_suite(void)
 {
 	Suite *s = suite_create("ipam-topology");
@@ -1282,6 +1588,10 @@ static Suite *ipam_suite(void)
 	tcase_add_test(tc, test_grace);
 	tcase_add_test(tc, test_thousand);
 	tcase_add_test(tc, test_retry_after_failed_write);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_list_after_restart);
+	tcase_add_test(tc, test_list_mismatch);
+	tcase_add_test(tc, test_mock_host_ipam);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("processes");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -296,7 +296,7 @@ static const struct {
 } refusals[] = {
 	{ "bad-magic", "magic: expected 0x53545241, found 0x41525453" },
 	{ "major", "abi major: expected 0, found 1" },
-	{ "minor", "abi minor: expected 2, found 3" },
+	{ "minor", "abi minor: expected 3, found 4" },
 	{ "short", "size: expected at least 64, found 40" },
 	{ "no-create", "ops create: expected a function, found NULL" },
 	{ "no-symbol", "symbol: expected strata_plugin_v0, found none" },
@@ -318,8 +318,8 @@ static const struct {
 
 START_TEST(test_refusal)
 {
-	_Static_assert(STRATA_ABI_MAJOR == 0 && STRATA_ABI_MINOR == 2,
-		       "the expected lines are written for ABI 0.2");
+	_Static_assert(STRATA_ABI_MAJOR == 0 && STRATA_ABI_MINOR == 3,
+		       "the expected lines are written for ABI 0.3");
 	ck_assert_int_eq(expect_refused(fixture(refusals[_i].fixture),
 					refusals[_i].line),
 			 -EINVAL);
@@ -636,7 +636,7 @@ static void fake_report(const char *path, const char *kind,
 	report_field(f, "report", "1");
 	report_field(f, "result", "pass");
 	report_field(f, "abi_major", "0");
-	report_field(f, "abi_minor", "2");
+	report_field(f, "abi_minor", "3");
 	report_field(f, "size", "64");
 	report_field(f, "kind", kind);
 	report_field(f, "file_dev", "1");
@@ -807,7 +807,8 @@ static void desc_reset(void)
 	t_hc = (struct strata_healthcheck_ops){ sizeof(t_hc), t_probe,
 						t_cancel };
 	t_ipam_ops = (struct strata_ipam_ops){ sizeof(t_ipam_ops), NULL,
-					       t_ipam, t_ipam, NULL, NULL, NULL, NULL };
+					       t_ipam, t_ipam, NULL, NULL, NULL,
+					       NULL, NULL };
 	t_fe = (struct strata_frontend_ops){ sizeof(t_fe), 0 };
 	memset(t_cfg, 0, sizeof(t_cfg));
 	t_cfg[0] = (struct strata_cfg_key){ "a", STRATA_CFG_INT, 0, NULL,
@@ -852,7 +853,7 @@ START_TEST(test_desc_header)
 	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v0, found "
 			      "NULL");
 	t_desc.abi_minor = 0;
-	desc_refused("abi minor: expected 2, found 0");
+	desc_refused("abi minor: expected 3, found 0");
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
