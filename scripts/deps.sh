@@ -10,6 +10,8 @@ BUILD="autoconf automake libtool pkg-config make gcc g++ \
 TEST="valgrind clang libclang-rt-14-dev binutils python3 curl openssl etcd-server iputils-ping"
 BENCH="etcd-server containernetworking-plugins"
 DEMO="python3 iputils-ping"
+# the CNI conformance suite runs the reference plugins too
+TEST="$TEST containernetworking-plugins"
 
 case ${1:-build} in
 build) want=$BUILD ;;
