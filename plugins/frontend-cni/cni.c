@@ -119,6 +119,7 @@ struct fe {
 	struct strata_timer *retry;
 	unsigned start_pieces; /* releases and orphan deletions in flight */
 	char last_error[256];
+	uint32_t uplink_mtu; /* at start; 0: unknown, pod_add looks */
 	/* status */
 	int64_t adds, dels, checks, gcs, failures, reclaimed;
 };
@@ -1222,7 +1223,7 @@ static void serve_add(struct fe *fe, struct op *o, yajl_val req)
 		return;
 	}
 	fe->h->cfg_int(fe->inst, "mtu", &cfg_mtu);
-	o->link.mtu = (uint32_t)cfg_mtu;
+	o->link.mtu = cfg_mtu ? (uint32_t)cfg_mtu : fe->uplink_mtu;
 	if (mtu && YAJL_IS_INTEGER(mtu) && YAJL_GET_INTEGER(mtu) >= 68 &&
 	    YAJL_GET_INTEGER(mtu) <= 65535)
 		o->link.mtu = (uint32_t)YAJL_GET_INTEGER(mtu);
@@ -1486,7 +1487,7 @@ static int apply_sysctls(struct fe *fe)
 	s.forwarding = fwd;
 	s.rp_filter = rp && strcmp(rp, "keep") ? rp : NULL;
 	s.no_redirects = !redirects;
-	if (pod_uplink(uplink) == 0)
+	if (pod_uplink(uplink, &fe->uplink_mtu) == 0)
 		s.uplink = uplink;
 	rc = node_sysctls_apply(&s, err, sizeof(err));
 	if (rc)
