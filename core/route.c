@@ -666,6 +666,8 @@ static void adv_reconcile(struct route_adv *a)
 	a->busy = false;
 	free(ptrs);
 	free(routes);
+	ptrs = NULL;
+	routes = NULL;
 	if (a->removed) {
 		adv_free(a);
 		return;

@@ -126,7 +126,7 @@ fi
 count_trs "$builds/asan"
 phase_end
 
-phase_start integration 420
+phase_start integration 780
 if [ "$(id -u)" != 0 ]; then
 	if [ "${CI:-}" = true ]; then
 		echo "test.sh: integration tests need root (network namespaces)" >&2

@@ -557,12 +557,12 @@ static void add_fail(struct op *o, int code, const char *fmt, ...)
 			   o->handle, msg);
 	}
 	if (o->linked) {
+		for (uint32_t i = 0; i < o->link.n_addrs; i++)
+			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
+					   &o->link.addrs[i]);
 		worker_start(o); /* pod_del, then back here via add_done */
 		return;
 	}
-	for (uint32_t i = 0; i < o->link.n_addrs; i++)
-		fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
-				   &o->link.addrs[i]);
 	if (o->allocated) {
 		o->allocated = false;
 		req.handle = o->handle;
@@ -695,13 +695,8 @@ static void del_release(struct op *o)
 {
 	struct strata_ipam_request req = { .size = sizeof(req) };
 	struct fe *fe = o->fe;
-	struct att *a = att_find(fe, o->handle);
 	int rc;
 
-	if (a)
-		for (uint32_t i = 0; i < a->n_addrs; i++)
-			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
-					   &a->addrs[i]);
 	req.handle = o->handle;
 	rc = fe->h->ipam_release(fe->inst, &req, del_released, o);
 	if (rc) {
@@ -725,6 +720,13 @@ static void del_done(struct op *o)
  * no veth, which start-up releases; never an address on two pods. */
 static void del_start(struct op *o)
 {
+	struct att *a = att_find(o->fe, o->handle);
+
+	/* the routes go first, so nothing re-adds them to a dying veth */
+	if (a)
+		for (uint32_t i = 0; i < a->n_addrs; i++)
+			o->fe->h->route_unset(o->fe->inst, STRATA_SCOPE_KERNEL,
+					      &a->addrs[i]);
 	if (pod_link_exists(o->link.host_if))
 		worker_start(o);
 	else

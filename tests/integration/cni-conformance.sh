@@ -14,7 +14,7 @@
 
 PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 DRIVER=$SRCDIR/tests/integration/cni_conformance.py
-STRATA_CNI=${STRATA_CNI:-$BUILDDIR/cli/strata-cni}
+STRATA_CNI=${STRATA_CNI:-$BUILDDIR/strata-cni}
 PIDFILE=$T/driver.pids
 
 # the driver's stratad, should the driver itself die: by pid, then the rest

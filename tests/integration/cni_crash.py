@@ -97,6 +97,7 @@ def main():
     live = {}          # cid -> address
     undeleted = set()  # ADD failed or DEL failed: the runtime owes a DEL
     seq = 0
+    failed = {"ADD": 0, "DEL": 0}
     done = threading.Event()
     kills = [0]
 
@@ -119,6 +120,8 @@ def main():
                 if rc == 0:
                     undeleted.discard(cid)
                     sh("ip", "netns", "del", "%s-%s" % (a.ns_prefix, cid))
+                else:
+                    failed["DEL"] += 1
                 continue
             if len(live) < 5 or rnd.random() < 0.55:
                 seq += 1
@@ -128,6 +131,7 @@ def main():
                 if rc == 0:
                     live[cid] = out["ips"][0]["address"].split("/")[0]
                 else:
+                    failed["ADD"] += 1
                     undeleted.add(cid)
             else:
                 cid = rnd.choice(sorted(live))
@@ -136,12 +140,17 @@ def main():
                 if rc == 0:
                     sh("ip", "netns", "del", "%s-%s" % (a.ns_prefix, cid))
                 else:
+                    failed["DEL"] += 1
                     undeleted.add(cid)
     finally:
         done.set()
         t.join()
-    print("%d operations, %d kills, %d live pods, %d DELs owed"
-          % (a.ops, kills[0], len(live), len(undeleted)), flush=True)
+    print("%d operations, %d kills, %d ADDs and %d DELs failed while "
+          "stratad was down or dying, %d live pods, %d DELs owed"
+          % (a.ops, kills[0], failed["ADD"], failed["DEL"], len(live),
+             len(undeleted)), flush=True)
+    if kills[0] < a.kills // 2 or not failed["ADD"] + failed["DEL"]:
+        raise SystemExit("the kills did not land inside operations")
 
     try:
         check(a, d, live, undeleted)

@@ -595,6 +595,24 @@ START_TEST(test_retry)
 }
 END_TEST
 
+/* A failed reconcile of a non-empty desired set frees its copies once. */
+START_TEST(test_retry_with_routes)
+{
+	struct fixture f;
+	struct route_owner *o;
+	struct strata_route r = mkroute(STRATA_SCOPE_KERNEL, "10.1.0.0/24",
+					"192.0.2.1", NULL);
+
+	setup(&f, 0);
+	o = route_owner_add(f.m, "o");
+	ck_assert_int_eq(route_set(o, &r), 0);
+	f.rec.fail = 1;
+	route_adv_add(f.m, "k", STRATA_SCOPE_KERNEL, rec_fn, &f.rec);
+	ck_assert(run_until_calls(f.loop, &f.rec, 2, 3000 * MS));
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(test_adv_remove)
 {
 	struct fixture f;
@@ -685,6 +703,7 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_debounce);
 	tcase_add_test(tc, test_periodic_resync);
 	tcase_add_test(tc, test_retry);
+	tcase_add_test(tc, test_retry_with_routes);
 	tcase_add_test(tc, test_adv_remove);
 	suite_add_tcase(s, tc);
 	/* correctness at scale; the timeout only allows for valgrind */
