@@ -21,7 +21,8 @@ def run(binary, cmd, cid, netns, conf, cni_path):
            "CNI_COMMAND": cmd, "CNI_CONTAINERID": cid, "CNI_NETNS": netns,
            "CNI_IFNAME": "eth0", "CNI_PATH": cni_path}
     t0 = time.perf_counter()
-    r = subprocess.run([binary], input=conf, env=env, capture_output=True)
+    r = subprocess.run([binary], input=conf.encode(), env=env,
+                       capture_output=True)
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit("%s %s %s failed: %s %s" % (binary, cmd, cid,
@@ -36,11 +37,17 @@ def bench(name, binary, conf, cni_path, prefix, pods, parallel):
     add, dele = [], []
     lock = threading.Lock()
 
+    errors = []
+
     def worker(part, what, out):
-        for ns in part:
-            ms = run(binary, what, ns, "/run/netns/" + ns, conf, cni_path)
-            with lock:
-                out.append(ms)
+        try:
+            for ns in part:
+                ms = run(binary, what, ns, "/run/netns/" + ns, conf,
+                         cni_path)
+                with lock:
+                    out.append(ms)
+        except BaseException as e:  # reported after the join
+            errors.append(e)
 
     for what, out in (("ADD", add), ("DEL", dele)):
         parts = [nss[i::parallel] for i in range(parallel)]
@@ -50,22 +57,38 @@ def bench(name, binary, conf, cni_path, prefix, pods, parallel):
             t.start()
         for t in ts:
             t.join()
+        if errors:
+            raise SystemExit("%s: %s" % (name, errors[0]))
     for ns in nss:
         subprocess.run(["ip", "netns", "del", ns], check=True)
     return add, dele
 
 
-def bare_link_del(prefix, pods):
-    """`ip link del` of a veth whose peer is in a pod netns."""
+def bare_link_del(prefix, pods, parallel):
+    """`ip link del` of a veth whose peer is in a pod netns, `parallel`
+    at a time like the plugins' DELs."""
     out = []
-    ns = prefix + "-bare"
+    lock = threading.Lock()
+    ns = "%s-bare%d" % (prefix, parallel)
     subprocess.run(["ip", "netns", "add", ns], check=True)
     for i in range(pods):
         subprocess.run(["ip", "link", "add", "bare%d" % i, "type", "veth",
-                        "peer", "name", "eth0", "netns", ns], check=True)
-        t0 = time.perf_counter()
-        subprocess.run(["ip", "link", "del", "bare%d" % i], check=True)
-        out.append((time.perf_counter() - t0) * 1000.0)
+                        "peer", "name", "eth%d" % i, "netns", ns],
+                       check=True)
+
+    def worker(part):
+        for i in part:
+            t0 = time.perf_counter()
+            subprocess.run(["ip", "link", "del", "bare%d" % i], check=True)
+            with lock:
+                out.append((time.perf_counter() - t0) * 1000.0)
+
+    ts = [threading.Thread(target=worker, args=(range(pods)[k::parallel],))
+          for k in range(parallel)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
     subprocess.run(["ip", "netns", "del", ns], check=True)
     return out
 
@@ -95,13 +118,13 @@ def main():
             results[(name, par)] = bench(name + str(par), binary, conf,
                                          a.cni_dir, a.ns_prefix, a.pods,
                                          par)
-    bare = bare_link_del(a.ns_prefix, a.pods)
-    bp50, bp99 = pct(bare, 50), pct(bare, 99)
-    print("bare ip link del          %7.2f %7.2f" % (bp50, bp99))
     for par in (1, 2):
+        bare = bare_link_del(a.ns_prefix, a.pods, par)
+        bp50, bp99 = pct(bare, 50), pct(bare, 99)
         sa, sd = results[("strata", par)]
         ra, rd = results[("ref", par)]
         print("parallel %d" % par)
+        print("  bare ip link del        %7.2f %7.2f" % (bp50, bp99))
         print("  ADD strata-cni          %7.2f %7.2f" % (pct(sa, 50),
                                                         pct(sa, 99)))
         print("  ADD ptp+host-local      %7.2f %7.2f" % (pct(ra, 50),

@@ -147,12 +147,14 @@ sleep 1.5 # the gateway's debounced re-plan
 step "every pod pings every other pod (${#pods[@]} pods, $(( ${#pods[@]} * (${#pods[@]} - 1) )) pairs)"
 : >"$tmp/failed"
 for src in "${pods[@]}"; do
+	pings=()
 	for dst in "${pods[@]}"; do
 		[ "$src" = "$dst" ] && continue
-		ip netns exec "$(ns "$src")" ping -c 1 -W 2 -q "${pod_ip[$dst]}" >/dev/null 2>&1 ||
-			echo "$src -> $dst (${pod_ip[$dst]})" >>"$tmp/failed" &
+		{ ip netns exec "$(ns "$src")" ping -c 1 -W 2 -q "${pod_ip[$dst]}" >/dev/null 2>&1 ||
+			echo "$src -> $dst (${pod_ip[$dst]})" >>"$tmp/failed"; } &
+		pings+=($!)
 	done
-	wait
+	wait "${pings[@]}"
 done
 if [ -s "$tmp/failed" ]; then
 	echo "demo: these pairs did not answer:" >&2

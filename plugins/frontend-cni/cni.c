@@ -84,6 +84,7 @@ struct op {
 	bool queued;
 	int rc;
 	char err[512];
+	char rel_err[256]; /* DEL: the release's error, set on the loop */
 };
 
 /* A request that came before start-up finished. */
@@ -676,61 +677,68 @@ static void del_finish(struct op *o, const char *err)
 	op_free(o);
 }
 
+/* Both halves of a DEL are done: the link's worker and the release. */
+static void del_part_done(struct op *o)
+{
+	if (--o->pieces)
+		return;
+	if (o->rc < 0)
+		del_finish(o, o->err);
+	else
+		del_finish(o, o->rel_err[0] ? o->rel_err : NULL);
+}
+
 static void del_released(void *arg, const struct strata_ipam_result *res)
 {
 	struct op *o = arg;
-	char err[512];
 
-	if (res->error) {
-		snprintf(err, sizeof(err), "IPAM could not release: %s",
+	if (res->error)
+		snprintf(o->rel_err, sizeof(o->rel_err),
+			 "IPAM could not release: %s",
 			 res->error_text ? res->error_text :
 			 strerror(-res->error));
-		del_finish(o, err);
-		return;
-	}
-	del_finish(o, NULL);
-}
-
-static void del_release(struct op *o)
-{
-	struct strata_ipam_request req = { .size = sizeof(req) };
-	struct fe *fe = o->fe;
-	int rc;
-
-	req.handle = o->handle;
-	rc = fe->h->ipam_release(fe->inst, &req, del_released, o);
-	if (rc) {
-		char err[128];
-
-		snprintf(err, sizeof(err), "IPAM: %s", strerror(-rc));
-		del_finish(o, err);
-	}
+	del_part_done(o);
 }
 
 static void del_done(struct op *o)
 {
-	if (o->rc < 0) {
-		del_finish(o, o->err);
-		return;
-	}
-	del_release(o);
+	del_part_done(o);
 }
 
-/* Links first, then the address: a crash between leaves a handle with
- * no veth, which start-up releases; never an address on two pods. */
+/*
+ * The veth goes and the address is released at the same time: the
+ * kernel's veth deletion takes tens of ms, the release one store write.
+ * A released address cools down before the IPAM gives it again, and a
+ * crash in between leaves either a handle without a veth or a veth
+ * without a handle, both of which start-up removes before it serves.
+ */
 static void del_start(struct op *o)
 {
+	struct strata_ipam_request req = { .size = sizeof(req) };
 	struct att *a = att_find(o->fe, o->handle);
+	struct fe *fe = o->fe;
+	int rc;
 
 	/* the routes go first, so nothing re-adds them to a dying veth */
 	if (a)
 		for (uint32_t i = 0; i < a->n_addrs; i++)
-			o->fe->h->route_unset(o->fe->inst, STRATA_SCOPE_KERNEL,
-					      &a->addrs[i]);
-	if (pod_link_exists(o->link.host_if))
+			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
+					   &a->addrs[i]);
+	o->pieces = 1;
+	req.handle = o->handle;
+	rc = fe->h->ipam_release(fe->inst, &req, del_released, o);
+	if (rc) {
+		snprintf(o->rel_err, sizeof(o->rel_err), "IPAM: %s",
+			 strerror(-rc));
+		o->pieces = 0;
+	}
+	if (pod_link_exists(o->link.host_if)) {
+		o->pieces++;
 		worker_start(o);
-	else
-		del_release(o);
+	} else if (!o->pieces) {
+		o->pieces = 1;
+		del_part_done(o);
+	}
 }
 
 /* -- CHECK ------------------------------------------------------------- */
