@@ -163,13 +163,16 @@ START_TEST(test_example)
 	ck_assert_uint_eq(cfg->rtproto, 220);
 	ck_assert_str_eq(cfg->node_name, "host-a");
 	ck_assert_uint_eq(cfg->n_facts, 3);
-	ck_assert_uint_eq(cfg->n_plugins, 2);
+	ck_assert_uint_eq(cfg->n_plugins, 3);
 	ck_assert_str_eq(cfg->plugins[0].path,
 			 "/usr/lib/x86_64-linux-gnu/strata/plugins/"
 			 "advertiser-static.so");
 	ck_assert_str_eq(cfg->plugins[1].path,
 			 "/usr/lib/x86_64-linux-gnu/strata/plugins/"
 			 "ipam-topology.so");
+	ck_assert_str_eq(cfg->plugins[2].path,
+			 "/usr/lib/x86_64-linux-gnu/strata/plugins/"
+			 "frontend-cni.so");
 	cfg_free(cfg);
 }
 END_TEST
