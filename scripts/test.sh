@@ -147,7 +147,7 @@ else
 fi
 phase_end
 
-phase_start fuzz 240
+phase_start fuzz 300
 configure_build "$builds/fuzz" CC=clang --enable-fuzzing --enable-asan --enable-ubsan
 for t in "$builds"/fuzz/tests/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue

@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 #include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #include <strata/plugin.h>
 
 #include "nat.h"
 #include "pod.h"
+#include "request.h"
 #include "server.h"
 #include "sysctl.h"
 
@@ -72,7 +72,7 @@ struct op {
 	char *fail_msg;
 	bool found;         /* CHECK: the IPAM holds the handle */
 	/* GC */
-	yajl_val valid;
+	struct cni_request *req; /* the request, for those from strata-cni */
 	char **stale;
 	size_t n_stale;
 	unsigned pieces;
@@ -91,7 +91,7 @@ struct op {
 struct pending {
 	struct pending *next;
 	struct conn *c;
-	yajl_val req;
+	struct cni_request *req;
 	int64_t deadline;
 };
 
@@ -146,14 +146,6 @@ static const struct strata_cfg_key cni_config[] = {
 };
 
 /* -- small helpers ----------------------------------------------------- */
-
-static const char *jstr(yajl_val obj, const char *key)
-{
-	const char *path[] = { key, NULL };
-	yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
-
-	return v ? YAJL_GET_STRING(v) : NULL;
-}
 
 static void prefix_str(const struct strata_prefix *p, char *out, size_t len)
 {
@@ -308,6 +300,7 @@ static void op_free(struct op *o)
 	for (size_t i = 0; i < o->n_stale; i++)
 		free(o->stale[i]);
 	free(o->stale);
+	cni_request_free(o->req);
 	free(o->handle);
 	free(o->network);
 	free(o->fail_msg);
@@ -856,21 +849,13 @@ static void check_list_done(void *arg, int err, const char *text)
 
 static bool gc_valid(struct op *gc, const char *handle)
 {
-	yajl_val v = gc->valid;
+	const struct cni_request *r = gc->req;
 
-	if (!v || !YAJL_IS_ARRAY(v))
-		return false;
-	for (size_t i = 0; i < v->u.array.len; i++) {
-		yajl_val e = v->u.array.values[i];
-		const char *cid = jstr(e, "container_id");
-		const char *ifname = jstr(e, "ifname");
-		char *h;
-		bool eq;
+	for (size_t i = 0; r && i < r->n_valid; i++) {
+		char *h = handle_of(gc->network, r->valid[i].container_id,
+				    r->valid[i].ifname);
+		bool eq = h && !strcmp(h, handle);
 
-		if (!cid || !ifname)
-			continue;
-		h = handle_of(gc->network, cid, ifname);
-		eq = h && !strcmp(h, handle);
 		free(h);
 		if (eq)
 			return true;
@@ -962,7 +947,7 @@ static void gc_list_done(void *arg, int err, const char *text)
 
 /* -- start-up reconcile -------------------------------------------------- */
 
-static void serve(struct fe *fe, struct conn *c, yajl_val req);
+static void serve(struct fe *fe, struct conn *c, struct cni_request *r);
 static void start_list(void *arg);
 
 static void apply_nat(struct fe *fe)
@@ -1165,56 +1150,26 @@ static void start_list(void *arg)
 
 /* -- requests ------------------------------------------------------------ */
 
-static bool name_ok(const char *s, size_t max)
+static int op_prepare(struct op *o, struct cni_request *r)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (!n || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/' || (unsigned char)s[i] <= ' ')
-			return false;
-	return true;
-}
-
-static int op_prepare(struct op *o, yajl_val req, bool with_container)
-{
-	const char *net = jstr(req, "network");
-	const char *cid = jstr(req, "container_id");
-	const char *ifname = jstr(req, "ifname");
-
-	if (!name_ok(net, 256)) {
-		conn_fail(o->c, CNI_ERR_CONFIG, NULL,
-			  "request: \"network\" is missing or invalid");
-		return -EINVAL;
-	}
-	o->network = strdup(net);
+	o->req = r;
+	o->network = strdup(r->network);
 	if (!o->network)
-		goto nomem;
-	if (!with_container)
+		return -ENOMEM;
+	if (r->command == CNI_GC || r->command == CNI_STATUS)
 		return 0;
-	if (!name_ok(cid, 512) || !name_ok(ifname, POD_IFNAMSIZ - 1)) {
-		conn_fail(o->c, CNI_ERR_CONFIG, NULL,
-			  "request: \"%s\" is missing or invalid",
-			  !name_ok(cid, 512) ? "container_id" : "ifname");
-		return -EINVAL;
-	}
-	o->handle = handle_of(net, cid, ifname);
+	o->handle = handle_of(r->network, r->container_id, r->ifname);
 	if (!o->handle)
-		goto nomem;
-	pod_host_if_name(net, cid, ifname, o->link.host_if);
-	snprintf(o->link.pod_if, sizeof(o->link.pod_if), "%s", ifname);
+		return -ENOMEM;
+	pod_host_if_name(r->network, r->container_id, r->ifname,
+			 o->link.host_if);
+	snprintf(o->link.pod_if, sizeof(o->link.pod_if), "%s", r->ifname);
 	return 0;
-nomem:
-	conn_fail(o->c, CNI_ERR_IO, NULL, "out of memory");
-	return -ENOMEM;
 }
 
-static void serve_add(struct fe *fe, struct op *o, yajl_val req)
+static void serve_add(struct fe *fe, struct op *o)
 {
 	struct strata_ipam_request ireq = { .size = sizeof(ireq) };
-	const char *path[] = { "mtu", NULL };
-	yajl_val mtu = yajl_tree_get(req, path, yajl_t_number);
 	int64_t cfg_mtu = 0;
 	int rc;
 
@@ -1233,10 +1188,8 @@ static void serve_add(struct fe *fe, struct op *o, yajl_val req)
 		return;
 	}
 	fe->h->cfg_int(fe->inst, "mtu", &cfg_mtu);
-	o->link.mtu = cfg_mtu ? (uint32_t)cfg_mtu : fe->uplink_mtu;
-	if (mtu && YAJL_IS_INTEGER(mtu) && YAJL_GET_INTEGER(mtu) >= 68 &&
-	    YAJL_GET_INTEGER(mtu) <= 65535)
-		o->link.mtu = (uint32_t)YAJL_GET_INTEGER(mtu);
+	o->link.mtu = o->req->mtu ? o->req->mtu :
+		      cfg_mtu ? (uint32_t)cfg_mtu : fe->uplink_mtu;
 	ireq.handle = o->handle;
 	rc = fe->h->ipam_allocate(fe->inst, &ireq, add_allocated, o);
 	if (rc) {
@@ -1246,12 +1199,8 @@ static void serve_add(struct fe *fe, struct op *o, yajl_val req)
 	}
 }
 
-static void serve_check(struct fe *fe, struct op *o, yajl_val req)
+static void serve_check(struct fe *fe, struct op *o)
 {
-	const char *path[] = { "prev", "ips", NULL };
-	yajl_val ips = yajl_tree_get(req, path, yajl_t_array);
-	const char *mpath[] = { "prev", "mac", NULL };
-	yajl_val mac = yajl_tree_get(req, mpath, yajl_t_string);
 	int rc;
 
 	o->netns = conn_fd(o->c);
@@ -1260,26 +1209,9 @@ static void serve_check(struct fe *fe, struct op *o, yajl_val req)
 			   "CHECK needs the pod's netns fd with the request");
 		return;
 	}
-	for (size_t i = 0; ips && i < ips->u.array.len && o->n_prev < 2;
-	     i++) {
-		yajl_val v = ips->u.array.values[i];
-
-		if (!YAJL_IS_STRING(v) ||
-		    prefix_parse(YAJL_GET_STRING(v), &o->prev[o->n_prev]) < 0) {
-			check_fail(o, CNI_ERR_CONFIG,
-				   "prevResult: bad address %s",
-				   YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) :
-						       "(not a string)");
-			return;
-		}
-		o->prev[o->n_prev].len = o->prev[o->n_prev].family ==
-						 STRATA_AF_INET ? 32 : 128;
-		o->n_prev++;
-	}
-	if (mac)
-		snprintf(o->want_mac, sizeof(o->want_mac), "%s",
-			 YAJL_GET_STRING(mac));
-	(void)fe;
+	o->n_prev = o->req->n_prev;
+	memcpy(o->prev, o->req->prev, sizeof(o->prev));
+	snprintf(o->want_mac, sizeof(o->want_mac), "%s", o->req->prev_mac);
 	rc = fe->h->ipam_list(fe->inst, o->handle, check_listed,
 			      check_list_done, o);
 	if (rc)
@@ -1308,44 +1240,27 @@ static void status_listed(void *arg, const char *handle,
 	(void)n;
 }
 
-static void serve(struct fe *fe, struct conn *c, yajl_val req)
+/* Serve r (owned from here on). */
+static void serve(struct fe *fe, struct conn *c, struct cni_request *r)
 {
-	const char *cmd = jstr(req, "command");
-	struct op *o;
-	enum op_kind kind;
-	char prefix[300];
+	static const enum op_kind kinds[] = {
+		[CNI_ADD] = OP_ADD, [CNI_DEL] = OP_DEL, [CNI_CHECK] = OP_CHECK,
+		[CNI_GC] = OP_GC, [CNI_STATUS] = OP_STATUS,
+	};
+	struct op *o = op_new(fe, kinds[r->command], c);
+	char prefix[CNI_NETWORK_MAX + 8];
 	int rc;
 
-	if (!cmd) {
-		conn_fail(c, CNI_ERR_CONFIG, NULL, "request: no \"command\"");
-		return;
-	}
-	if (!strcmp(cmd, "ADD"))
-		kind = OP_ADD;
-	else if (!strcmp(cmd, "DEL"))
-		kind = OP_DEL;
-	else if (!strcmp(cmd, "CHECK"))
-		kind = OP_CHECK;
-	else if (!strcmp(cmd, "GC"))
-		kind = OP_GC;
-	else if (!strcmp(cmd, "STATUS"))
-		kind = OP_STATUS;
-	else {
-		conn_fail(c, 4, NULL, "unknown command \"%s\"", cmd);
-		return;
-	}
-	o = op_new(fe, kind, c);
-	if (!o) {
+	if (!o || op_prepare(o, r) < 0) {
+		if (o)
+			op_free(o);
+		else
+			cni_request_free(r);
 		conn_fail(c, CNI_ERR_IO, NULL, "out of memory");
 		return;
 	}
-	if (op_prepare(o, req, kind == OP_ADD || kind == OP_DEL ||
-				       kind == OP_CHECK) < 0) {
-		op_free(o);
-		return;
-	}
 	if (o->handle) {
-		/* the same handle twice: handle_busy sees o itself too */
+		/* one operation per attachment: o itself is one */
 		unsigned same = 0;
 
 		for (struct op *q = fe->ops; q; q = q->next)
@@ -1358,31 +1273,24 @@ static void serve(struct fe *fe, struct conn *c, yajl_val req)
 			return;
 		}
 	}
-	switch (kind) {
+	snprintf(prefix, sizeof(prefix), HANDLE_PREFIX "%s/", o->network);
+	switch (o->kind) {
 	case OP_ADD:
-		serve_add(fe, o, req);
+		serve_add(fe, o);
 		return;
 	case OP_DEL:
 		del_start(o);
 		return;
 	case OP_CHECK:
-		serve_check(fe, o, req);
+		serve_check(fe, o);
 		return;
-	case OP_GC: {
-		const char *path[] = { "valid", NULL };
-
-		o->valid = yajl_tree_get(req, path, yajl_t_array);
-		snprintf(prefix, sizeof(prefix), HANDLE_PREFIX "%s/",
-			 o->network);
+	case OP_GC:
 		rc = fe->h->ipam_list(fe->inst, prefix, gc_listed,
 				      gc_list_done, o);
 		if (rc)
 			gc_list_done(o, rc, NULL);
 		return;
-	}
 	default:
-		snprintf(prefix, sizeof(prefix), HANDLE_PREFIX "%s/",
-			 o->network);
 		rc = fe->h->ipam_list(fe->inst, prefix, status_listed,
 				      status_done, o);
 		if (rc)
@@ -1391,21 +1299,31 @@ static void serve(struct fe *fe, struct conn *c, yajl_val req)
 	}
 }
 
-static void on_request(void *arg, struct conn *c, yajl_val req)
+static void on_request(void *arg, struct conn *c, const char *buf,
+		       size_t len)
 {
 	struct fe *fe = arg;
-	const char *cmd = jstr(req, "command");
+	struct cni_request *r;
 	struct pending *p;
+	char err[512];
+	int code;
 
+	code = cni_request_parse(buf, len, &r, err, sizeof(err));
+	if (code) {
+		conn_fail(c, code, NULL, "%s", err);
+		return;
+	}
 	if (fe->stopping) {
+		cni_request_free(r);
 		conn_fail(c, CNI_ERR_TRY_AGAIN, NULL, "stratad is stopping");
 		return;
 	}
 	if (fe->ready) {
-		serve(fe, c, req);
+		serve(fe, c, r);
 		return;
 	}
-	if (cmd && !strcmp(cmd, "STATUS")) {
+	if (r->command == CNI_STATUS) {
+		cni_request_free(r);
 		conn_fail(c, CNI_ERR_NOT_AVAILABLE, NULL,
 			  "stratad is starting%s%s",
 			  fe->last_error[0] ? ": " : "", fe->last_error);
@@ -1414,11 +1332,12 @@ static void on_request(void *arg, struct conn *c, yajl_val req)
 	/* start-up is still sorting out which attachments live */
 	p = calloc(1, sizeof(*p));
 	if (!p) {
+		cni_request_free(r);
 		conn_fail(c, CNI_ERR_IO, NULL, "out of memory");
 		return;
 	}
 	p->c = c;
-	p->req = req;
+	p->req = r;
 	p->deadline = fe->h->now() + QUEUE_TIMEOUT_NS;
 	*fe->pending_tail = p;
 	fe->pending_tail = &p->next;
@@ -1443,6 +1362,7 @@ static void on_tick(void *arg)
 			  "stratad is starting: the IPAM has not answered "
 			  "yet%s%s", fe->last_error[0] ? ": " : "",
 			  fe->last_error);
+		cni_request_free(p->req);
 		free(p);
 	}
 	fe->pending_tail = pp;
@@ -1544,6 +1464,7 @@ static int cni_stop(void *self)
 	while ((p = fe->pending)) {
 		fe->pending = p->next;
 		conn_fail(p->c, CNI_ERR_TRY_AGAIN, NULL, "stratad is stopping");
+		cni_request_free(p->req);
 		free(p);
 	}
 	fe->pending_tail = &fe->pending;
@@ -1565,6 +1486,7 @@ static void cni_destroy(void *self)
 		struct pending *p = fe->pending;
 
 		fe->pending = p->next;
+		cni_request_free(p->req);
 		free(p);
 	}
 	while (fe->atts) {

@@ -34,7 +34,6 @@ struct conn {
 	char *buf;
 	size_t len, cap;
 	bool handling;
-	yajl_val req;
 	size_t sent;
 };
 
@@ -62,7 +61,6 @@ static void conn_free(struct conn *c)
 		close(c->sock);
 	if (c->netns >= 0)
 		close(c->netns);
-	yajl_tree_free(c->req);
 	free(c->buf);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -184,25 +182,12 @@ int conn_fd(const struct conn *c)
 
 static void conn_dispatch(struct conn *c)
 {
-	char errbuf[256] = "";
-
 	c->s->h->fd_unwatch(c->s->inst, c->watch);
 	c->watch = NULL;
 	c->s->h->timer_stop(c->s->inst, c->timer);
 	c->timer = NULL;
 	c->handling = true;
-	c->buf[c->len] = '\0';
-	c->req = yajl_tree_parse(c->buf, errbuf, sizeof(errbuf));
-	if (!c->req) {
-		errbuf[strcspn(errbuf, "\n")] = '\0';
-		conn_fail(c, 6, NULL, "request is not JSON: %s", errbuf);
-		return;
-	}
-	if (!YAJL_IS_OBJECT(c->req)) {
-		conn_fail(c, 6, NULL, "request must be a JSON object");
-		return;
-	}
-	c->s->cb(c->s->arg, c, c->req);
+	c->s->cb(c->s->arg, c, c->buf, c->len);
 }
 
 /* Keep the first fd that arrives; close any others. */
@@ -462,15 +447,13 @@ fail:
 
 void server_close(struct server *s)
 {
-	struct stat st, mine;
+	struct stat st;
 
 	if (!s || s->sock < 0)
 		return;
 	s->h->fd_unwatch(s->inst, s->watch);
 	s->watch = NULL;
-	/* remove the file only if it is still ours */
-	if (fstat(s->sock, &mine) == 0 && stat(s->path, &st) == 0 &&
-	    S_ISSOCK(st.st_mode))
+	if (stat(s->path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(s->path);
 	close(s->sock);
 	s->sock = -1;

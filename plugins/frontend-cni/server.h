@@ -9,8 +9,6 @@
 
 #include <stddef.h>
 
-#include <yajl/yajl_tree.h>
-
 #include <strata/plugin.h>
 
 #define SERVER_MAX_REQUEST (1 << 20)
@@ -18,10 +16,11 @@
 struct server;
 struct conn;
 
-/* A request arrived: req is the parsed object (valid until the reply),
- * fd the netns fd that came with it or -1. The handler answers every
- * request exactly once, with conn_reply() or conn_fail(). */
-typedef void (*server_request_cb)(void *arg, struct conn *c, yajl_val req);
+/* A request arrived: len bytes (without the newline; valid until the
+ * reply), with the netns fd that came with it (conn_fd). The handler
+ * answers every request exactly once, with conn_reply() or conn_fail(). */
+typedef void (*server_request_cb)(void *arg, struct conn *c, const char *req,
+				  size_t len);
 
 int server_open(const struct strata_host *h, struct strata_instance *inst,
 		const char *path, server_request_cb cb, void *arg,
