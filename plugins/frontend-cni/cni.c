@@ -121,6 +121,10 @@ struct fe {
 	unsigned start_pieces; /* releases and orphan deletions in flight */
 	char last_error[256];
 	uint32_t uplink_mtu; /* at start; 0: unknown, pod_add looks */
+	struct strata_prefix nat_pools[MAX_POOLS]; /* in strata-nat now */
+	size_t n_nat_pools;
+	bool nat_applied;
+	unsigned ticks;
 	/* status */
 	int64_t adds, dels, checks, gcs, failures, reclaimed;
 };
@@ -971,6 +975,12 @@ static void apply_nat(struct fe *fe)
 			   strerror(-n));
 		return;
 	}
+	if (n > MAX_POOLS)
+		n = MAX_POOLS;
+	/* pools only grow (appended); the table follows them */
+	if (fe->nat_applied && (size_t)n == fe->n_nat_pools &&
+	    !memcmp(pools, fe->nat_pools, (size_t)n * sizeof(*pools)))
+		return;
 	k = fe->h->cfg_strings_count(fe->inst, "no_nat");
 	for (int i = 0; i < k && n_no < 64; i++) {
 		const char *s = fe->h->cfg_strings_at(fe->inst, "no_nat",
@@ -982,9 +992,13 @@ static void apply_nat(struct fe *fe)
 	vpc = fe->h->fact_get(fe->inst, "vpc-cidr");
 	if (k <= 0 && vpc && prefix_parse(vpc, &no_nat[n_no]) == 0)
 		n_no++;
-	if (nat_apply(pools, n > MAX_POOLS ? MAX_POOLS : (size_t)n, no_nat,
-		      n_no, err, sizeof(err)) < 0)
+	if (nat_apply(pools, (size_t)n, no_nat, n_no, err, sizeof(err)) < 0) {
 		fe->h->log(fe->inst, STRATA_LOG_ERR, "nat: %s", err);
+		return;
+	}
+	memcpy(fe->nat_pools, pools, (size_t)n * sizeof(*pools));
+	fe->n_nat_pools = (size_t)n;
+	fe->nat_applied = true;
 }
 
 static void start_finish(struct fe *fe)
@@ -1350,6 +1364,8 @@ static void on_tick(void *arg)
 	int64_t now = fe->h->now();
 	struct pending **pp = &fe->pending;
 
+	if (fe->ready && ++fe->ticks % 10 == 0)
+		apply_nat(fe);
 	while (*pp) {
 		struct pending *p = *pp;
 
@@ -1425,6 +1441,30 @@ static int apply_sysctls(struct fe *fe)
 	return rc;
 }
 
+static int check_no_nat(struct fe *fe)
+{
+	int k = fe->h->cfg_strings_count(fe->inst, "no_nat");
+	struct strata_prefix p;
+
+	if (k > 64) {
+		fe->h->log(fe->inst, STRATA_LOG_ERR,
+			   "no_nat: at most 64 prefixes, found %d", k);
+		return -EINVAL;
+	}
+	for (int i = 0; i < k; i++) {
+		const char *v = fe->h->cfg_strings_at(fe->inst, "no_nat",
+						      (uint32_t)i);
+
+		if (!v || prefix_parse(v, &p) < 0) {
+			fe->h->log(fe->inst, STRATA_LOG_ERR,
+				   "no_nat[%d]: \"%s\" is not a prefix "
+				   "(ADDRESS/LENGTH)", i, v ? v : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int cni_start(void *self)
 {
 	struct fe *fe = self;
@@ -1439,7 +1479,9 @@ static int cni_start(void *self)
 			   "\"topology\") for the front end to serve");
 		return -ENODEV;
 	}
-	rc = apply_sysctls(fe);
+	rc = check_no_nat(fe);
+	if (!rc)
+		rc = apply_sysctls(fe);
 	if (rc)
 		return rc;
 	rc = server_open(fe->h, fe->inst, path, on_request, fe, &fe->srv, err,
