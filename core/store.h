@@ -137,6 +137,8 @@ int store_lease_revoke(struct store *st, int64_t id, store_done_cb cb,
  * A batch of events, whole revisions in order. err -ESTALE: the history
  * from the watch's next revision is compacted (rev is the compaction
  * revision): re-list, then watch again from the list's revision + 1.
+ * Also when the store's revisions went backwards (etcd restored from an
+ * older snapshot; rev is the store's revision now, below those seen).
  * Any err ends the watch; the handle stays until store_watch_cancel().
  */
 typedef void (*store_watch_cb)(void *arg, int err, int64_t rev,

@@ -51,6 +51,11 @@ struct etcd {
 	int64_t timeout_ns; /* one attempt */
 	int64_t window_ns;  /* all attempts of one request */
 	int64_t last_rev;   /* highest revision seen */
+	/* revisions went backwards (a restore from an older snapshot) this
+	 * many times; an answer to a request sent before the last time is
+	 * not compared with what was seen before it */
+	uint64_t epoch;
+	bool confirming; /* a linearizable read checks a suspicion */
 	bool closing;
 	struct etcd_req *reqs;
 	struct etcd_watch *watches;
@@ -88,6 +93,8 @@ struct etcd_req {
 	int64_t deadline;
 	size_t ep;
 	unsigned tries;
+	int64_t floor; /* last_rev when sent: a linearizable answer is >= */
+	uint64_t epoch;
 };
 
 struct etcd_watch {
@@ -97,6 +104,8 @@ struct etcd_watch {
 	char *body_key; /* base64 key and range_end, ready for the request */
 	char *body_end;
 	int64_t next_rev; /* 0: not known yet */
+	int64_t floor;    /* last_rev when connected */
+	uint64_t epoch;
 	store_watch_cb cb;
 	void *arg;
 	struct http_call *call;
@@ -104,6 +113,7 @@ struct etcd_watch {
 	char *buf;
 	size_t len, cap;
 	bool ended;     /* err delivered; quiet until cancelled */
+	bool restart;   /* to end: revisions went backwards */
 	bool busy;      /* in its callback */
 	bool cancelled; /* cancelled from its callback */
 };
@@ -407,6 +417,30 @@ static void see_rev(struct etcd *et, yajl_val doc)
 		et->last_rev = r;
 }
 
+static void went_back(struct etcd *et, int64_t seen, int64_t rev,
+		      yajl_val doc);
+static void confirm_back(struct etcd *et);
+
+/*
+ * An answer's revision below one seen before it was asked: etcd restored
+ * from an older snapshot, if the answer is linearizable (a range or txn
+ * reads at or after every revision committed before it was sent). Other
+ * answers (a watch's header, a keepalive, from a member that may lag) only
+ * raise the suspicion, which a linearizable read then settles.
+ */
+static void check_rev(struct etcd *et, yajl_val doc, int64_t floor,
+		      uint64_t epoch, bool linearizable)
+{
+	int64_t r = jnum(jget(doc, "header", "revision"));
+
+	if (epoch != et->epoch || r <= 0 || r >= floor)
+		return;
+	if (linearizable)
+		went_back(et, floor, r, doc);
+	else
+		confirm_back(et);
+}
+
 /* ---- unary requests ---- */
 
 static const char *const etcd_headers[] = {
@@ -569,6 +603,8 @@ static int req_send(struct etcd_req *r)
 	snprintf(url, sizeof(url), "%s%s", et->eps[r->ep], r->path);
 	hr.url = url;
 	r->tries++;
+	r->floor = et->last_rev;
+	r->epoch = et->epoch;
 	r->call = http_start_tls(et->http, &hr, &et->tls, on_resp, r);
 	return r->call ? 0 : (errno ? -errno : -EIO);
 }
@@ -654,6 +690,7 @@ static void on_resp(void *arg, const struct strata_http_response *resp)
 								   ""));
 		req_fail(r, err);
 	} else {
+		check_rev(et, doc, r->floor, r->epoch, r->kind == K_TXN);
 		see_rev(et, doc);
 		if (r->kind == K_TXN)
 			finish_txn(r, doc);
@@ -1111,6 +1148,7 @@ static bool watch_line(struct etcd_watch *w, const char *line)
 		yajl_tree_free(doc);
 		return true;
 	}
+	check_rev(w->et, res, w->floor, w->epoch, false);
 	see_rev(w->et, res);
 	if (jtrue(jget(res, "canceled", NULL))) {
 		crev = jnum(jget(res, "compact_revision", NULL));
@@ -1255,6 +1293,8 @@ static int watch_connect(struct etcd_watch *w)
 	hr.body = s.p;
 	hr.body_len = s.len;
 	w->len = 0;
+	w->floor = et->last_rev;
+	w->epoch = et->epoch;
 	w->call = http_start_tls(et->http, &hr, &et->tls, watch_done, w);
 	free(s.p);
 	return w->call ? 0 : -EIO;
@@ -1318,6 +1358,71 @@ static void et_watch_cancel(struct store_watch *base)
 		return;
 	}
 	watch_free(w);
+}
+
+/* ---- revisions going backwards ---- */
+
+/*
+ * etcd restored from an older snapshot: what was seen of the lost
+ * revisions is gone from the store and the numbers will be used again.
+ * Every watch ends as after a compaction, so each user re-lists and looks
+ * at what the store holds now; the revision seen starts again from here.
+ */
+static void went_back(struct etcd *et, int64_t seen, int64_t rev,
+		      yajl_val doc)
+{
+	yajl_val m = jget(doc, "header", "member_id");
+	struct etcd_watch *w;
+	size_t n = 0;
+
+	et->epoch++;
+	et->last_rev = rev;
+	for (w = et->watches; w; w = w->next) {
+		w->restart = !w->ended;
+		n += w->restart;
+	}
+	log_err("store %s: the revision went backwards, from %" PRId64
+		" to %" PRId64 " (member %s, raft term %" PRId64 "): etcd was "
+		"restored from an older snapshot; %zu watches re-list",
+		et->url, seen, rev, YAJL_IS_STRING(m) ? YAJL_GET_STRING(m) : "?",
+		jnum(jget(doc, "header", "raft_term")), n);
+	/* a callback may cancel or open watches: look again each time */
+	for (;;) {
+		for (w = et->watches; w && !w->restart; w = w->next)
+			;
+		if (!w)
+			break;
+		w->restart = false;
+		if (w->retry_t) {
+			loop_timer_cancel(w->retry_t);
+			w->retry_t = NULL;
+		}
+		watch_end(w, -ESTALE, rev);
+	}
+}
+
+static void confirm_done(void *arg, int err,
+			 const struct strata_store_txn_result *res)
+{
+	struct etcd *et = arg;
+
+	/* on_resp compared the revision already */
+	et->confirming = false;
+	(void)err;
+	(void)res;
+}
+
+/* A linearizable read, to settle whether revisions went backwards. */
+static void confirm_back(struct etcd *et)
+{
+	struct strata_store_op op = { .type = STRATA_OP_RANGE, .key = "",
+				      .flags = STRATA_STORE_COUNT_ONLY };
+	struct strata_store_txn t = { .success = &op, .n_success = 1 };
+
+	if (et->confirming || et->closing)
+		return;
+	if (et_txn(&et->base, &t, confirm_done, et) == 0)
+		et->confirming = true;
 }
 
 /* ---- open and close ---- */

@@ -130,7 +130,9 @@ typedef void (*strata_store_lease_cb)(void *arg, int err, int64_t id,
 /*
  * A batch of events, whole revisions in order. err -ESTALE: the history
  * from the watch's next revision is compacted (rev is the compaction
- * revision): re-list, then watch again from the list's revision + 1. Any
+ * revision): re-list, then watch again from the list's revision + 1. The
+ * same when the store's revisions went backwards (etcd restored from an
+ * older snapshot; rev is the store's revision now, below those seen). Any
  * err ends the watch; the handle stays until it is cancelled.
  */
 typedef void (*strata_store_watch_cb)(void *arg, int err, int64_t rev,

@@ -41,8 +41,14 @@ struct blk {
 	uint64_t seq_sent;   /* last write sent (== seq_done when idle) */
 	uint64_t seq_marked; /* highest seq marked on an entry */
 	bool inflight;
+	/* the store went backwards while a write was in flight: what to do
+	 * once it is back (BLK_REASSERT_*), and the store's mod revision */
+	int reassert;
+	int64_t reassert_rev;
 	struct blk *next;
 };
+
+enum { BLK_REASSERT_NONE, BLK_REASSERT_WRITE, BLK_REASSERT_DROP };
 
 struct blk *blk_new(const struct strata_prefix *prefix, int fam,
 		    uint64_t size, const char *path);

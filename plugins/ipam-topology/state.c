@@ -203,15 +203,20 @@ static void no_free(void *v)
 	(void)v;
 }
 
-void state_clear(struct state *s)
+void state_clear_ipam(struct state *s)
 {
 	smap_clear(&s->nodes, node_free);
 	smap_clear(&s->slots, plain_free);
 	smap_clear(&s->blocks, plain_free);
 	smap_clear(&s->hosts, host_free);
-	smap_clear(&s->registered, no_free);
 	s->have_carving = false;
 	s->carving_rev = 0;
+}
+
+void state_clear(struct state *s)
+{
+	state_clear_ipam(s);
+	smap_clear(&s->registered, no_free);
 }
 
 void state_key(char *buf, size_t len, const char *base,

@@ -73,6 +73,8 @@ struct state {
 };
 
 void state_clear(struct state *s);
+/* Everything under strata/ipam/ forgotten; the registrations kept. */
+void state_clear_ipam(struct state *s);
 
 /*
  * Applies one key's new value (a put) or its deletion (value NULL) to the

@@ -178,6 +178,114 @@ static void list_later(struct topo *t, int src, int64_t delay_ns)
 		    src_prefix[src]);
 }
 
+/* ---- the store went backwards ------------------------------------------ */
+
+/*
+ * Whether the list shows the store older than it was: its revision is
+ * below one seen before it was asked (a list reads at or after every
+ * revision committed before it), a block of this host has a lower mod
+ * revision than this host's last write of it, or a failed write found one.
+ */
+static bool went_back(const struct topo *t, int64_t rev, int64_t floor,
+		      const struct strata_kv *kvs, size_t n)
+{
+	const struct blk *b;
+	struct strata_prefix p;
+	size_t i;
+
+	if (rev < floor || t->suspect_back)
+		return true;
+	for (i = 0; i < n; i++) {
+		if (!starts(kvs[i].key, REC_BLOCK) ||
+		    rec_prefix_parse(kvs[i].key + strlen(REC_BLOCK), &p) < 0)
+			continue;
+		b = topo_block_find(t, &p);
+		if (b && !b->inflight && kvs[i].mod_rev < b->mod_rev)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Re-asserts what this host holds over a store restored from an older
+ * snapshot. Memory is the truth for this host's blocks: each is written
+ * back (created if absent, else over the store's value), so no address
+ * handed out after the snapshot is handed out again. A block the store now
+ * gives to another host stays that host's, unless this host has live
+ * addresses in it: then this host's record is put back and the conflict
+ * logged as an error (the other host drops the block when it sees the
+ * write). Everything else is taken from the store as at a start.
+ */
+static void reassert(struct topo *t, int64_t rev, const struct strata_kv *kvs,
+		     size_t n)
+{
+	char text[REC_PREFIX_STR];
+	const struct st_block *sb;
+	struct strata_prefix p;
+	struct blk *b, *next;
+	size_t i, n_blocks = 0;
+
+	for (b = t->blocks; b; b = b->next)
+		n_blocks++;
+	t->restores++;
+	LOG(t, STRATA_LOG_ERR,
+	    "the store went back to revision %" PRId64 " (seen %" PRId64
+	    "): restored from an older snapshot? writing back this host's "
+	    "%zu blocks", rev, t->seen_rev, n_blocks);
+	t->suspect_back = false;
+	t->seen_rev = rev;
+	/* a list asked before this answers from the restored store too */
+	for (i = 0; i < SRC_N; i++)
+		if (t->list_floor[i] > rev)
+			t->list_floor[i] = rev;
+	/* its mod revisions are lower than those seen: start over */
+	state_clear_ipam(&t->st);
+	t->carving_ok = false;
+	for (i = 0; i < n; i++) {
+		bool chg = false;
+
+		if (starts(kvs[i].key, REC_BLOCK) &&
+		    rec_prefix_parse(kvs[i].key + strlen(REC_BLOCK), &p) == 0 &&
+		    topo_block_find(t, &p))
+			state_apply(&t->st, kvs[i].key, kvs[i].value,
+				    kvs[i].value_len, kvs[i].mod_rev, &chg);
+		else
+			apply(t, kvs[i].key, kvs[i].value, kvs[i].value_len,
+			      kvs[i].mod_rev);
+	}
+	for (b = t->blocks; b; b = next) {
+		next = b->next;
+		sb = state_block(&t->st, &b->prefix);
+		rec_prefix_fmt(&b->prefix, text, sizeof(text));
+		if (!sb || !strcmp(sb->host, t->name)) {
+			topo_block_reassert(t, b, sb ? sb->mod_rev : 0, false);
+		} else if (b->n_used) {
+			LOG(t, STRATA_LOG_ERR,
+			    "block %s: the restored store gives it to host %s, "
+			    "but this host has %zu live addresses in it: "
+			    "writing this host's record back over it", text,
+			    sb->host, b->n_used);
+			topo_block_reassert(t, b, sb->mod_rev, false);
+		} else {
+			LOG(t, STRATA_LOG_WARNING,
+			    "block %s: the restored store gives it to host "
+			    "%s; no live address here: leaving it", text,
+			    sb->host);
+			topo_block_reassert(t, b, 0, true);
+		}
+	}
+	changed(t);
+}
+
+void sync_relist(struct topo *t)
+{
+	if (t->watch[SRC_IPAM]) {
+		t->host->store_watch_cancel(t->inst, t->watch[SRC_IPAM]);
+		t->watch[SRC_IPAM] = NULL;
+	}
+	list_later(t, SRC_IPAM, 0);
+}
+
 static void list_done(void *arg, int err, int64_t rev,
 		      const struct strata_kv *kvs, size_t n)
 {
@@ -192,12 +300,20 @@ static void list_done(void *arg, int err, int64_t rev,
 		list_later(t, src, RETRY_NS);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		apply(t, kvs[i].key, kvs[i].value, kvs[i].value_len,
-		      kvs[i].mod_rev);
-	if (t->listed[src])
-		sweep(t, src, kvs, n);
+	if (src == SRC_IPAM && t->listed[src] &&
+	    went_back(t, rev, t->list_floor[src], kvs, n)) {
+		reassert(t, rev, kvs, n);
+	} else {
+		for (i = 0; i < n; i++)
+			apply(t, kvs[i].key, kvs[i].value, kvs[i].value_len,
+			      kvs[i].mod_rev);
+		if (t->listed[src])
+			sweep(t, src, kvs, n);
+	}
+	topo_seen(t, rev);
 	t->listed[src] = true;
+	if (t->watch[src]) /* two lists crossed (sync_relist) */
+		t->host->store_watch_cancel(t->inst, t->watch[src]);
 	t->watch[src] = t->host->store_watch(t->inst, src_prefix[src],
 					     STRATA_STORE_PREFIX, rev + 1,
 					     watch_cb, c);
@@ -219,6 +335,7 @@ static void list_done(void *arg, int err, int64_t rev,
 
 static void list_start(struct topo *t, int src)
 {
+	t->list_floor[src] = t->seen_rev;
 	if (t->host->store_get(t->inst, src_prefix[src], STRATA_STORE_PREFIX,
 			       list_done, &t->lctx[src]) < 0)
 		list_later(t, src, RETRY_NS);
@@ -248,7 +365,7 @@ static void watch_cb(void *arg, int err, int64_t rev,
 			apply(t, kv->key, kv->value, kv->value_len,
 			      kv->mod_rev);
 	}
-	(void)rev;
+	topo_seen(t, rev);
 	if (n)
 		after_changes(t);
 }
@@ -325,6 +442,7 @@ static void claim_done(void *arg, int err,
 		return;
 	}
 	t->attempts = 0;
+	topo_seen(t, res->revision);
 	for (i = 0; i < c->n; i++)
 		apply(t, c->keys[i], c->values[i], c->lens[i], res->revision);
 	if (c->kind == CL_CARVING)

@@ -257,6 +257,45 @@ void topo_block_adopt(struct topo *t, struct blk *b, const struct rec_block *rec
 	topo_metrics(t);
 }
 
+void topo_seen(struct topo *t, int64_t rev)
+{
+	if (rev > t->seen_rev)
+		t->seen_rev = rev;
+}
+
+static int write_block(struct topo *t, struct blk *b);
+
+/* What topo_block_reassert() asked for, now that no write is in flight. */
+static void reassert_now(struct topo *t, struct blk *b)
+{
+	char text[REC_PREFIX_STR];
+	int action = b->reassert, rc;
+
+	b->reassert = BLK_REASSERT_NONE;
+	if (action == BLK_REASSERT_DROP) {
+		topo_block_lost(t, b);
+		return;
+	}
+	b->mod_rev = b->reassert_rev;
+	rc = write_block(t, b);
+	if (rc < 0) {
+		rec_prefix_fmt(&b->prefix, text, sizeof(text));
+		LOG(t, STRATA_LOG_ERR, "block %s: writing it back: %s", text,
+		    strerror(-rc));
+		release_waiters(t, b, UINT64_MAX, rc,
+				"the block could not be written back");
+	}
+}
+
+void topo_block_reassert(struct topo *t, struct blk *b, int64_t store_rev,
+			 bool drop)
+{
+	b->reassert = drop ? BLK_REASSERT_DROP : BLK_REASSERT_WRITE;
+	b->reassert_rev = store_rev;
+	if (!b->inflight)
+		reassert_now(t, b);
+}
+
 /* The store's value of b, after a failed write. */
 static void block_reread(struct topo *t, struct blk *b,
 			 const struct strata_kv *kv)
@@ -264,6 +303,18 @@ static void block_reread(struct topo *t, struct blk *b,
 	struct rec_block rec;
 
 	b->inflight = false;
+	if (b->reassert) {
+		reassert_now(t, b);
+		return;
+	}
+	if ((!kv && b->mod_rev > 0) || (kv && kv->mod_rev < b->mod_rev)) {
+		/* older than what this host wrote: the store went back
+		 * (restored from a snapshot). Keep every mark; the re-list
+		 * finds out and writes the block back. */
+		t->suspect_back = true;
+		sync_relist(t);
+		return;
+	}
 	if (kv)
 		apply_block_value(t, b, kv->value, kv->value_len, kv->mod_rev);
 	else
@@ -291,6 +342,8 @@ static void reread_done(void *arg, int err, int64_t rev,
 		c->b->inflight = false;
 		release_waiters(c->t, c->b, UINT64_MAX, err,
 				"the block could not be re-read");
+		if (c->b->reassert)
+			reassert_now(c->t, c->b);
 	} else {
 		block_reread(c->t, c->b, n ? &kvs[0] : NULL);
 	}
@@ -307,8 +360,11 @@ static void write_done(void *arg, int err,
 	struct blk *b = c->b;
 	char key[sizeof(REC_BLOCK) + REC_PREFIX_STR];
 
+	if (!err)
+		topo_seen(t, res->revision);
 	if (!err && res->succeeded) {
 		b->inflight = false;
+		b->reassert = BLK_REASSERT_NONE; /* it holds this host's marks */
 		b->seq_done = b->seq_sent;
 		b->mod_rev = res->revision;
 		apply_block_value(t, b, c->value, c->len, res->revision);

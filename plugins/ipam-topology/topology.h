@@ -116,6 +116,12 @@ struct topo {
 	bool mismatch_logged;
 	char mismatch_text[TOPO_TEXT];
 	int64_t cooldown_ms;
+
+	/* the store going backwards (etcd restored from a snapshot) */
+	int64_t seen_rev;          /* highest revision seen */
+	int64_t list_floor[SRC_N]; /* seen_rev when the list was asked */
+	bool suspect_back;         /* a block re-read found the store older */
+	unsigned restores;         /* times it was found */
 };
 
 /* topology.c */
@@ -139,6 +145,15 @@ void topo_block_adopt(struct topo *t, struct blk *b,
 		      const struct rec_block *rec, int64_t mod_rev);
 struct blk *topo_block_find(const struct topo *t,
 			    const struct strata_prefix *p);
+/* A revision the store reported. */
+void topo_seen(struct topo *t, int64_t rev);
+/*
+ * The store went backwards: write b back over the store's value (store_rev
+ * its mod revision, 0 when absent), or drop it; once its write in flight
+ * is back when there is one.
+ */
+void topo_block_reassert(struct topo *t, struct blk *b, int64_t store_rev,
+			 bool drop);
 void topo_metrics(struct topo *t);
 
 /* sync.c */
@@ -151,5 +166,7 @@ size_t sync_routed(const struct topo *t, int fam, struct strata_prefix *out);
 int sync_host_remove(struct topo *t, const char *name, strata_done_cb cb,
 		     void *arg);
 void sync_grace_tick(void *arg);
+/* Lists strata/ipam/ again now (and watches from there). */
+void sync_relist(struct topo *t);
 
 #endif

@@ -227,6 +227,9 @@ out=$(check "${alive#m}" "$T/race.jsonl" "$T/kill.jsonl" "$T/part.jsonl") ||
 echo "$out"
 ok "cut off: held handle answered, new ones refused in time; healed after the link came back; nothing given twice"
 
+# a failover, a lagging member or a cut is never taken for a restore
+! grep -h "went backwards\|the store went back" "$T"/d*.log ||
+	fail "a restore of etcd detected where there was none"
 for d in d1 d21 d83; do
 	stop_stratad "${DPID[$d]}" || fail "$d exited with an error"
 done
