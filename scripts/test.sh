@@ -113,7 +113,7 @@ if ! STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
 fi
 phase_end
 
-phase_start sanitizers 360
+phase_start sanitizers 480
 configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
 # the unit tests once more, under ASan+UBSan (randomized ones smaller)
 if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
