@@ -19,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include <yajl/yajl_gen.h>
 
@@ -121,6 +125,8 @@ struct fe {
 	unsigned start_pieces; /* releases and orphan deletions in flight */
 	char last_error[256];
 	uint32_t uplink_mtu; /* at start; 0: unknown, pod_add looks */
+	int links_fd; /* link events: a pod's veth gone without a DEL */
+	struct strata_watch *links_watch;
 	struct strata_prefix nat_pools[MAX_POOLS]; /* in strata-nat now */
 	size_t n_nat_pools;
 	bool nat_applied;
@@ -1384,6 +1390,85 @@ static void on_tick(void *arg)
 	fe->pending_tail = pp;
 }
 
+/* -- link events --------------------------------------------------------- */
+
+/* A pod's netns went away before its DEL: the kernel took the veth and
+ * its routes, so take them out of the model too, lest an advertiser try
+ * to put them back on a device that is gone. The address stays reserved
+ * until the runtime's DEL (or GC) releases it. */
+static void link_gone(struct fe *fe, const char *name)
+{
+	for (struct att *a = fe->atts; a; a = a->next) {
+		if (strcmp(a->host_if, name))
+			continue;
+		for (uint32_t i = 0; i < a->n_addrs; i++)
+			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
+					   &a->addrs[i]);
+		fe->h->log(fe->inst, STRATA_LOG_DEBUG,
+			   "%s went away before its DEL: routes unstated",
+			   name);
+		return;
+	}
+}
+
+static void on_links(void *arg, int fd, uint32_t events)
+{
+	struct fe *fe = arg;
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	ssize_t n;
+
+	(void)events;
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(void *)buf;
+		int len = (int)n;
+
+		for (; NLMSG_OK(h, (unsigned)len); h = NLMSG_NEXT(h, len)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+			struct rtattr *rta;
+			int alen;
+
+			if (h->nlmsg_type != RTM_DELLINK ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)))
+				continue;
+			rta = IFLA_RTA(ifi);
+			alen = (int)IFLA_PAYLOAD(h);
+			for (; RTA_OK(rta, alen); rta = RTA_NEXT(rta, alen)) {
+				char name[POD_IFNAMSIZ];
+				size_t l = RTA_PAYLOAD(rta);
+
+				if (rta->rta_type != IFLA_IFNAME || !l ||
+				    l > sizeof(name))
+					continue;
+				memcpy(name, RTA_DATA(rta), l);
+				name[l - 1] = '\0';
+				link_gone(fe, name);
+			}
+		}
+	}
+	/* ENOBUFS (events lost): only a stale route can remain, and the
+	 * runtime's DEL or GC removes it */
+}
+
+static void links_open(struct fe *fe)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK,
+				 .nl_groups = RTMGRP_LINK };
+
+	fe->links_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK |
+					  SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fe->links_fd < 0 ||
+	    bind(fe->links_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    !(fe->links_watch = fe->h->fd_watch(fe->inst, fe->links_fd,
+						STRATA_FD_IN, on_links, fe))) {
+		fe->h->log(fe->inst, STRATA_LOG_WARNING,
+			   "no link events (%s): a pod's routes stay until "
+			   "its DEL", strerror(errno));
+		if (fe->links_fd >= 0)
+			close(fe->links_fd);
+		fe->links_fd = -1;
+	}
+}
+
 /* -- lifecycle ----------------------------------------------------------- */
 
 static int cni_create(const struct strata_host *h, struct strata_instance *inst,
@@ -1398,6 +1483,7 @@ static int cni_create(const struct strata_host *h, struct strata_instance *inst,
 	fe->inst = inst;
 	fe->pending_tail = &fe->pending;
 	fe->retry_ns = RETRY_MIN_NS;
+	fe->links_fd = -1;
 	if (h->size < offsetof(struct strata_host, ipam_pools) +
 			      sizeof(h->ipam_pools)) {
 		h->log(inst, STRATA_LOG_ERR, "the host lacks IPAM services");
@@ -1492,6 +1578,7 @@ static int cni_start(void *self)
 	}
 	fe->tick = fe->h->timer_start(fe->inst, 1000000000LL, 1000000000LL,
 				      on_tick, fe);
+	links_open(fe);
 	start_list(fe);
 	return 0;
 }
@@ -1524,6 +1611,10 @@ static void cni_destroy(void *self)
 	while (fe->ops)
 		op_free(fe->ops);
 	server_free(fe->srv);
+	if (fe->links_watch)
+		fe->h->fd_unwatch(fe->inst, fe->links_watch);
+	if (fe->links_fd >= 0)
+		close(fe->links_fd);
 	while (fe->pending) {
 		struct pending *p = fe->pending;
 
