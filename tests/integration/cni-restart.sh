@@ -7,30 +7,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-host=$(mkns host)
-net=$(mkns net)
-ip -n "$net" link add up0 type veth peer name eth0 netns "$host"
-ip -n "$net" addr add 10.80.0.254/24 dev up0
-ip -n "$net" link set up0 up
-ip -n "$host" addr add 10.80.0.1/24 dev eth0
-ip -n "$host" link set eth0 up
-ip -n "$host" route add default via 10.80.0.254
-
-cat >"$T/host.conf" <<CONF
-control = { socket = "$T/ctl.sock"; };
-store = { url = "$T/store.db"; };
-node = { name = "host"; zone = "z"; subnet = "s"; address = "10.80.0.1"; };
-plugin_dir = "$PLUGINDIR";
-routes = { resync_interval = "1s"; };
-plugins = (
-  { instance = "ipam"; file = "ipam-topology.so"; config = { pools = [ "10.112.0.0/16" ]; }; },
-  { instance = "cni"; file = "frontend-cni.so"; config = { socket = "$T/cni.sock"; }; },
-  { instance = "kernel"; file = "advertiser-static.so"; config = { scopes = [ "kernel" ]; }; }
-);
-CONF
-cat >"$T/net.json" <<JSON
-{ "cniVersion": "1.1.0", "name": "restartnet", "type": "strata-cni", "socket": "$T/cni.sock" }
-JSON
+ROUTES_EXTRA='resync_interval = "1s";' cni_node restartnet
+host=$NODE
 cni() { # COMMAND CONTAINER
 	CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$NSP-$2 CNI_IFNAME=eth0 \
 		ip netns exec "$host" "$BUILDDIR/strata-cni" <"$T/net.json"
@@ -44,7 +22,7 @@ import json, sys
 print(sum(h["addresses_used"] for h in json.load(sys.stdin)["hosts"]))'
 }
 
-start_stratad "$host" "$T/host.conf" "$T/stratad.log"
+start_stratad "$host" "$T/node.conf" "$T/stratad.log"
 declare -A ip
 for p in p1 p2 p3; do
 	mkns "$p" >/dev/null
@@ -63,7 +41,7 @@ ip -n "$host" link add st0123456789abc type veth peer name eth0 netns "$stray"
 ip -n "$host" link set st0123456789abc up
 routes "$host" >"$T/routes.before"
 
-start_stratad "$host" "$T/host.conf" "$T/stratad.log"
+start_stratad "$host" "$T/node.conf" "$T/stratad.log"
 ready() {
 	"$STRATACTL" -s "$T/ctl.sock" --json status | grep -q '"routes_synced": *true'
 }

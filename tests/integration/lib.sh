@@ -159,3 +159,40 @@ join() {
 	ip -n "$ns" link set eth0 up
 	echo "$ns"
 }
+
+# cni_node: a node namespace ($NODE) with an uplink to a router namespace
+# ($UPLINK, 10.80.0.254) and its default route through it: the pods'
+# gateway 169.254.1.1 is answered by proxy ARP only for a node that routes
+# it elsewhere, as every real node does. Writes $T/node.conf, a stratad
+# config (embedded store, topology IPAM on 10.112.0.0/16, the cni front
+# end on $T/cni.sock, the static advertiser) with IPAM_EXTRA inside the
+# IPAM's config and ROUTES_EXTRA inside `routes`, and $T/net.json, a CNI
+# config for network NETNAME.
+cni_node() {
+	local netname=$1
+	NODE=$(mkns host)
+	UPLINK=$(mkns net)
+	ip -n "$UPLINK" link add up0 type veth peer name eth0 netns "$NODE"
+	ip -n "$UPLINK" addr add 10.80.0.254/24 dev up0
+	ip -n "$UPLINK" link set up0 up
+	ip -n "$NODE" addr add 10.80.0.1/24 dev eth0
+	ip -n "$NODE" link set eth0 up
+	ip -n "$NODE" route add default via 10.80.0.254
+	cat >"$T/node.conf" <<CONF
+control = { socket = "$T/ctl.sock"; };
+store = { url = "$T/store.db"; };
+node = { name = "host"; zone = "z"; subnet = "s"; address = "10.80.0.1"; };
+plugin_dir = "$PLUGINDIR";
+routes = { ${ROUTES_EXTRA:-} };
+plugins = (
+  { instance = "ipam"; file = "ipam-topology.so";
+    config = { pools = [ "10.112.0.0/16" ]; ${IPAM_EXTRA:-} }; },
+  { instance = "cni"; file = "frontend-cni.so"; config = { socket = "$T/cni.sock"; }; },
+  { instance = "kernel"; file = "advertiser-static.so"; config = { scopes = [ "kernel" ]; }; }
+);
+CONF
+	cat >"$T/net.json" <<JSON
+{ "cniVersion": "1.1.0", "name": "$netname", "type": "strata-cni",
+  "socket": "$T/cni.sock", "timeout": 10 }
+JSON
+}
