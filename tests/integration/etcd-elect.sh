@@ -27,46 +27,7 @@ CLIENT=$(join cl 10.83.0.100)
 incl() {
 	ip netns exec "$CLIENT" "$@"
 }
-IC="m1=http://10.83.0.1:$PEER,m2=http://10.83.0.2:$PEER,m3=http://10.83.0.3:$PEER"
-for i in 1 2 3; do
-	ns=$(join "m$i" "10.83.0.$i")
-	! ip netns exec "$ns" ss -Htln "src 10.83.0.$i:$PORT" | grep -q . ||
-		fail "port $PORT busy in $ns"
-	ip netns exec "$ns" "$ETCD" --name "m$i" --data-dir "$T/data/m$i" \
-		--listen-client-urls "http://10.83.0.$i:$PORT" \
-		--advertise-client-urls "http://10.83.0.$i:$PORT" \
-		--listen-peer-urls "http://10.83.0.$i:$PEER" \
-		--initial-advertise-peer-urls "http://10.83.0.$i:$PEER" \
-		--initial-cluster "$IC" --initial-cluster-state new \
-		--initial-cluster-token etcd-elect \
-		--heartbeat-interval 10 --election-timeout 100 \
-		--logger zap --log-outputs stderr >"$T/m$i.log" 2>&1 &
-	MEMBER_PID[m$i]=$!
-	disown "${MEMBER_PID[m$i]}"
-	track "${MEMBER_PID[m$i]}"
-done
-writable() {
-	incl curl -sf -m 1 -X POST -H 'Grpc-Metadata-hasleader: true' \
-		-d '{"key":"cmVhZHk=","value":"MQ=="}' "http://$1:$PORT/v3/kv/put"
-}
-for i in 1 2 3; do
-	wait_until 20 "member m$i writable" writable "10.83.0.$i"
-done
-
-# the member that says it leads
-etcd_leader() {
-	local i s
-	for i in 1 2 3; do
-		[ -n "${MEMBER_PID[m$i]:-}" ] || continue
-		s=$(incl curl -sf -m 1 -X POST -d '{}' \
-			"http://10.83.0.$i:$PORT/v3/maintenance/status") || continue
-		if [ "$(jq -r .leader <<<"$s")" = "$(jq -r .header.member_id <<<"$s")" ]; then
-			echo "m$i"
-			return 0
-		fi
-	done
-	return 1
-}
+etcd_cluster3 10.83.0 etcd-elect
 
 # ---- three candidates, each listing the members from another first ----
 LOG=$T/elect.log

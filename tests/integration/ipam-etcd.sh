@@ -47,45 +47,7 @@ drv() { # the driver, in the client namespace
 # ---- etcd: three members, fast elections ----
 PORT=2379
 PEER=2380
-IC="m1=http://10.79.0.1:$PEER,m2=http://10.79.0.2:$PEER,m3=http://10.79.0.3:$PEER"
-for i in 1 2 3; do
-	ns=$(join "m$i" "10.79.0.$i")
-	ip netns exec "$ns" "$ETCD" --name "m$i" --data-dir "$T/data/m$i" \
-		--listen-client-urls "http://10.79.0.$i:$PORT" \
-		--advertise-client-urls "http://10.79.0.$i:$PORT" \
-		--listen-peer-urls "http://10.79.0.$i:$PEER" \
-		--initial-advertise-peer-urls "http://10.79.0.$i:$PEER" \
-		--initial-cluster "$IC" --initial-cluster-state new \
-		--initial-cluster-token ipam-etcd \
-		--heartbeat-interval 10 --election-timeout 100 \
-		--logger zap --log-outputs stderr >"$T/m$i.log" 2>&1 &
-	MEMBER_PID[m$i]=$!
-	# no job notice when it is killed; the shell still reaps it
-	disown "${MEMBER_PID[m$i]}"
-	track "${MEMBER_PID[m$i]}"
-done
-writable() {
-	incl curl -sf -m 1 -X POST -H 'Grpc-Metadata-hasleader: true' \
-		-d '{"key":"cmVhZHk=","value":"MQ=="}' "http://$1:$PORT/v3/kv/put"
-}
-for i in 1 2 3; do
-	wait_until 20 "member m$i writable" writable "10.79.0.$i"
-done
-
-# leader: the name of the member that says it leads
-leader() {
-	local i s
-	for i in 1 2 3; do
-		[ -n "${MEMBER_PID[m$i]:-}" ] || continue
-		s=$(incl curl -sf -m 1 -X POST -d '{}' \
-			"http://10.79.0.$i:$PORT/v3/maintenance/status") || continue
-		if [ "$(jq -r .leader <<<"$s")" = "$(jq -r .header.member_id <<<"$s")" ]; then
-			echo "m$i"
-			return 0
-		fi
-	done
-	return 1
-}
+etcd_cluster3 10.79.0 ipam-etcd
 
 # ---- three stratad in one subnet ----
 # Each lists the members from a different one first, so all three carry
@@ -140,7 +102,7 @@ echo "$out"
 ok "race: $RACE allocations on 3 daemons, none lost, none given twice, the store agrees"
 
 # ---- the leader killed during a batch ----
-lead=$(leader) || fail "no etcd leader"
+lead=$(etcd_leader) || fail "no etcd leader"
 out=$(drv alloc "$T/kill.jsonl" kill "$BATCH" "$INFLIGHT" "${SOCKS[@]}" \
 	--kill "${MEMBER_PID[$lead]}" $((BATCH / 10))) || fail "kill driver: $out"
 echo "$out"
@@ -149,11 +111,11 @@ unset "MEMBER_PID[$lead]"
 grep -q "^alloc $BATCH: .*(0 past the" <<<"$out" ||
 	fail "a call hung past the control timeout: $out"
 grep -q "leader killed at" <<<"$out" || fail "the leader was not killed: $out"
-wait_until 10 "a new leader" leader
+wait_until 10 "a new leader" etcd_leader
 out=$(drv retry "$T/kill.jsonl" 20 "${SOCKS[@]}" -- "$T/kill.jsonl") ||
 	fail "retry after the leader kill: $out"
 echo "$out"
-alive=$(leader)
+alive=$(etcd_leader)
 out=$(check "${alive#m}" "$T/race.jsonl" "$T/kill.jsonl") || fail "after the leader kill: $out"
 echo "$out"
 ok "leader $lead killed mid-batch: every call answered in time, failures retried, nothing given twice"

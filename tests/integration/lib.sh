@@ -196,3 +196,54 @@ CONF
   "socket": "$T/cni.sock", "timeout": 10 }
 JSON
 }
+
+# etcd_cluster3 NET TOKEN: three etcd members m1..m3 (after etcd_env), each
+# in its own namespace on the hub at NET.1-3 (NET as "10.79.0"), ports
+# $PORT and $PEER, fast elections; returns once each takes writes, asked
+# through the caller's `incl` (a command run in its client namespace).
+etcd_cluster3() {
+	local net=$1 token=$2 i ns ic
+	ETCD_NET=$net
+	ic="m1=http://$net.1:$PEER,m2=http://$net.2:$PEER,m3=http://$net.3:$PEER"
+	for i in 1 2 3; do
+		ns=$(join "m$i" "$net.$i")
+		! ip netns exec "$ns" ss -Htln "src $net.$i:$PORT" | grep -q . ||
+			fail "port $PORT busy in $ns"
+		ip netns exec "$ns" "$ETCD" --name "m$i" --data-dir "$T/data/m$i" \
+			--listen-client-urls "http://$net.$i:$PORT" \
+			--advertise-client-urls "http://$net.$i:$PORT" \
+			--listen-peer-urls "http://$net.$i:$PEER" \
+			--initial-advertise-peer-urls "http://$net.$i:$PEER" \
+			--initial-cluster "$ic" --initial-cluster-state new \
+			--initial-cluster-token "$token" \
+			--heartbeat-interval 10 --election-timeout 100 \
+			--logger zap --log-outputs stderr >"$T/m$i.log" 2>&1 &
+		MEMBER_PID[m$i]=$!
+		# no job notice when it is killed; the shell still reaps it
+		disown "${MEMBER_PID[m$i]}"
+		track "${MEMBER_PID[m$i]}"
+	done
+	for i in 1 2 3; do
+		wait_until 20 "member m$i writable" etcd_writable "$net.$i"
+	done
+}
+
+etcd_writable() {
+	incl curl -sf -m 1 -X POST -H 'Grpc-Metadata-hasleader: true' \
+		-d '{"key":"cmVhZHk=","value":"MQ=="}' "http://$1:$PORT/v3/kv/put"
+}
+
+# etcd_leader: the name of the member of etcd_cluster3 that says it leads
+etcd_leader() {
+	local i s
+	for i in 1 2 3; do
+		[ -n "${MEMBER_PID[m$i]:-}" ] || continue
+		s=$(incl curl -sf -m 1 -X POST -d '{}' \
+			"http://$ETCD_NET.$i:$PORT/v3/maintenance/status") || continue
+		if [ "$(jq -r .leader <<<"$s")" = "$(jq -r .header.member_id <<<"$s")" ]; then
+			echo "m$i"
+			return 0
+		fi
+	done
+	return 1
+}
