@@ -1132,6 +1132,21 @@ static void cmd_status(void *arg, struct control_call *call, yajl_val args)
 			gkv(g, "error", ps.error);
 		yajl_gen_map_close(g);
 	}
+	if (d->writer) {
+		struct writer_stats ws;
+
+		writer_stats(d->writer, &ws);
+		gs(g, "route_writer");
+		yajl_gen_map_open(g);
+		gkb(g, "leader", ws.leader);
+		gki(g, "term", ws.term);
+		gki(g, "decisions", ws.decisions);
+		gki(g, "writes", ws.writes);
+		gki(g, "failures", ws.failures);
+		if (ws.error)
+			gkv(g, "error", ws.error);
+		yajl_gen_map_close(g);
+	}
 	gs(g, "waiting_for_facts");
 	yajl_gen_array_open(g);
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
