@@ -228,6 +228,20 @@ static uint16_t get16(const uint8_t *b)
 	return (uint16_t)(b[0] << 8 | b[1]);
 }
 
+static uint16_t checksum(const uint8_t *b, size_t len)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(b[len - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 /* An echo reply (ICMP message m of len bytes) from `from`. */
 static void on_reply(struct pinger *c, int fam, const uint8_t *m, size_t len,
 		     const uint8_t *from)
@@ -281,6 +295,10 @@ static void on_packet4(struct pinger *c, const uint8_t *b, size_t len)
 		return;
 	m = b + ihl;
 	mlen = len - ihl;
+	/* raw sockets see messages before icmp_rcv() drops a bad checksum
+	 * (ping and ICMPv6 sockets never see those): drop them here too */
+	if (checksum(m, mlen))
+		return;
 	if (m[0] == ICMP_ECHOREPLY) {
 		on_reply(c, V4, m, mlen, b + 12);
 		return;
@@ -444,20 +462,6 @@ static void on_readable6(void *arg, int fd, uint32_t events)
 }
 
 /* -- sending ----------------------------------------------------------- */
-
-static uint16_t checksum(const uint8_t *b, size_t len)
-{
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(b[len - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
 
 static int send_echo(struct pinger *c, struct probe *p)
 {
