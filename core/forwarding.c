@@ -81,14 +81,28 @@ static const struct obs_entry *report_of(const struct fwd_input *fi,
 	return NULL;
 }
 
-/* What a target's assigned observers say now, against what was decided. */
+static size_t host_index(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_hosts; i++)
+		if (!strcmp(in->hosts[i].name, name))
+			return i;
+	return SIZE_MAX;
+}
+
+/*
+ * What a target's assigned observers say now, against what was decided.
+ * Its subnet's peers judge best whether it forwards: while one of them
+ * reports, "down" needs one of them too, so a subnet cut off from the rest
+ * cannot vote another subnet's healthy hosts down.
+ */
 static void judge(struct decide *d, size_t h)
 {
 	const struct fwd_input *fi = d->fi;
-	const struct intent_target *t =
-		prior_target(fi->prior, d->in->hosts[h].name);
+	const struct plan_input *in = d->in;
+	const struct intent_target *t = prior_target(fi->prior,
+						     in->hosts[h].name);
 	struct host_view *v = &d->hv[h];
-	uint32_t up = 0, down = 0, need;
+	uint32_t up = 0, down = 0, need, peers = 0, peers_down = 0;
 
 	v->state = t ? t->state : INTENT_UNKNOWN;
 	v->since_ms = t ? t->since_ms : 0;
@@ -97,16 +111,25 @@ static void judge(struct decide *d, size_t h)
 	for (size_t i = 0; i < t->n_observers; i++) {
 		const struct obs_entry *e =
 			report_of(fi, t->observers[i], t->host);
+		size_t o = host_index(in, t->observers[i]);
+		bool peer = o != SIZE_MAX &&
+			    in->hosts[o].group == in->hosts[h].group;
 
-		if (e && e->state == INTENT_UP)
+		if (!e || e->state == INTENT_UNKNOWN)
+			continue;
+		peers += peer;
+		if (e->state == INTENT_UP) {
 			up++;
-		else if (e && e->state == INTENT_DOWN)
+		} else {
 			down++;
+			peers_down += peer;
+		}
 	}
 	need = d->opt->quorum;
 	if (need > t->n_observers)
 		need = (uint32_t)t->n_observers;
-	if (down >= need && down > up && v->state != INTENT_DOWN) {
+	if (down >= need && down > up && (!peers || peers_down) &&
+	    v->state != INTENT_DOWN) {
 		v->state = INTENT_DOWN;
 		v->since_ms = fi->now_ms;
 	} else if (up >= need && up > down && v->state != INTENT_UP) {
@@ -224,27 +247,16 @@ static bool same_dst(const struct strata_prefix *a,
 	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-static const struct plan_cloud_route *route_for(const struct plan *p,
-						const struct strata_prefix *dst)
-{
-	size_t n;
-	const struct plan_cloud_route *r = plan_cloud_routes(p, &n);
-
-	for (size_t i = 0; i < n; i++)
-		if (same_dst(&r[i].dst, dst))
-			return &r[i];
-	return NULL;
-}
-
-/* The prior intent's choices, less those fail-back takes home. */
+/*
+ * The prior intent's choices; under fail-back "return", a route whose home
+ * host has been up for the hold-down goes back to it.
+ */
 static int prior_choices(struct decide *d, struct plan_choice **out,
 			 size_t *n_out, int64_t *next_ms)
 {
 	const struct intent *prior = d->fi->prior;
-	struct plan *home = NULL;
 	struct plan_choice *c;
 	size_t n = 0;
-	int r;
 
 	*out = NULL;
 	*n_out = 0;
@@ -253,34 +265,27 @@ static int prior_choices(struct decide *d, struct plan_choice **out,
 	c = calloc(prior->n_routes, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	if (d->opt->failback_return) {
-		r = build(d, NULL, 0, &home);
-		if (r) {
-			free(c);
-			return r;
-		}
-	}
 	for (size_t i = 0; i < prior->n_routes; i++) {
 		const struct intent_route *ir = &prior->routes[i];
-		const struct plan_cloud_route *hr =
-			home ? route_for(home, &ir->dst) : NULL;
+		size_t home = ir->home ? host_index(d->in, ir->home) :
+					 SIZE_MAX;
 
-		if (hr && strcmp(d->in->hosts[hr->host].name, ir->host)) {
-			const struct host_view *v = &d->hv[hr->host];
-			int64_t due = v->since_ms + d->opt->hold_down_ms;
-
-			d->hv[hr->host].target = true; /* watch its recovery */
-			if (v->state == INTENT_UP && due <= d->fi->now_ms)
-				continue; /* back home */
-			if (v->state == INTENT_UP &&
-			    (!*next_ms || due < *next_ms))
-				*next_ms = due;
-		}
 		c[n].dst = ir->dst;
 		c[n].host = ir->host;
+		if (home != SIZE_MAX && d->opt->failback_return) {
+			const struct host_view *v = &d->hv[home];
+			int64_t due = v->since_ms + d->opt->hold_down_ms;
+
+			d->hv[home].target = true; /* to see it recover */
+			if (v->state == INTENT_UP && d->hosts[home].healthy) {
+				if (due <= d->fi->now_ms)
+					c[n].host = ir->home;
+				else if (!*next_ms || due < *next_ms)
+					*next_ms = due;
+			}
+		}
 		n++;
 	}
-	plan_free(home);
 	*out = c;
 	*n_out = n;
 	return 0;
@@ -362,6 +367,38 @@ static int fill_addrs(const struct plan_host *h, int family,
 	return *n ? 0 : -EINVAL;
 }
 
+static const struct intent_route *prior_route(const struct intent *prior,
+					      const struct strata_prefix *dst)
+{
+	for (size_t i = 0; prior && i < prior->n_routes; i++)
+		if (same_dst(&prior->routes[i].dst, dst))
+			return &prior->routes[i];
+	return NULL;
+}
+
+/* A route keeps its home until it is back there; a route that leaves a
+ * failed or drained host makes that host its home. */
+static int set_home(struct decide *d, struct intent_route *ir)
+{
+	const struct intent_route *pr = prior_route(d->fi->prior, &ir->dst);
+	const char *home = NULL;
+
+	if (!pr)
+		return 0;
+	if (pr->home) {
+		home = pr->home;
+	} else if (strcmp(pr->host, ir->host)) {
+		size_t h = host_index(d->in, pr->host);
+
+		if (h != SIZE_MAX && !d->hosts[h].healthy)
+			home = pr->host;
+	}
+	if (!home || !strcmp(home, ir->host))
+		return 0;
+	ir->home = strdup(home);
+	return ir->home ? 0 : -ENOMEM;
+}
+
 static int emit(struct decide *d, const struct plan *p)
 {
 	const struct plan_input *in = d->in;
@@ -387,6 +424,9 @@ static int emit(struct decide *d, const struct plan *p)
 		if (!ir->host)
 			return -ENOMEM;
 		out->n_routes++;
+		r = set_home(d, ir);
+		if (r)
+			return r;
 		if (plan_cloud_mode(p, cr[i].dst.family == STRATA_AF_INET ? PLAN_V4 :
 						PLAN_V6) != PLAN_CLOUD_PER_GROUP)
 			continue;

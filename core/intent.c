@@ -453,9 +453,21 @@ static int parse(struct dec *d, const char *buf, size_t len,
 /* ---- decoding: values --------------------------------------------------- */
 
 /* vals[k] = obj[keys[k]]; unknown, repeated and missing keys are errors. */
+/* keys[required..n) may be absent (their vals NULL). */
+static int object_keys_opt(struct dec *d, yajl_val obj, const char *path,
+			   const char *what, const char *const *keys,
+			   size_t n, size_t required, yajl_val *vals);
+
 static int object_keys(struct dec *d, yajl_val obj, const char *path,
 		       const char *what, const char *const *keys, size_t n,
 		       yajl_val *vals)
+{
+	return object_keys_opt(d, obj, path, what, keys, n, n, vals);
+}
+
+static int object_keys_opt(struct dec *d, yajl_val obj, const char *path,
+			   const char *what, const char *const *keys,
+			   size_t n, size_t required, yajl_val *vals)
 {
 	char p[PATH_LEN];
 	size_t i, k;
@@ -475,7 +487,7 @@ static int object_keys(struct dec *d, yajl_val obj, const char *path,
 			return bad(d, join(p, path, key), "repeated key");
 		vals[k] = obj->u.object.values[i];
 	}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < required; k++)
 		if (!vals[k])
 			return bad(d, join(p, path, keys[k]), "missing");
 	return 0;
@@ -727,13 +739,13 @@ static int get_names(struct dec *d, yajl_val a, const char *path, size_t max,
 static int get_route(struct dec *d, yajl_val v, const char *path,
 		     struct intent_route *rt)
 {
-	static const char *const keys[] = { "dst", "host", "via" };
+	static const char *const keys[] = { "dst", "host", "via", "home" };
 	char p[PATH_LEN], q[48];
 	const char *s = NULL, *why;
-	yajl_val f[3];
+	yajl_val f[4];
 	int r;
 
-	r = object_keys(d, v, path, path, keys, 3, f);
+	r = object_keys_opt(d, v, path, path, keys, 4, 3, f);
 	if (r)
 		return r;
 	join(p, path, "dst");
@@ -743,6 +755,8 @@ static int get_route(struct dec *d, yajl_val v, const char *path,
 	if (prefix_parse(s, &rt->dst, &why))
 		return bad(d, p, "\"%s\" %s", shown(s, q, sizeof(q)), why);
 	r = get_name(d, f[1], join(p, path, "host"), &rt->host);
+	if (!r && f[3])
+		r = get_name(d, f[3], join(p, path, "home"), &rt->home);
 	if (r)
 		return r;
 	return get_addrs(d, f[2], join(p, path, "via"), rt->dst.family,
@@ -936,8 +950,10 @@ void intent_free(struct intent *in)
 	if (!in)
 		return;
 	free(in->writer);
-	for (i = 0; in->routes && i < in->n_routes; i++)
+	for (i = 0; in->routes && i < in->n_routes; i++) {
 		free(in->routes[i].host);
+		free(in->routes[i].home);
+	}
 	free(in->routes);
 	for (i = 0; in->targets && i < in->n_targets; i++) {
 		free(in->targets[i].host);
@@ -1208,6 +1224,10 @@ static void gen_intent(struct enc *e, const struct intent *in)
 		gen_str(e, rt->host);
 		gen_str(e, "via");
 		gen_addrs(e, rt->via, rt->n_via);
+		if (rt->home) {
+			gen_str(e, "home");
+			gen_str(e, rt->home);
+		}
 		gen_ok(e, yajl_gen_map_close(e->g));
 	}
 	gen_ok(e, yajl_gen_array_close(e->g));

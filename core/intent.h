@@ -38,6 +38,9 @@ enum intent_state {
 struct intent_route {
 	struct strata_prefix dst;
 	char *host;                   /* the forwarder */
+	/* Where it goes back to under fail-back "return": the host it left
+	 * when that host failed or was drained. NULL: none. */
+	char *home;
 	uint32_t n_via;               /* 1..INTENT_MAX_ADDRS */
 	struct strata_addr via[INTENT_MAX_ADDRS]; /* its addresses */
 };

@@ -330,6 +330,20 @@ START_TEST(failback_after_hold_down)
 	next_round(&x, &in);
 	ck_assert_str_ne(fwd_of(&in, 0), home);
 
+	/* the route remembers where it came from, through the store too */
+	{
+		struct intent back;
+		char *buf, err[128];
+		size_t len;
+
+		ck_assert_str_eq(in.routes[0].home, home);
+		ck_assert_int_eq(intent_encode(&in, &buf, &len), 0);
+		ck_assert_int_eq(intent_decode(buf, len, &back, err,
+					       sizeof(err)), 0);
+		ck_assert_str_eq(back.routes[0].home, home);
+		free(buf);
+		intent_free(&back);
+	}
 	x.now += 1000;
 	all_say(&x, &in, home, INTENT_UP);
 	next_round(&x, &in);
@@ -349,6 +363,80 @@ START_TEST(failback_after_hold_down)
 	x.now += 20000;
 	next_round(&x, &in);
 	ck_assert_str_eq(fwd_of(&in, 0), home);
+	ck_assert_ptr_null(in.routes[0].home); /* back: nothing to return to */
+	intent_free(&in);
+}
+END_TEST
+
+START_TEST(failback_moves_only_what_failed)
+{
+	struct fx x;
+	struct intent in;
+	char first[16];
+
+	/* the first intent was made while subnet-a had one host */
+	fx_init(&x, 2, 4);
+	x.opt.failback_return = true;
+	x.opt.hold_down_ms = 1000;
+	x.in.n_hosts = 1;
+	x.in.hosts = &x.hosts[0];
+	x.hosts[0].group = 0;
+	{
+		struct plan_host one[2] = { x.hosts[0], x.hosts[4] };
+
+		x.in.hosts = one;
+		x.in.n_hosts = 2;
+		ck_assert_int_eq(fx_decide(&x, NULL, &in, NULL), 0);
+	}
+	x.in.hosts = x.hosts;
+	x.in.n_hosts = 8;
+	snprintf(first, sizeof(first), "%s", fwd_of(&in, 0));
+	ck_assert_str_eq(first, "a1");
+	for (int round = 0; round < 4; round++) {
+		for (size_t t = 0; t < in.n_targets; t++)
+			all_say(&x, &in, in.targets[t].host, INTENT_UP);
+		x.now += 5000;
+		next_round(&x, &in);
+		ck_assert_str_eq(fwd_of(&in, 0), first);
+	}
+	intent_free(&in);
+}
+END_TEST
+
+START_TEST(a_cut_off_subnet_votes_no_one_down)
+{
+	struct fx x;
+	struct intent in;
+	char fb[16];
+
+	fx_init(&x, 2, 2);
+	ck_assert_int_eq(fx_decide(&x, NULL, &in, NULL), 0);
+	snprintf(fb, sizeof(fb), "%s", fwd_of(&in, 1));
+	for (size_t t = 0; t < in.n_targets; t++)
+		all_say(&x, &in, in.targets[t].host, INTENT_UP);
+	next_round(&x, &in);
+	/* subnet-a is cut off: its hosts see everything down, subnet-b's
+	 * see subnet-a down and each other up */
+	for (size_t t = 0; t < in.n_targets; t++) {
+		const struct intent_target *tg = &in.targets[t];
+
+		for (size_t k = 0; k < tg->n_observers; k++) {
+			bool a_obs = tg->observers[k][0] == 'a';
+			bool a_tgt = tg->host[0] == 'a';
+
+			say(&x, tg->observers[k], tg->host,
+			    a_obs || a_tgt ? INTENT_DOWN : INTENT_UP);
+		}
+	}
+	next_round(&x, &in);
+	next_round(&x, &in);
+	ck_assert_int_eq(target(&in, "a1")->state, INTENT_DOWN);
+	ck_assert_int_eq(target(&in, "a2")->state, INTENT_DOWN);
+	ck_assert_int_eq(target(&in, "b1")->state, INTENT_UP);
+	ck_assert_int_eq(target(&in, "b2")->state, INTENT_UP);
+	ck_assert_str_eq(fwd_of(&in, 1), fb);
+	ck_assert_uint_eq(in.n_alarms, 1);
+	ck_assert_ptr_nonnull(strstr(in.alarms[0], "subnet-a"));
 	intent_free(&in);
 }
 END_TEST
@@ -446,6 +534,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, one_observer_moves_nothing);
 	tcase_add_test(tc, quorum_moves_to_the_standby);
 	tcase_add_test(tc, failback_after_hold_down);
+	tcase_add_test(tc, failback_moves_only_what_failed);
+	tcase_add_test(tc, a_cut_off_subnet_votes_no_one_down);
 	tcase_add_test(tc, a_lost_subnet_keeps_its_route);
 	tcase_add_test(tc, drained_hosts_forward_nothing);
 	tcase_add_test(tc, observers_are_spread);
