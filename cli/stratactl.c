@@ -41,6 +41,8 @@ enum { EXIT_DAEMON_ERROR = 1, EXIT_TROUBLE = 2 };
 static const char *prog = "stratactl";
 static const char *command;
 static double timeout = 10;
+static bool timeout_set;
+static char *extra_arg; /* one more KEY=VALUE for the request */
 
 static void usage(FILE *f)
 {
@@ -61,6 +63,9 @@ static void usage(FILE *f)
 		"\"%s help\" lists the commands stratad knows.\n"
 		"\n"
 		"\"%s host remove NAME\" returns a gone host's blocks to its subnet.\n"
+		"\"%s health\" shows the forwarders, their observers and alarms.\n"
+		"\"%s drain NODE\" moves every route off NODE before maintenance\n"
+		"(waits up to --timeout, 30 s by default); \"%s undrain NODE\".\n"
 		"\n"
 		"These run here, without stratad (each has --help):\n"
 		"  %s plan --topology FILE   what a topology needs: carving, routes\n"
@@ -68,7 +73,8 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 done, 1 stratad reported an error, 2 usage error\n"
 		"or no answer from stratad.\n",
-		prog, DEFAULT_SOCKET, prog, prog, prog, prog);
+		prog, DEFAULT_SOCKET, prog, prog, prog, prog, prog, prog,
+		prog);
 }
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -170,6 +176,14 @@ static int64_t now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
@@ -579,6 +593,101 @@ static void print_json(yajl_val v)
 	yajl_gen_free(g);
 }
 
+/* ---- health ---------------------------------------------------------------- */
+
+static const char *field_str(yajl_val o, const char *k)
+{
+	const char *path[] = { k, NULL };
+	yajl_val v = yajl_tree_get(o, path, yajl_t_string);
+
+	return v ? YAJL_GET_STRING(v) : "";
+}
+
+static long long field_int(yajl_val o, const char *k)
+{
+	const char *path[] = { k, NULL };
+	yajl_val v = yajl_tree_get(o, path, yajl_t_number);
+
+	return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+}
+
+static yajl_val field_array(yajl_val o, const char *k)
+{
+	const char *path[] = { k, NULL };
+	yajl_val v = yajl_tree_get(o, path, yajl_t_array);
+
+	return v && YAJL_IS_ARRAY(v) ? v : NULL;
+}
+
+static void ago(long long since_ms, char *buf, size_t len)
+{
+	long long s = (now_wall_ms() - since_ms) / 1000;
+
+	if (!since_ms)
+		snprintf(buf, len, "-");
+	else if (s < 120)
+		snprintf(buf, len, "%llds ago", s < 0 ? 0 : s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm ago", s / 60);
+	else
+		snprintf(buf, len, "%lldh ago", s / 3600);
+}
+
+static void print_names(const char *label, yajl_val a)
+{
+	for (size_t i = 0; a && i < a->u.array.len; i++)
+		if (YAJL_IS_STRING(a->u.array.values[i]))
+			printf("%s%s\n", label,
+			       YAJL_GET_STRING(a->u.array.values[i]));
+}
+
+/* Per target: its state and since when, its routes, each observer's say. */
+static void render_health(yajl_val r)
+{
+	yajl_val routes = field_array(r, "routes");
+	yajl_val targets = field_array(r, "targets");
+	char when[32];
+
+	if (!*field_str(r, "writer")) {
+		printf("no forwarding intent yet (no route writer has written one)\n");
+		return;
+	}
+	printf("route writer %s (term %lld)\n", field_str(r, "writer"),
+	       field_int(r, "term"));
+	printf("\n%-24s %s\n", "CLOUD ROUTE", "FORWARDER");
+	for (size_t i = 0; routes && i < routes->u.array.len; i++) {
+		yajl_val o = routes->u.array.values[i];
+
+		printf("%-24s %s\n", field_str(o, "dst"), field_str(o, "host"));
+	}
+	printf("\n%-16s %-8s %-10s %s\n", "TARGET", "STATE", "SINCE",
+	       "OBSERVERS (state, reason)");
+	for (size_t i = 0; targets && i < targets->u.array.len; i++) {
+		yajl_val t = targets->u.array.values[i];
+		yajl_val obs = field_array(t, "observers");
+
+		ago(field_int(t, "since"), when, sizeof(when));
+		printf("%-16s %-8s %-10s", field_str(t, "host"),
+		       field_str(t, "state"), when);
+		for (size_t k = 0; obs && k < obs->u.array.len; k++) {
+			yajl_val o = obs->u.array.values[k];
+			const char *path[] = { "live", NULL };
+			yajl_val live = yajl_tree_get(o, path, yajl_t_any);
+			const char *why = field_str(o, "reason");
+
+			printf("%s %s %s%s%s%s", k ? "," : "",
+			       field_str(o, "name"),
+			       live && YAJL_IS_TRUE(live) ?
+				       field_str(o, "state") : "silent",
+			       *why ? " (" : "", why, *why ? ")" : "");
+		}
+		printf("\n");
+	}
+	print_names("unhealthy: ", field_array(r, "unhealthy"));
+	print_names("drained: ", field_array(r, "drained"));
+	print_names("ALARM: ", field_array(r, "alarms"));
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -634,6 +743,7 @@ int main(int argc, char **argv)
 				die(EXIT_TROUBLE,
 				    "--timeout: expected seconds, got \"%s\"",
 				    optarg);
+			timeout_set = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -662,6 +772,29 @@ int main(int argc, char **argv)
 		snprintf(kv, len, "name=%s", argv[optind + 2]);
 		argv[optind + 2] = kv; /* lives until exit */
 	}
+	/* "drain NODE", "undrain NODE": the node without "node="; drain
+	 * waits for the writer as long as --timeout says (30 s default) */
+	if (argc - optind == 2 && (!strcmp(argv[optind], "drain") ||
+				   !strcmp(argv[optind], "undrain")) &&
+	    !strchr(argv[optind + 1], '=')) {
+		size_t len = strlen(argv[optind + 1]) + sizeof("node=");
+		char *kv = malloc(len), *tkv = malloc(32);
+
+		if (!kv || !tkv)
+			die(EXIT_TROUBLE, "out of memory");
+		snprintf(kv, len, "node=%s", argv[optind + 1]);
+		argv[optind + 1] = kv; /* lives until exit */
+		if (!strcmp(argv[optind], "drain")) {
+			if (!timeout_set)
+				timeout = 30;
+			snprintf(tkv, 32, "timeout_ms=%lld",
+				 (long long)(timeout * 1000));
+			extra_arg = tkv;
+			timeout += 5; /* the answer comes after the wait */
+		} else {
+			free(tkv);
+		}
+	}
 	/* "store check" is the command "store-check": words up to the first
 	 * KEY=VALUE join with '-' */
 	words = optind;
@@ -680,7 +813,19 @@ int main(int argc, char **argv)
 		strcat(joined, argv[i]);
 	}
 	command = joined;
-	req = build_request(argv + words, argc - words, &reqlen);
+	if (extra_arg) {
+		char **v = calloc((size_t)(argc - words) + 2, sizeof(*v));
+
+		if (!v)
+			die(EXIT_TROUBLE, "out of memory");
+		for (int i = words; i < argc; i++)
+			v[i - words] = argv[i];
+		v[argc - words] = extra_arg;
+		req = build_request(v, argc - words + 1, &reqlen);
+		free(v);
+	} else {
+		req = build_request(argv + words, argc - words, &reqlen);
+	}
 	reply = talk(path, req, reqlen, now_ms() + (int64_t)(timeout * 1000));
 	free(req);
 
@@ -703,6 +848,9 @@ int main(int argc, char **argv)
 
 		if (json)
 			print_json(result);
+		else if (!strcmp(command, "health") && result &&
+			 YAJL_IS_OBJECT(result))
+			render_health(result);
 		else if (result && !YAJL_IS_NULL(result))
 			render_value(result, 0);
 		status = 0;

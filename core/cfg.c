@@ -60,7 +60,7 @@ struct qbuf {
 
 static const char *const top_keys[] = { "log",	      "control", "routes",
 					"store",      "node",	 "plugin_dir",
-					"plugins",    NULL };
+					"plugins",    "health",  NULL };
 static const char *const store_keys[] = { "url",      "history",
 					  "prefix",   "username",
 					  "password_file", "ca",
@@ -72,6 +72,11 @@ static const char *const routes_keys[] = { "resync_interval", "rtproto",
 					   "cloud_budget", "cloud_budget6",
 					   "per_host", "spread", "bgp",
 					   "bgp_announcers", NULL };
+static const char *const health_keys[] = { "checker", "interval", "timeout",
+					   "fall", "rise", "jitter", "port",
+					   "path", "expect", "observers",
+					   "quorum", "failback", "hold_down",
+					   "writer_lease", NULL };
 static const char *const plugin_keys[] = { "instance", "file", "config",
 					   NULL };
 
@@ -556,9 +561,9 @@ static int duration_error(const struct ctx *cx, const config_setting_t *s,
 }
 
 /* An optional integer setting of g within [min, max]. */
-static int int_in(const struct ctx *cx, const config_setting_t *g,
-		  const char *name, long long min, long long max,
-		  uint32_t *out)
+static int int_of(const struct ctx *cx, const config_setting_t *g,
+		  const char *group, const char *name, long long min,
+		  long long max, uint32_t *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	long long v;
@@ -566,13 +571,128 @@ static int int_in(const struct ctx *cx, const config_setting_t *g,
 	if (!s)
 		return 0;
 	if (!is_integer(s))
-		return fail(cx, s, "routes.%s: expected an integer, found %s",
-			    name, type_name(s));
+		return fail(cx, s, "%s.%s: expected an integer, found %s",
+			    group, name, type_name(s));
 	v = config_setting_get_int64(s);
 	if (v < min || v > max)
-		return fail(cx, s, "routes.%s: expected %lld..%lld, found %lld",
-			    name, min, max, v);
+		return fail(cx, s, "%s.%s: expected %lld..%lld, found %lld",
+			    group, name, min, max, v);
 	*out = (uint32_t)v;
+	return 0;
+}
+
+static int int_in(const struct ctx *cx, const config_setting_t *g,
+		  const char *name, long long min, long long max,
+		  uint32_t *out)
+{
+	return int_of(cx, g, "routes", name, min, max, out);
+}
+
+static int duration_of(const struct ctx *cx, const config_setting_t *g,
+		       const char *name, int64_t min_ns, int64_t max_ns,
+		       int64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	char path[64];
+	int64_t ns;
+	int r;
+
+	if (!s)
+		return 0;
+	snprintf(path, sizeof(path), "health.%s", name);
+	r = is_duration(s) ? setting_duration(s, &ns) : -EINVAL;
+	if (r)
+		return duration_error(cx, s, path, r);
+	if (ns < min_ns || ns > max_ns)
+		return fail(cx, s, "%s: expected %lld ms to %lld s",
+			    path, (long long)(min_ns / 1000000),
+			    (long long)(max_ns / NS_PER_S));
+	*out = ns;
+	return 0;
+}
+
+static int load_health(struct cfg *cfg, const struct ctx *cx,
+		       const config_setting_t *root)
+{
+	struct cfg_health *h = &cfg->health;
+	const config_setting_t *g, *s;
+	const char *v = NULL;
+	int r;
+
+	r = group_of(cx, root, "health", health_keys, &g);
+	if (r || !g)
+		return r;
+	r = string_of(cx, g, "health", "checker", &v, &s);
+	if (!r && v) {
+		h->checker = strdup(v);
+		if (!h->checker)
+			return -ENOMEM;
+	}
+	v = NULL;
+	if (!r)
+		r = string_of(cx, g, "health", "path", &v, &s);
+	if (!r && v) {
+		if (v[0] != '/')
+			return fail(cx, s, "health.path: must start with /");
+		h->path = strdup(v);
+		if (!h->path)
+			return -ENOMEM;
+	}
+	if (!r)
+		r = duration_of(cx, g, "interval", NS_PER_S / 1000,
+				3600 * NS_PER_S, &h->interval_ns);
+	if (!r)
+		r = duration_of(cx, g, "timeout", NS_PER_S / 1000,
+				3600 * NS_PER_S, &h->timeout_ns);
+	if (!r)
+		r = duration_of(cx, g, "hold_down", 0, 86400 * NS_PER_S,
+				&h->hold_down_ns);
+	if (!r)
+		r = duration_of(cx, g, "writer_lease", 2 * NS_PER_S,
+				600 * NS_PER_S, &h->writer_lease_ns);
+	if (!r)
+		r = int_of(cx, g, "health", "fall", 1, 100, &h->fall);
+	if (!r)
+		r = int_of(cx, g, "health", "rise", 1, 100, &h->rise);
+	if (!r)
+		r = int_of(cx, g, "health", "port", 1, 65535, &h->port);
+	if (!r)
+		r = int_of(cx, g, "health", "expect", 100, 599, &h->expect);
+	if (!r)
+		r = int_of(cx, g, "health", "observers", 1, 16, &h->observers);
+	if (!r)
+		r = int_of(cx, g, "health", "quorum", 1, 16, &h->quorum);
+	if (r)
+		return r;
+	if (h->timeout_ns > h->interval_ns)
+		return fail(cx, config_setting_get_member(g, "timeout"),
+			    "health.timeout: longer than health.interval");
+	s = config_setting_get_member(g, "jitter");
+	if (s) {
+		double j;
+
+		if (config_setting_type(s) != CONFIG_TYPE_FLOAT &&
+		    !is_integer(s))
+			return fail(cx, s,
+				    "health.jitter: expected a number, found %s",
+				    type_name(s));
+		j = config_setting_type(s) == CONFIG_TYPE_FLOAT ?
+			    config_setting_get_float(s) :
+			    (double)config_setting_get_int64(s);
+		if (!(j >= 0 && j <= 0.5))
+			return fail(cx, s,
+				    "health.jitter: expected 0 to 0.5 (a fraction of the interval)");
+		h->jitter = j;
+	}
+	s = config_setting_get_member(g, "failback");
+	if (s) {
+		const char *m = config_setting_get_string(s);
+
+		if (!m || (strcmp(m, "stay") && strcmp(m, "return")))
+			return fail(cx, s,
+				    "health.failback: expected \"stay\" or \"return\"");
+		h->failback_return = !strcmp(m, "return");
+	}
 	return 0;
 }
 
@@ -1052,6 +1172,8 @@ static int load_parsed(struct cfg *cfg, const struct ctx *cx)
 	if (!r)
 		r = load_routes(cfg, cx, root);
 	if (!r)
+		r = load_health(cfg, cx, root);
+	if (!r)
 		r = load_store(cfg, cx, root);
 	if (!r)
 		r = load_node(cfg, cx, root);
@@ -1104,6 +1226,14 @@ static int load_text(const char *name, const char *text,
 	cfg->log_level = LOG_INFO;
 	cfg->control_mode = 0600;
 	cfg->resync_ns = 30 * NS_PER_S;
+	cfg->health.interval_ns = NS_PER_S / 2;
+	cfg->health.fall = 2;
+	cfg->health.rise = 2;
+	cfg->health.jitter = 0.1;
+	cfg->health.observers = 3;
+	cfg->health.quorum = 2;
+	cfg->health.hold_down_ns = 30 * NS_PER_S;
+	cfg->health.writer_lease_ns = 10 * NS_PER_S;
 	cfg->rtproto = NL_DEFAULT_RTPROTO;
 	cfg->path = strdup(name);
 	cfg->log_target = strdup("stderr");
@@ -1280,6 +1410,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->log_target);
 	free(cfg->control_socket);
 	free(cfg->control_group);
+	free(cfg->health.checker);
+	free(cfg->health.path);
 	free(cfg->store_url);
 	free(cfg->store_prefix);
 	free(cfg->store_username);

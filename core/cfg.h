@@ -28,6 +28,24 @@ struct cfg_plugin {
 	struct cfg_defaults *defaults;  /* getters' copies of schema defaults */
 };
 
+/* The health view (the top-level "health" group). */
+struct cfg_health {
+	char *checker;          /* a healthcheck instance; NULL: the first */
+	int64_t interval_ns;    /* 500 ms */
+	int64_t timeout_ns;     /* 0: half the interval */
+	uint32_t fall;          /* 2 */
+	uint32_t rise;          /* 2 */
+	double jitter;          /* 0.1 */
+	uint32_t port;          /* tcp, http; 0: none */
+	char *path;             /* http; NULL: "/" */
+	uint32_t expect;        /* http status; 0: any 2xx */
+	uint32_t observers;     /* 3 */
+	uint32_t quorum;        /* 2 */
+	bool failback_return;   /* failback = "return"; default "stay" */
+	int64_t hold_down_ns;   /* 30 s */
+	int64_t writer_lease_ns; /* 10 s */
+};
+
 struct cfg {
 	config_t lc;
 	char *path;
@@ -52,6 +70,7 @@ struct cfg {
 	char *store_ca;            /* etcd https: PEM CA; NULL: system's */
 	char *store_cert;          /* etcd https: client certificate */
 	char *store_key;           /* and its key */
+	struct cfg_health health;
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

@@ -28,6 +28,9 @@
 #include "loop.h"
 #include "nl.h"
 #include "planner.h"
+#include "healthview.h"
+#include "health_commands.h"
+#include "writer.h"
 #include "plug.h"
 #include "route.h"
 #include "store.h"
@@ -240,6 +243,8 @@ static const char *const *needs_facts(const struct strata_instance *inst)
 	return ops->needs_facts;
 }
 
+static void health_sync(struct daemon *d);
+
 static int inst_start(struct strata_instance *inst)
 {
 	const struct strata_plugin *desc = inst->plug->desc;
@@ -279,6 +284,8 @@ static int inst_start(struct strata_instance *inst)
 	}
 	log_msg(LOG_INFO, inst->prefix, "started (%s %s)", desc->name,
 		desc->version);
+	if (desc->kind == STRATA_KIND_HEALTHCHECK)
+		health_sync(inst->d);
 	return 0;
 }
 
@@ -304,6 +311,13 @@ static bool inst_stop(struct strata_instance *inst)
 static void inst_destroy(struct strata_instance *inst, bool keep_owner)
 {
 	struct daemon *d = inst->d;
+
+	if (d->checker == inst) {
+		/* its probes go before it does */
+		d->checker = NULL;
+		inst->state = INST_STOPPED;
+		health_sync(d);
+	}
 
 	if (inst->adv) {
 		route_adv_remove(inst->adv);
@@ -528,6 +542,8 @@ void daemon_instance_stopped(struct strata_instance *inst)
 }
 
 /* The IPAM instance whose view the planner plans: the first configured. */
+static int ipam_view(void *arg, const struct strata_topo_sink *sink);
+
 static struct strata_instance *ipam_instance(struct daemon *d)
 {
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
@@ -537,6 +553,11 @@ static struct strata_instance *ipam_instance(struct daemon *d)
 			return i;
 	}
 	return NULL;
+}
+
+int daemon_view(struct daemon *d, const struct strata_topo_sink *sink)
+{
+	return ipam_view(d, sink);
 }
 
 static int ipam_view(void *arg, const struct strata_topo_sink *sink)
@@ -594,6 +615,110 @@ void daemon_topology_changed(struct strata_instance *inst)
 {
 	if (inst->d->planner && ipam_instance(inst->d) == inst)
 		planner_changed(inst->d->planner, ipam_view, inst->d);
+	if (inst->d->writer && ipam_instance(inst->d) == inst)
+		writer_changed(inst->d->writer);
+}
+
+/* ---- the health view and the route writer --------------------------------- */
+
+static void intent_changed(void *arg, const struct intent *in, bool drained)
+{
+	struct daemon *d = arg;
+
+	if (d->planner && planner_set_intent(d->planner, in, drained))
+		log_warn("out of memory applying the forwarding intent");
+}
+
+static const struct strata_instance *checker_of(struct daemon *d)
+{
+	const char *name = d->cfg->health.checker;
+
+	for (struct strata_instance *i = d->instances; i; i = i->next) {
+		if (i->plug->desc->kind != STRATA_KIND_HEALTHCHECK ||
+		    i->state != INST_RUNNING)
+			continue;
+		if (!name || !strcmp(i->name, name))
+			return i;
+	}
+	return NULL;
+}
+
+static void health_options_of(struct daemon *d, struct healthview_options *o)
+{
+	const struct cfg_health *h = &d->cfg->health;
+	const struct strata_instance *c = checker_of(d);
+
+	memset(o, 0, sizeof(*o));
+	o->node = d->cfg->node_name;
+	health_timing_default(&o->timing);
+	o->timing.interval_ns = h->interval_ns;
+	o->timing.timeout_ns = h->timeout_ns;
+	o->timing.fall = h->fall;
+	o->timing.rise = h->rise;
+	o->timing.jitter = h->jitter;
+	o->port = (uint16_t)h->port;
+	o->path = h->path;
+	o->expect = (int32_t)h->expect;
+	if (c) {
+		o->ops = c->plug->desc->kind_ops;
+		o->self = c->self;
+	}
+	d->checker = c;
+}
+
+static void writer_options_of(struct daemon *d, struct writer_options *o)
+{
+	const struct cfg_health *h = &d->cfg->health;
+
+	memset(o, 0, sizeof(*o));
+	o->node = d->cfg->node_name;
+	o->lease_ms = h->writer_lease_ns / 1000000;
+	o->fwd.observers = h->observers;
+	o->fwd.quorum = h->quorum;
+	o->fwd.failback_return = h->failback_return;
+	o->fwd.hold_down_ms = h->hold_down_ns / 1000000;
+	plan_options_of(d->cfg, &o->plan);
+}
+
+/*
+ * Both live beside the planner once the store is ready: the health view
+ * applies the stored intent to it and probes what the intent assigns here;
+ * the writer campaigns to decide that intent.
+ */
+static void health_sync(struct daemon *d)
+{
+	struct healthview_options ho;
+	struct writer_options wo;
+	int rc;
+
+	if (!d->planner || !d->store_ready || d->stopping) {
+		writer_free(d->writer);
+		healthview_free(d->hv);
+		d->writer = NULL;
+		d->hv = NULL;
+		d->checker = NULL;
+		return;
+	}
+	health_options_of(d, &ho);
+	rc = d->hv ? healthview_set_options(d->hv, &ho) :
+		     healthview_new(d->loop, d->store, &ho, intent_changed, d,
+				    &d->hv);
+	if (rc)
+		log_err("the health view: %s", strerror(-rc));
+	else if (planner_set_intent(d->planner, healthview_intent(d->hv),
+				    healthview_drained(d->hv)))
+		log_warn("out of memory applying the forwarding intent");
+	if (!ho.ops && d->cfg->health.checker)
+		log_warn("health.checker \"%s\" is not a running healthcheck instance; this node observes nothing",
+			 d->cfg->health.checker);
+	writer_options_of(d, &wo);
+	if (d->writer) {
+		writer_set_options(d->writer, &wo);
+		return;
+	}
+	rc = writer_new(d->loop, d->store, &wo, ipam_view, d, &d->writer);
+	if (rc)
+		log_err("campaigning for the route writer: %s", strerror(-rc));
 }
 
 static void stop_timeout(void *arg)
@@ -620,6 +745,7 @@ static void on_terminate(void *arg, int signo)
 	notify("STOPPING=1");
 	log_info("%s: stopping; routes stay in place",
 		 signo == SIGINT ? "SIGINT" : "SIGTERM");
+	health_sync(d); /* resigns: another node writes routes at once */
 	for (struct strata_instance *i = d->instances; i; i = i->next)
 		if (!inst_stop(i))
 			pending = true;
@@ -868,6 +994,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	free(plugs);
 	if (planner_sync(d))
 		log_err("planner: out of memory");
+	health_sync(d);
 	daemon_facts_changed(d);
 	notify("READY=1");
 	if (failed) {
@@ -1560,6 +1687,9 @@ static int register_commands(struct daemon *d)
 	};
 	int rc;
 
+	rc = health_commands_register(d);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		rc = control_register(d->ctl, cmds[i].name, cmds[i].fn, d);
 		if (rc)
@@ -1782,6 +1912,7 @@ static void schema_checked(void *arg, int err, uint32_t version)
 		 store_backend(d->store), version);
 	route_synced(d->store_owner);
 	reg_schedule(d, 0);
+	health_sync(d);
 }
 
 int daemon_new(const char *cfg_path, struct daemon **out)
@@ -1903,6 +2034,8 @@ void daemon_free(struct daemon *d)
 {
 	if (!d)
 		return;
+	d->stopping = true;
+	health_sync(d);
 	/* advertisers first, so no owner's removal triggers a reconcile */
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
 		if (i->adv) {

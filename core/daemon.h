@@ -37,6 +37,9 @@ struct daemon {
 	struct store *store;
 	struct route_owner *store_owner; /* synced once the store is read */
 	struct planner *planner; /* while an IPAM instance reports a view */
+	struct healthview *hv;   /* with the planner, once the store is ready */
+	struct writer *writer;   /* campaigns for the route writer, likewise */
+	const struct strata_instance *checker; /* the healthview probes with */
 	bool store_ready;
 	/* registration of the node in the store */
 	struct loop_timer *reg_timer;
@@ -70,6 +73,9 @@ void daemon_free(struct daemon *d);
 struct strata_instance *daemon_instance_by_id(struct daemon *d, uint64_t id);
 void daemon_facts_changed(struct daemon *d);
 void daemon_instance_stopped(struct strata_instance *inst);
+/* The node's IPAM's view (-EAGAIN: none running yet). */
+struct strata_topo_sink;
+int daemon_view(struct daemon *d, const struct strata_topo_sink *sink);
 /* An IPAM instance's carving changed: plan the routes again, soon. */
 void daemon_topology_changed(struct strata_instance *inst);
 

@@ -845,6 +845,7 @@ static int add_cloud(struct plan *p, const struct pfx *dst, uint32_t group,
 	pfx_store(dst, &r->dst);
 	r->group = group;
 	r->host = host;
+	r->standby = PLAN_NO_HOST;
 	p->stats[group].cloud_routes[dst->fam]++;
 	return 0;
 }
@@ -951,6 +952,7 @@ static int assign_parts(struct build *b, const struct cand *c, int f,
 {
 	struct plan *p = b->p;
 	uint32_t n = 1u << c->k, i, h;
+	size_t first = p->n_cloud;
 	struct pfx part;
 	int r;
 
@@ -978,6 +980,14 @@ static int assign_parts(struct build *b, const struct cand *c, int f,
 		r = add_cloud(p, &part, c->group, chosen[i]);
 		if (r)
 			return r;
+	}
+	/* every chosen host is marked now: each part's runner-up is where
+	 * it goes when its host fails and the others stay */
+	for (size_t j = first; j < p->n_cloud; j++) {
+		if (pfx_load(&p->cloud[j].dst, &part))
+			continue;
+		h = rendezvous(b, c, &part, f);
+		p->cloud[j].standby = h == NO_HOST ? PLAN_NO_HOST : h;
 	}
 	p->stats[c->group].split_bits[f] = c->k;
 	return 0;

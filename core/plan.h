@@ -89,7 +89,12 @@ struct plan_cloud_route {
 	struct strata_prefix dst;
 	uint32_t group;
 	uint32_t host; /* the host the route points at */
+	/* Per-group mode: the host it would move to if host failed (the
+	 * health view watches both); PLAN_NO_HOST when none. */
+	uint32_t standby;
 };
+
+#define PLAN_NO_HOST UINT32_MAX
 
 struct plan_bgp_route {
 	struct strata_prefix dst;

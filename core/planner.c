@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "carving.h"
+#include "intent.h"
 #include "log.h"
 #include "loop.h"
 #include "plan.h"
@@ -32,6 +33,13 @@ struct planner {
 	char **prior_names;
 	size_t n_prior;
 	bool synced;
+	/* the stored forwarding intent */
+	bool have_intent, drained;
+	struct strata_route *intent_routes;
+	size_t n_intent_routes;
+	char **unhealthy;
+	size_t n_unhealthy;
+	bool routed_here; /* an intent route points at this node */
 	struct planner_stats stats;
 	char error[256];
 };
@@ -207,18 +215,28 @@ static void replan(void *arg)
 		fail(p, "%s", err);
 		goto out;
 	}
-	for (uint32_t i = 0; i < c.in.n_hosts; i++)
+	for (uint32_t i = 0; i < c.in.n_hosts; i++) {
 		if (!strcmp(c.in.hosts[i].name, p->node))
 			self = i;
+		for (size_t k = 0; k < p->n_unhealthy; k++)
+			if (!strcmp(c.in.hosts[i].name, p->unhealthy[k]))
+				c.plan_hosts[i].healthy = false;
+	}
 	if (self != UINT32_MAX) {
 		plan_host_kernel_routes(plan, self, collect, &l);
 		p->stats.kernel = l.n;
 	} else {
 		p->stats.kernel = 0;
 	}
-	plan_cloud_table(plan, collect, &l);
+	if (p->have_intent) {
+		for (size_t i = 0; i < p->n_intent_routes; i++)
+			collect(&l, &p->intent_routes[i]);
+	} else {
+		plan_cloud_table(plan, collect, &l);
+	}
 	p->stats.cloud = l.n - p->stats.kernel;
-	if (self != UINT32_MAX)
+	/* drained: announce nothing once no route leads here */
+	if (self != UINT32_MAX && !(p->drained && !p->routed_here))
 		plan_host_bgp_routes(plan, self, collect, &l);
 	p->stats.bgp = l.n - p->stats.kernel - p->stats.cloud;
 	if (l.err) {
@@ -277,10 +295,76 @@ int planner_new(struct loop *loop, struct route_model *routes,
 	return 0;
 }
 
+static void intent_clear(struct planner *p)
+{
+	for (size_t i = 0; i < p->n_unhealthy; i++)
+		free(p->unhealthy[i]);
+	free(p->unhealthy);
+	free(p->intent_routes);
+	p->unhealthy = NULL;
+	p->intent_routes = NULL;
+	p->n_unhealthy = p->n_intent_routes = 0;
+	p->have_intent = p->routed_here = false;
+}
+
+int planner_set_intent(struct planner *p, const struct intent *in,
+		       bool drained)
+{
+	int rc = 0;
+
+	intent_clear(p);
+	p->drained = drained;
+	if (in) {
+		p->intent_routes = calloc(in->n_routes ? in->n_routes : 1,
+					  sizeof(*p->intent_routes));
+		p->unhealthy = calloc(in->n_unhealthy ? in->n_unhealthy : 1,
+				      sizeof(*p->unhealthy));
+		if (!p->intent_routes || !p->unhealthy) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < in->n_routes; i++) {
+			struct strata_route *r = &p->intent_routes[i];
+			const struct intent_route *ir = &in->routes[i];
+
+			*r = (struct strata_route){ .size = sizeof(*r),
+						    .scope = STRATA_SCOPE_CLOUD,
+						    .dst = ir->dst };
+			for (uint32_t k = 0; k < ir->n_via &&
+					     k < STRATA_MAX_NEXTHOPS; k++)
+				r->nh[r->n_nexthops++].gw = ir->via[k];
+			if (!strcmp(ir->host, p->node))
+				p->routed_here = true;
+		}
+		p->n_intent_routes = in->n_routes;
+		for (size_t i = 0; i < in->n_unhealthy; i++) {
+			p->unhealthy[i] = strdup(in->unhealthy[i]);
+			if (!p->unhealthy[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			p->n_unhealthy++;
+		}
+		p->have_intent = true;
+	}
+out:
+	if (rc)
+		intent_clear(p); /* the plan's own table until the next intent */
+	/* a moved route is traffic lost until applied: no debounce */
+	if (p->view) {
+		if (p->timer)
+			loop_timer_reset(p->timer, 0);
+		else
+			p->timer = loop_timer_add(p->loop, 0, 0, replan, p);
+	}
+	return rc;
+}
+
 void planner_free(struct planner *p)
 {
 	if (!p)
 		return;
+	intent_clear(p);
 	loop_timer_cancel(p->timer);
 	route_owner_remove(p->owner);
 	for (size_t i = 0; i < p->n_prior; i++)

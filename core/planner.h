@@ -35,6 +35,16 @@ void planner_set_options(struct planner *p, const struct plan_options *opt);
 /* The view changed (or appeared): plan again after a short debounce. */
 void planner_changed(struct planner *p, planner_view_fn view, void *arg);
 
+struct intent;
+/*
+ * The forwarding intent the route writer stored (NULL: none yet): the
+ * cloud table is then exactly its routes, and its unhealthy hosts are never
+ * chosen to announce. drained: this node is drained; once no route points
+ * at it, it announces nothing. Plans again soon.
+ */
+int planner_set_intent(struct planner *p, const struct intent *in,
+		       bool drained);
+
 struct planner_stats {
 	int64_t plans;      /* plans stated */
 	int64_t failures;   /* views or plans that failed */

@@ -1862,6 +1862,33 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *out)
 	return rc;
 }
 
+/*
+ * Waiting for another process's write lock: SQLite's own busy handler
+ * backs off to sleeps of up to 100 ms, so one commit of a few ms elsewhere
+ * can delay a write by tens of ms. Poll every half millisecond instead
+ * (commits are short), until the timeout. Each connection is used by one
+ * thread, and a thread waits for one lock at a time.
+ */
+static _Thread_local int64_t busy_since_ns;
+
+static int busy_wait(void *arg, int n)
+{
+	int64_t limit_ns = (int64_t)(intptr_t)arg * 1000000;
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (n == 0)
+		busy_since_ns = now;
+	if (now - busy_since_ns >= limit_ns)
+		return 0;
+	ts.tv_sec = 0;
+	ts.tv_nsec = 500000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static int open_db(const char *path, bool create, int64_t busy_ms,
 		   sqlite3 **out, char *errbuf, size_t errlen)
 {
@@ -1878,7 +1905,7 @@ static int open_db(const char *path, bool create, int64_t busy_ms,
 		return sq_errno(rc) ? sq_errno(rc) : -EIO;
 	}
 	sqlite3_extended_result_codes(*out, 1);
-	sqlite3_busy_timeout(*out, (int)busy_ms);
+	sqlite3_busy_handler(*out, busy_wait, (void *)(intptr_t)busy_ms);
 	return 0;
 }
 

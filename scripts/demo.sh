@@ -82,7 +82,8 @@ conf() { # NAME SUBNET ADDRESS, or rt
 		node="name = \"$1\"; zone = \"us-east-1a\"; subnet = \"$2\"; address = \"$3\";"
 		ipam='' adv=kernel
 		cni="{ instance = \"cni\"; file = \"frontend-cni.so\";
-    config = { socket = \"$tmp/$1-cni.sock\"; }; },"
+    config = { socket = \"$tmp/$1-cni.sock\"; }; },
+  { instance = \"icmp\"; file = \"healthcheck-icmp.so\"; },"
 	fi
 	cat >"$tmp/$1.conf" <<CONF
 control = { socket = "$tmp/$1.sock"; };
@@ -174,6 +175,39 @@ for n in $hosts; do
 	echo "-- $n: peers' blocks in its subnet, and its own pods"
 	ip -n "$(ns $n)" route show proto 220
 done
+
+step "the health view: who forwards each subnet's route, who watches it"
+echo "\$ stratactl health"
+ctl a1 health
+
+# the router's next hop for subnet A's prefix
+a_prefix=$(ctl a1 --json health | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+print(next(r["dst"] for r in h["routes"] if r["host"].startswith("a")))')
+via_of() { ip -n "$(ns rt)" route show "$a_prefix" proto 220 | awk '{for (i = 1; i < NF; i++) if ($i == "via") print $(i + 1)}'; }
+fwd=$(ctl a1 --json health | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+print(next(r["host"] for r in h["routes"] if r["host"].startswith("a")))')
+other=a1; [ "$fwd" = a1 ] && other=a2
+step "a forwarder fails: $fwd's link goes down"
+echo "  rt: $a_prefix via $(via_of) ($fwd)"
+before=$(via_of)
+t0=$(date +%s%N)
+ip -n "$(ns "$fwd")" link set eth0 down
+for _ in $(seq 300); do [ "$(via_of)" != "$before" ] && break; sleep 0.05; done
+t1=$(date +%s%N)
+if [ "$(via_of)" = "$before" ]; then
+	echo "demo: the route for $a_prefix did not move off $fwd" >&2
+	exit 1
+fi
+echo "  rt: $a_prefix via $(via_of) ($other), $(( (t1 - t0) / 1000000 )) ms after the link went down"
+ip netns exec "$(ns b1-pod1)" ping -c 1 -W 2 -q "${pod_ip[$other-pod1]}" >/dev/null &&
+	echo "  b1-pod1 reaches $other-pod1 (${pod_ip[$other-pod1]}) again"
+ip -n "$(ns "$fwd")" link set eth0 up
+ip -n "$(ns "$fwd")" route add default via 10.77.1.254 2>/dev/null || true
+echo "  $fwd is back; the route stays on $other (failback = \"stay\", the default)"
 
 step "what a1's stratad says"
 ctl a1 status

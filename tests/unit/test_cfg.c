@@ -263,7 +263,7 @@ START_TEST(test_unknown)
 {
 	load_bad("log = {};\n\nlogging = { level = \"info\"; };\n",
 		 "x.conf:3: unknown setting \"logging\"; known settings: log, "
-		 "control, routes, store, node, plugin_dir, plugins");
+		 "control, routes, store, node, plugin_dir, plugins, health");
 	load_bad("log = {\n  lvl = \"info\";\n};\n",
 		 "x.conf:2: log: unknown key \"lvl\"; known keys: level, target");
 	load_bad("control = { sock = \"/x\"; };\n",

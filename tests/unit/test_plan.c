@@ -683,7 +683,7 @@ START_TEST(forwarders_are_sticky)
 	struct plan_choice ch[32], again[32], swapped[32];
 	const struct plan_cloud_route *c;
 	struct plan *p, *q, *s;
-	const char *gone;
+	const char *gone, *standby;
 	size_t n, m, i, moved = 0;
 
 	fx_group(&x, "zone-a/subnet-1", "10.0.0.0/16", NULL);
@@ -719,10 +719,20 @@ START_TEST(forwarders_are_sticky)
 		ck_assert_str_eq(again[i].host, swapped[i].host);
 	plan_free(s);
 
-	/* One forwarder fails: only its part moves, to a healthy host. */
-	x.opt.prior = ch;
+	/* Every route has a standby: another host of its group, never one
+	 * of the group's chosen forwarders. */
 	c = plan_cloud_routes(p, &m);
+	for (i = 0; i < m; i++) {
+		ck_assert_uint_ne(c[i].standby, PLAN_NO_HOST);
+		ck_assert_uint_eq(x.hosts[c[i].standby].group, c[i].group);
+		for (size_t j = 0; j < m; j++)
+			ck_assert_uint_ne(c[i].standby, c[j].host);
+	}
+
+	/* One forwarder fails: only its part moves, to its standby. */
+	x.opt.prior = ch;
 	gone = x.hosts[c[3].host].name;
+	standby = x.hosts[c[3].standby].name;
 	x.hosts[c[3].host].healthy = false;
 	q = fx_plan(&x);
 	m = choices(q, again, 32);
@@ -733,6 +743,7 @@ START_TEST(forwarders_are_sticky)
 		if (strcmp(ch[i].host, again[i].host)) {
 			moved++;
 			ck_assert_str_eq(ch[i].host, gone);
+			ck_assert_str_eq(again[i].host, standby);
 		}
 	}
 	ck_assert_uint_eq(moved, 1);
