@@ -380,22 +380,20 @@ def report(a):
             return json.load(f)
     st, an = load(a.strata), load(a.anchor)
 
-    def line(name, rs, key):
+    def line(rs, key):
         xs = [r[key] for r in rs]
         return statistics.median(xs), max(xs)
 
-    print("\nfailover time over %d runs each, seconds (median / worst):"
-          % len(st))
-    rows = []
+    print("\nfailover time over %d runs each, seconds:" % len(st))
+    print("  %-32s %15s %15s %15s" % ("", "strata", "Romana anchor",
+                                       "strata/anchor"))
+    print("  %-32s %15s %15s %15s" % ("", "median  worst", "median  worst",
+                                       "median  worst"))
     for key, what in (("a", "(a) t0 -> rt's route moved"),
                       ("b", "(b) t0 -> first packet through")):
-        sm, sw = line("strata", st, key)
-        am, aw = line("anchor", an, key)
-        rows.append((what, sm, sw, am, aw))
-    print("  %-32s %17s %17s %13s" % ("", "strata", "Romana anchor",
-                                       "strata/anchor"))
-    for what, sm, sw, am, aw in rows:
-        print("  %-32s %7.3f / %7.3f %7.3f / %7.3f %6.2f / %5.2f"
+        sm, sw = line(st, key)
+        am, aw = line(an, key)
+        print("  %-32s %7.3f %7.3f %7.3f %7.3f %7.2f %7.2f"
               % (what, sm, sw, am, aw, sm / am, sw / aw))
     h = load(a.health)
     targets = len(h.get("targets") or [])
