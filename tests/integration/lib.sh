@@ -247,3 +247,141 @@ etcd_leader() {
 	done
 	return 1
 }
+
+# The demo topology of scripts/demo.sh: a router namespace rt forwarding
+# between bridges brA and brB in a switch namespace sw, subnet A (a1
+# 10.77.1.1, a2 10.77.1.2) on brA and subnet B (b1 10.77.2.1, b2
+# 10.77.2.2) on brB, each host's default route via rt. Sets DEMO_HOSTS
+# and DEMO_ADDR (host -> address).
+demo_net() {
+	local n
+	DEMO_HOSTS="a1 a2 b1 b2"
+	declare -gA DEMO_ADDR=([a1]=10.77.1.1 [a2]=10.77.1.2
+		[b1]=10.77.2.1 [b2]=10.77.2.2)
+	declare -gA DEMO_PID DEMO_POD_IP
+	for n in sw rt $DEMO_HOSTS; do
+		mkns "$n" >/dev/null
+	done
+	ip -n "$NSP-sw" link add brA type bridge
+	ip -n "$NSP-sw" link add brB type bridge
+	ip -n "$NSP-sw" link set brA up
+	ip -n "$NSP-sw" link set brB up
+	ip netns exec "$NSP-rt" sysctl -qw net.ipv4.ip_forward=1
+	_demo_leg rt ra brA 10.77.1.254/24
+	_demo_leg rt rb brB 10.77.2.254/24
+	for n in $DEMO_HOSTS; do
+		_demo_leg "$n" eth0 "br$(demo_subnet "$n")" "${DEMO_ADDR[$n]}/24"
+		ip -n "$NSP-$n" route add default via "$(demo_gw "$n")"
+	done
+}
+
+# _demo_leg NODE IFNAME BRIDGE ADDR: a veth from NODE to a bridge in sw
+_demo_leg() {
+	ip -n "$NSP-$1" link add "$2" type veth peer name "$1$2" netns "$NSP-sw"
+	ip -n "$NSP-sw" link set "$1$2" master "$3" up
+	ip -n "$NSP-$1" addr add "$4" dev "$2"
+	ip -n "$NSP-$1" link set "$2" up
+}
+
+# demo_subnet HOST: A or B
+demo_subnet() {
+	case $1 in a*) echo A ;; *) echo B ;; esac
+}
+
+# demo_gw HOST: the router's address on HOST's subnet
+demo_gw() {
+	case $1 in a*) echo 10.77.1.254 ;; *) echo 10.77.2.254 ;; esac
+}
+
+# demo_conf NODE: writes $T/NODE.conf as demo.sh does (a host: zone
+# us-east-1a, subnet subnet-a or subnet-b, the cni front end on
+# $T/NODE-cni.sock, the icmp checker, the kernel scope; rt: the IPAM's
+# gateway, the cloud scope), with `health = { $DEMO_HEALTH }` (on rt
+# without `checker = "icmp";`: it probes nothing), and for a host
+# $T/NODE.cni.json. Routes resync every second: a link taken down takes
+# its routes with it.
+demo_conf() {
+	local node ipam='' adv=kernel cni='' health=${DEMO_HEALTH:-}
+	if [ "$1" = rt ]; then
+		node='name = "rt";' ipam='gateway = true;' adv=cloud
+		health=${health//checker = \"icmp\";/}
+	else
+		node="name = \"$1\"; zone = \"us-east-1a\";"
+		node="$node subnet = \"subnet-$(demo_subnet "$1" | tr AB ab)\";"
+		node="$node address = \"${DEMO_ADDR[$1]}\";"
+		cni="{ instance = \"cni\"; file = \"frontend-cni.so\";
+    config = { socket = \"$T/$1-cni.sock\"; }; },
+  { instance = \"icmp\"; file = \"healthcheck-icmp.so\"; },"
+		cat >"$T/$1.cni.json" <<JSON
+{ "cniVersion": "1.1.0", "name": "demo", "type": "strata-cni",
+  "socket": "$T/$1-cni.sock", "timeout": 10 }
+JSON
+	fi
+	cat >"$T/$1.conf.new" <<CONF
+control = { socket = "$T/$1.sock"; };
+store = { url = "$T/store.db"; };
+node = { $node };
+plugin_dir = "$PLUGINDIR";
+routes = { per_host = false; spread = false; resync_interval = "1s"; };
+health = { $health };
+plugins = (
+  { instance = "ipam"; file = "ipam-topology.so";
+    config = { pools = [ "10.112.0.0/16" ]; $ipam }; },
+  $cni
+  { instance = "$adv"; file = "advertiser-static.so"; config = { scopes = [ "$adv" ]; }; }
+);
+CONF
+	mv "$T/$1.conf.new" "$T/$1.conf"
+}
+
+# demo_ctl NODE ARGS...: stratactl on NODE's control socket
+demo_ctl() {
+	local n=$1
+	shift
+	"$STRATACTL" -s "$T/$n.sock" "$@"
+}
+
+# demo_start NODE: starts NODE's stratad (logging to $T/NODE.log) and
+# waits for its routes to sync; sets DEMO_PID[NODE]
+demo_start() {
+	start_stratad "$NSP-$1" "$T/$1.conf" "$T/$1.log"
+	DEMO_PID[$1]=$STRATAD_PID
+	wait_until 30 "$1's routes synced" _demo_synced "$1"
+}
+
+_demo_synced() {
+	demo_ctl "$1" --json status | grep -q '"routes_synced": *true'
+}
+
+# demo_pod HOST POD: a pod namespace $NSP-POD added on HOST through
+# strata-cni as a runtime calls it; sets DEMO_POD_IP[POD]
+demo_pod() {
+	local out
+	mkns "$2" >/dev/null
+	out=$(CNI_COMMAND=ADD CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$NSP-$2 \
+		CNI_IFNAME=eth0 CNI_PATH=$BUILDDIR \
+		ip netns exec "$NSP-$1" "$BUILDDIR/strata-cni" <"$T/$1.cni.json") ||
+		fail "CNI ADD of $2 on $1: $out"
+	DEMO_POD_IP[$2]=$(/usr/bin/python3 -c '
+import json, sys
+print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$out")
+}
+
+# demo_link_down HOST / demo_link_up HOST: HOST's uplink; up puts back
+# the default route the kernel took away with the link
+demo_link_down() {
+	ip -n "$NSP-$1" link set eth0 down
+}
+
+demo_link_up() {
+	ip -n "$NSP-$1" link set eth0 up
+	ip -n "$NSP-$1" route replace default via "$(demo_gw "$1")"
+}
+
+# demo_rt_via PREFIX: the next hop(s) of rt's strata route for PREFIX
+demo_rt_via() {
+	ip -n "$NSP-rt" route show proto 220 | awk -v p="$1" '
+		$1 == p { on = 1; for (i = 2; i < NF; i++) if ($i == "via") print $(i + 1); next }
+		/^[^ \t]/ { on = 0 }
+		on && $1 == "nexthop" { for (i = 2; i < NF; i++) if ($i == "via") print $(i + 1) }'
+}
