@@ -144,7 +144,10 @@ reload_health "$HEALTH_BASE failback = \"return\"; hold_down = \"2s\";"
 wait_until 30 "$PA back on $FA (failback return)" rt_is "$PA" "$FA"
 # shellcheck disable=SC2086
 wait_until 20 "B pods reaching every A pod" reach $B_PODS -- $A_PODS
-ok "failback return (by SIGHUP): $PA back on $FA"
+# a route that never left a failed host has nowhere to return to
+hold 3 "$PB staying on $FB (it never failed)" rt_is "$PB" "$FB"
+intent_is "$PB" "$FB" || fail "failback return moved $PB, whose host never failed"
+ok "failback return (by SIGHUP): $PA back on $FA, $PB stays on $FB"
 reload_health "$HEALTH_BASE failback = \"stay\";"
 wait_until 20 "steady after the reload" steady
 
