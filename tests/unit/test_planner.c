@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "intent.h"
 #include "planner.h"
 #include "route.h"
 
@@ -317,6 +318,50 @@ START_TEST(test_unknown_node)
 }
 END_TEST
 
+START_TEST(test_applies_the_intent)
+{
+	struct intent in = { .term = 3 };
+	struct intent_route r = { .host = "h3", .n_via = 1 };
+	char *unhealthy[] = { "h1" };
+	struct fix f;
+
+	fix_init(&f, "h1");
+	planner_changed(f.p, view_fn, &f.v);
+	run_for(f.loop, 300 * MS);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_CLOUD), 4);
+	/* the stored intent is the cloud table, exactly */
+	r.dst = P("10.112.0.0/20");
+	ck_assert_int_eq(route_addr_parse("10.0.1.3", &r.via[0]), 0);
+	in.writer = "h4";
+	in.routes = &r;
+	in.n_routes = 1;
+	in.unhealthy = unhealthy;
+	in.n_unhealthy = 1;
+	ck_assert_int_eq(planner_set_intent(f.p, &in, false), 0);
+	run_for(f.loop, 50 * MS);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_CLOUD), 1);
+	ck_assert_str_eq(via(&f, STRATA_SCOPE_CLOUD, "10.112.0.0/20"),
+			 "10.0.1.3");
+	ck_assert_str_eq(via(&f, STRATA_SCOPE_BGP, "10.112.0.0/26"),
+			 "10.0.1.1");
+	/* drained, with no route leading here: it announces nothing */
+	ck_assert_int_eq(planner_set_intent(f.p, &in, true), 0);
+	run_for(f.loop, 50 * MS);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_BGP), 0);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_CLOUD), 1);
+	/* while a route still leads here, it keeps announcing */
+	r.host = "h1";
+	ck_assert_int_eq(planner_set_intent(f.p, &in, true), 0);
+	run_for(f.loop, 50 * MS);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_BGP), 1);
+	/* no intent: the planner's own table again */
+	ck_assert_int_eq(planner_set_intent(f.p, NULL, false), 0);
+	run_for(f.loop, 50 * MS);
+	ck_assert_uint_eq(count(&f, STRATA_SCOPE_CLOUD), 4);
+	fix_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("planner");
@@ -330,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, test_failure_keeps_routes);
 	tcase_add_test(tc, test_not_read_yet_holds_barrier);
 	tcase_add_test(tc, test_unknown_node);
+	tcase_add_test(tc, test_applies_the_intent);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
