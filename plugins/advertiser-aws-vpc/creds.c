@@ -42,20 +42,13 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static void wipe_str(char **s)
-{
-	if (*s)
-		imds_wipe_free(*s, strlen(*s));
-	*s = NULL;
-}
-
 void creds_keys_clear(struct creds_keys *k)
 {
 	if (!k)
 		return;
-	wipe_str(&k->access_key_id);
-	wipe_str(&k->secret_access_key);
-	wipe_str(&k->session_token);
+	imds_wipe_str(&k->access_key_id);
+	imds_wipe_str(&k->secret_access_key);
+	imds_wipe_str(&k->session_token);
 	k->expiration = 0;
 }
 
@@ -155,7 +148,7 @@ static int set_key(struct creds_keys *k, const char *name, const char *v,
 				    where, name, CREDS_TOKEN_MAX);
 		dst = &k->session_token;
 	}
-	wipe_str(dst);
+	imds_wipe_str(dst);
 	*dst = dup_n(v, len);
 	return *dst ? 0 : fail(err, errlen, -ENOMEM, "out of memory");
 }

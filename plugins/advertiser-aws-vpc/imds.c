@@ -629,7 +629,7 @@ static const yajl_callbacks rc_callbacks = {
 	.yajl_end_array = rc_end_array,
 };
 
-static void wipe_str(char **s)
+void imds_wipe_str(char **s)
 {
 	if (*s)
 		imds_wipe_free(*s, strlen(*s));
@@ -640,9 +640,9 @@ void imds_role_creds_clear(struct imds_role_creds *c)
 {
 	if (!c)
 		return;
-	wipe_str(&c->access_key_id);
-	wipe_str(&c->secret_access_key);
-	wipe_str(&c->session_token);
+	imds_wipe_str(&c->access_key_id);
+	imds_wipe_str(&c->secret_access_key);
+	imds_wipe_str(&c->session_token);
 	explicit_bzero(c, sizeof(*c));
 }
 

@@ -165,6 +165,8 @@ int imds_parse_time(const char *s, size_t len, int64_t *out);
 /* Zero len bytes at p, then free p. Secrets go through here; tests may
  * set the hook to look at each buffer after it was zeroed. */
 void imds_wipe_free(void *p, size_t len);
+/* imds_wipe_free() of a NUL-terminated secret, then *s = NULL. */
+void imds_wipe_str(char **s);
 extern void (*imds_wipe_hook)(const void *p, size_t len);
 
 #endif
