@@ -666,6 +666,15 @@ static void health_options_of(struct daemon *d, struct healthview_options *o)
 	d->checker = c;
 }
 
+/* The cloud advertisers act only while this node writes routes. */
+static void writer_elected(void *arg, bool leader)
+{
+	struct daemon *d = arg;
+
+	(void)leader;
+	route_resync_soon(d->routes, NULL);
+}
+
 static void writer_options_of(struct daemon *d, struct writer_options *o)
 {
 	const struct cfg_health *h = &d->cfg->health;
@@ -678,6 +687,8 @@ static void writer_options_of(struct daemon *d, struct writer_options *o)
 	o->fwd.failback_return = h->failback_return;
 	o->fwd.hold_down_ms = h->hold_down_ns / 1000000;
 	plan_options_of(d->cfg, &o->plan);
+	o->leader_cb = writer_elected;
+	o->leader_arg = d;
 }
 
 /*

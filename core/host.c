@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "daemon.h"
 #include "facts.h"
+#include "writer.h"
 #include "host.h"
 #include "http.h"
 #include "log.h"
@@ -538,6 +539,15 @@ static int host_kroute_delete(struct strata_instance *inst,
 	if (!inst->d->nl)
 		return -ENOTCONN;
 	return nl_route_delete(inst->d->nl, route);
+}
+
+/* ---- the route writer ---------------------------------------------------- */
+
+static int64_t host_route_writer_remaining(struct strata_instance *inst)
+{
+	if (!inst_ok(inst))
+		return 0;
+	return writer_remaining(inst->d->writer);
 }
 
 /* ---- node facts ---------------------------------------------------------- */
@@ -1453,4 +1463,5 @@ const struct strata_host host_table = {
 	.ipam_release = host_ipam_release,
 	.ipam_list = host_ipam_list,
 	.ipam_pools = host_ipam_pools,
+	.route_writer_remaining = host_route_writer_remaining,
 };

@@ -414,6 +414,8 @@ static void elected(void *arg, bool leader)
 
 	w->stats.leader = leader;
 	w->stats.term = leader ? election_term(w->e) : 0;
+	if (w->opt.leader_cb)
+		w->opt.leader_cb(w->opt.leader_arg, leader);
 	if (!leader) {
 		log_msg(LOG_NOTICE, "writer", "no longer the route writer");
 		unfollow(w);
@@ -497,6 +499,11 @@ void writer_set_options(struct writer *w, const struct writer_options *opt)
 void writer_changed(struct writer *w)
 {
 	schedule(w, WRITER_DEBOUNCE_NS);
+}
+
+int64_t writer_remaining(const struct writer *w)
+{
+	return w ? election_remaining(w->e) : 0;
 }
 
 void writer_stats(const struct writer *w, struct writer_stats *out)

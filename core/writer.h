@@ -26,6 +26,10 @@ struct writer_options {
 	int64_t lease_ms; /* the election's lease; 0: 10 s */
 	struct fwd_options fwd;
 	struct plan_options plan;
+	/* Leadership began or ended (cloud advertisers act only while it
+	 * lasts); may be NULL. */
+	void (*leader_cb)(void *arg, bool leader);
+	void *leader_arg;
 };
 
 int writer_new(struct loop *loop, struct store *st,
@@ -37,6 +41,10 @@ void writer_free(struct writer *w);
 void writer_set_options(struct writer *w, const struct writer_options *opt);
 /* The carving changed: decide again soon (when leading). */
 void writer_changed(struct writer *w);
+
+/* ns this node may still act as the route writer by its own clock (the
+ * election's fence); 0 when it is not the writer. */
+int64_t writer_remaining(const struct writer *w);
 
 struct writer_stats {
 	bool leader;

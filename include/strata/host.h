@@ -234,6 +234,16 @@ struct strata_host {
 	 * the store, -ENODEV without an IPAM. */
 	int (*ipam_pools)(struct strata_instance *inst, struct strata_prefix *out,
 			  size_t max);
+	/*
+	 * 0.4. The cluster has one route writer, elected through the store:
+	 * the ns for which this node may still act as that writer by its own
+	 * clock (the lease deadline less a margin), 0 when it is not the
+	 * writer. An advertiser of a shared scope (the cloud's route table)
+	 * changes it only while this is above zero, finishes every call,
+	 * retries included, within it, and asks again before each retry.
+	 * Every advertiser is resynced when leadership begins or ends.
+	 */
+	int64_t (*route_writer_remaining)(struct strata_instance *inst);
 };
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
  *   0.3  ipam: list; host: ipam_allocate, ipam_release, ipam_list,
  *        ipam_pools (the node's IPAM, for front ends); the IPAM request
  *        and result types moved to <strata/types.h>.
+ *   0.4  host: route_writer_remaining (fencing a shared scope's writes).
  *
  * While the ABI is 0.x a plugin loads only into a host of the same minor.
  */

@@ -126,6 +126,7 @@ struct mock_host {
 	struct mock_icall *icalls;
 	bool shared_loop; /* a peer's loop: not ours to free */
 	unsigned logs[8];
+	int64_t writer_remaining;
 };
 
 static struct mock_host *MH(struct strata_instance *inst)
@@ -1507,6 +1508,16 @@ static void pools_node(void *arg, const struct strata_topo_node *node)
 		       (p->n < p->max ? p->n : p->max) * sizeof(*p->out));
 }
 
+static int64_t h_route_writer_remaining(struct strata_instance *inst)
+{
+	return MH(inst)->writer_remaining;
+}
+
+void mock_host_set_writer_remaining(struct mock_host *mh, int64_t ns)
+{
+	mh->writer_remaining = ns;
+}
+
 static int h_ipam_pools(struct strata_instance *inst,
 			struct strata_prefix *out, size_t max)
 {
@@ -1634,6 +1645,7 @@ static const struct strata_host mock_table = {
 	.ipam_release = h_ipam_release,
 	.ipam_list = h_ipam_list,
 	.ipam_pools = h_ipam_pools,
+	.route_writer_remaining = h_route_writer_remaining,
 };
 
 static struct mock_host *mock_host_on(struct loop *loop)

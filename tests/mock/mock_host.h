@@ -107,6 +107,10 @@ void mock_host_ipam_gone(struct mock_host *mh);
 /* IPAM calls whose records are still held (in flight or orphaned). */
 unsigned mock_host_ipam_calls(const struct mock_host *mh);
 
+/* What route_writer_remaining answers: ns, 0 when not the writer. The
+ * default is 0. */
+void mock_host_set_writer_remaining(struct mock_host *mh, int64_t ns);
+
 /* What the plugin did with the route model. */
 bool mock_host_is_owner(const struct mock_host *mh);
 size_t mock_host_route_count(const struct mock_host *mh);
