@@ -463,6 +463,20 @@ static void self_addr(struct vpc *v, const struct strata_addr *a)
 		v->self.addrs[v->self.n_addrs++] = *a;
 }
 
+/* The configured value, else the discovered one. */
+static bool pick(struct vpc *v, char *dst, size_t len, const char *cfgv,
+		 const char *idv)
+{
+	const char *s = cfgv[0] ? cfgv : idv;
+
+	if (strlen(s) >= len) {
+		set_error(v, "instance metadata: \"%.64s\" is too long", s);
+		return false;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}
+
 /* The identity is known: facts, the node record, the EC2 client. */
 static void identified(struct vpc *v, const struct imds_identity *id)
 {
@@ -470,15 +484,17 @@ static void identified(struct vpc *v, const struct imds_identity *id)
 	const char *s;
 	int rc;
 
-#define PICK(dst, cfgv, idv) \
-	snprintf(dst, sizeof(dst), "%s", (cfgv)[0] ? (cfgv) : (idv))
-	PICK(v->self.instance, v->cfg_id.instance, id ? id->instance_id : "");
-	PICK(v->self.interface, v->cfg_id.interface,
-	     id ? id->interface_id : "");
-	PICK(v->self.subnet, v->cfg_id.subnet, id ? id->subnet_id : "");
-	PICK(v->self.zone, v->cfg_id.zone, id ? id->zone : "");
-	PICK(v->vpc_id, v->cfg_vpc, id ? id->vpc_id : "");
-#undef PICK
+	if (!pick(v, v->self.instance, sizeof(v->self.instance),
+		  v->cfg_id.instance, id ? id->instance_id : "") ||
+	    !pick(v, v->self.interface, sizeof(v->self.interface),
+		  v->cfg_id.interface, id ? id->interface_id : "") ||
+	    !pick(v, v->self.subnet, sizeof(v->self.subnet), v->cfg_id.subnet,
+		  id ? id->subnet_id : "") ||
+	    !pick(v, v->self.zone, sizeof(v->self.zone), v->cfg_id.zone,
+		  id ? id->zone : "") ||
+	    !pick(v, v->vpc_id, sizeof(v->vpc_id), v->cfg_vpc,
+		  id ? id->vpc_id : ""))
+		return;
 	if (!v->region[0] && id)
 		snprintf(v->region, sizeof(v->region), "%s", id->region);
 	v->self.n_addrs = 0;
@@ -785,8 +801,8 @@ static void describe_page(struct vpc *v, const char *f1, const char *vals,
 	}
 	p[n++] = (struct sigv4_param){ "Filter.1.Name", f1 };
 	for (i = 0; i < n_vals; i++) {
-		snprintf(names[i], sizeof(names[i]), "Filter.1.Value.%zu",
-			 i + 1);
+		snprintf(names[i], sizeof(names[i]), "Filter.1.Value.%u",
+			 (unsigned)(i + 1));
 		p[n++] = (struct sigv4_param){ names[i], vals + i * stride };
 	}
 	if (f2) {

@@ -14,7 +14,8 @@ failures=""
 
 for t in "$here"/*.sh; do
 	name=$(basename "$t" .sh)
-	case $name in run | lib) continue ;; esac
+	# *-lib: sourced by tests; *-selftest: checks of test fixtures, run by hand
+	case $name in run | lib | *-lib | *-selftest) continue ;; esac
 	[ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ] && continue
 	log="$BUILDDIR/integration-$name.log"
 	start=$SECONDS
