@@ -636,7 +636,7 @@ static void fake_report(const char *path, const char *kind,
 	report_field(f, "report", "1");
 	report_field(f, "result", "pass");
 	report_field(f, "abi_major", "0");
-	report_field(f, "abi_minor", "3");
+	report_field(f, "abi_minor", STRATA_STR(STRATA_ABI_MINOR));
 	report_field(f, "size", "64");
 	report_field(f, "kind", kind);
 	report_field(f, "file_dev", "1");
@@ -853,7 +853,7 @@ START_TEST(test_desc_header)
 	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v0, found "
 			      "NULL");
 	t_desc.abi_minor = 0;
-	desc_refused("abi minor: expected 3, found 0");
+	desc_refused("abi minor: expected 4, found 0");
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
