@@ -85,7 +85,7 @@ struct vpc {
 	bool have_id;
 	struct noderec self;
 	char vpc_id[EC2_ID_MAX];
-	bool published;
+	bool published, publishing;
 
 	/* the source/destination check */
 	struct strata_timer *sdc_timer;
@@ -423,9 +423,10 @@ static void published(void *arg, int err, int64_t rev, int64_t n)
 
 	(void)rev;
 	(void)n;
+	v->publishing = false;
 	if (err) {
 		vlogf(v, STRATA_LOG_ERR,
-		      "writing this node's record to the store: %s",
+		      "writing this node's record to the store: %s (tried again at the next reconcile)",
 		      strerror(-err));
 		return;
 	}
@@ -448,6 +449,7 @@ static void publish(struct vpc *v)
 	if (!rc)
 		rc = v->h->store_put(v->inst, key, json, len, 0, published, v);
 	free(json);
+	v->publishing = !rc;
 	if (rc)
 		vlogf(v, STRATA_LOG_ERR,
 		      "writing this node's record to the store: %s",
@@ -1553,6 +1555,8 @@ static int vpc_reconcile(void *self, const struct strata_route *const *desired,
 	v->n_want = k;
 	v->may_delete = flags & STRATA_RECONCILE_MAY_DELETE;
 	v->have_desired = true;
+	if (v->have_id && v->self.n_addrs && !v->published && !v->publishing)
+		publish(v);
 	pass_start(v);
 	return 0;
 }
