@@ -20,8 +20,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/aws-lib.sh"
 
 CIDR=10.112.0.0/16
-AWS=10.99.0.254
 NODES=7
+AWS_ROUTES='per_host = false; spread = false; resync_interval = "2s";'
+AWS_HEALTH='checker = "icmp"; interval = "200ms"; writer_lease = "3s";'
+AWS_VPC_EXTRA='call_timeout = "1s"; attempts = 4; backoff_max = "300ms";
+      rediscover = "1m";'
 
 if ! PY=$(moto_python) || ! MOTO=$(moto_server_cmd); then
 	[ "${CI:-}" = true ] && fail "moto is required under CI=true"
@@ -50,28 +53,15 @@ on_exit() {
 trap on_exit EXIT
 
 ctl() {
-	local n=$1
-	shift
-	"$STRATACTL" -s "$T/$n.sock" "$@"
-}
-
-in_aws() {
-	ip netns exec "$NSP-aws" "$@"
+	aws_ctl "$@"
 }
 
 moto() { # aws_moto.py SUBCOMMAND ARGS... against moto itself
-	in_aws "$PY" "$here/aws_moto.py" "$@" --state "$T/state.json"
+	aws_moto "$@"
 }
 
-# pctl METHOD PATH [JSON]: the proxy's control API
 pctl() {
-	in_aws "$PY" - "$1" "http://$AWS:5001/_proxy/$2" "${3:-}" <<'PY'
-import sys, urllib.request
-m, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
-req = urllib.request.Request(url, method=m, data=body.encode() if body else None,
-                             headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(req, timeout=10).read().decode())
-PY
+	aws_pctl "$@"
 }
 
 stats() {
@@ -95,14 +85,12 @@ count_at_least() { # N ACTION [FAULT]
 }
 
 status_of() { # NODE KEY: the aws-vpc instance's status
-	ctl "$1" --json plugins >"$T/plugins-$1.json" &&
-		/usr/bin/python3 "$here/aws_vpc.py" plugin "$T/plugins-$1.json" "$2"
+	aws_status "$@"
 }
 
 ASK=n1 # a live node to ask
 writer() {
-	ctl "$ASK" --json health >"$T/health.json" &&
-		/usr/bin/python3 "$here/failover.py" "$T/health.json" writer
+	aws_writer "$ASK"
 }
 
 tables_exact() {
@@ -139,60 +127,21 @@ restored() {
 	tables_exact
 }
 
-# ---- the network: a bridge, the aws namespace, the nodes ---------------------
+# ---- the network: a bridge, the aws namespace; moto, the VPC, the proxy -----
 
-mkns sw >/dev/null
-mkns aws >/dev/null
-ip -n "$NSP-sw" link add br0 type bridge
-ip -n "$NSP-sw" link set br0 up
-leg() { # NODE ADDR
-	ip -n "$NSP-$1" link add eth0 type veth peer name "v$1" netns "$NSP-sw"
-	ip -n "$NSP-sw" link set "v$1" master br0 up
-	ip -n "$NSP-$1" addr add "$2/24" dev eth0
-	ip -n "$NSP-$1" link set eth0 up
-}
-leg aws "$AWS"
-
-# ---- moto, the VPC, the proxy -------------------------------------------------
-
-in_aws env INITIAL_NO_AUTH_ACTION_COUNT=6 "$MOTO" -H "$AWS" -p 5000 \
-	>"$T/moto.log" 2>&1 &
-track $!
-wait_until 30 "moto_server" in_aws "$PY" -c "
-import urllib.request
-urllib.request.urlopen('http://$AWS:5000/moto-api/', timeout=1)"
-in_aws "$PY" "$here/aws_moto.py" setup --endpoint "http://$AWS:5000" \
-	--out "$T/state.json" --zones 3 --subnets-per-zone 2 \
-	--instances-per-subnet 2 --main-table-subnets 1 >"$T/setup.log" 2>&1 ||
-	fail "aws_moto.py setup: $(tail -n 5 "$T/setup.log")"
-moto selftest >"$T/selftest.log" 2>&1 ||
-	fail "moto does not check signatures or policies: $(cat "$T/selftest.log")"
+aws_net
+aws_moto_start
 ok "moto with signature checking: a VPC of 3 zones x 2 subnets"
-jq_state() {
-	/usr/bin/python3 -c "import json, sys; print(json.load(open('$T/state.json'))$1)"
-}
-ADMIN_KEY=$(jq_state '["admin"]["key"]')
-ADMIN_SECRET=$(jq_state '["admin"]["secret"]')
-KEY=$(jq_state '["plugin"]["key"]')
-SECRET=$(jq_state '["plugin"]["secret"]')
-VPC=$(jq_state '["vpc_id"]')
-in_aws "$PY" "$SRCDIR/tests/fixtures/ec2_proxy.py" --listen "$AWS:5001" \
-	--upstream "http://$AWS:5000" --admin-key "$ADMIN_KEY" \
-	--admin-secret "$ADMIN_SECRET" --region us-east-1 >"$T/proxy.log" 2>&1 &
-track $!
-wait_until 20 "the proxy" pctl GET config
+aws_proxy_start 5001
 
 # ---- the nodes -------------------------------------------------------------------
 
-/usr/bin/python3 "$here/aws_vpc.py" nodes "$T/state.json" "$NODES" >"$T/nodes"
-printf '[strata]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-	"$KEY" "$SECRET" >"$T/credentials"
-chmod 600 "$T/credentials"
+aws_nodes "$NODES"
 
 # n3 learns its identity from a fake IMDSv2 in the aws namespace
 read -r _ I3 E3 S3 Z3 < <(sed -n 3p "$T/nodes")
 IMDS_NET="network/interfaces/macs/0e:49:61:0f:c3:11"
-in_aws /usr/bin/python3 "$SRCDIR/tests/fixtures/fake_imds.py" --bind "$AWS" \
+aws_in /usr/bin/python3 "$SRCDIR/tests/fixtures/fake_imds.py" --bind "$AWS" \
 	--port 5002 --no-role --set "instance-id=$I3" \
 	--set "placement/availability-zone=$Z3" --set "placement/region=us-east-1" \
 	--set "$IMDS_NET/interface-id=$E3" --set "$IMDS_NET/subnet-id=$S3" \
@@ -200,58 +149,11 @@ in_aws /usr/bin/python3 "$SRCDIR/tests/fixtures/fake_imds.py" --bind "$AWS" \
 	>"$T/imds.log" 2>&1 &
 track $!
 wait_until 20 "the fake IMDS" grep -q '^port' "$T/imds.log"
+AWS_IDENTITY[n3]="imds_endpoint = \"http://$AWS:5002\";"
+# n2 takes its keys from a shared credentials file
+AWS_ENV[n2]="AWS_SHARED_CREDENTIALS_FILE=$T/credentials AWS_PROFILE=strata"
 
-conf() { # NODE: writes $T/NODE.conf
-	local n=$1 k=${1#n} inst eni subnet zone identity
-	read -r _ inst eni subnet zone < <(sed -n "${k}p" "$T/nodes")
-	identity="imds = false; region = \"us-east-1\"; vpc_id = \"$VPC\";
-      instance_id = \"$inst\"; interface_id = \"$eni\";
-      subnet_id = \"$subnet\"; zone = \"$zone\";"
-	[ "$n" = n3 ] && identity="imds_endpoint = \"http://$AWS:5002\";"
-	cat >"$T/$n.conf" <<CONF
-control = { socket = "$T/$n.sock"; };
-store = { url = "$T/store.db"; };
-node = { name = "$n"; address = "10.99.0.$k"; };
-plugin_dir = "$PLUGINDIR";
-routes = { per_host = false; spread = false; resync_interval = "2s"; };
-health = { checker = "icmp"; interval = "200ms"; writer_lease = "3s"; };
-plugins = (
-  { instance = "ipam"; file = "ipam-topology.so";
-    config = { pools = [ "$CIDR" ]; }; },
-  { instance = "icmp"; file = "healthcheck-icmp.so"; },
-  { instance = "vpc"; file = "advertiser-aws-vpc.so";
-    config = { ec2_endpoint = "http://$AWS:5001"; $identity
-      call_timeout = "1s"; attempts = 4; backoff_max = "300ms";
-      rediscover = "1m"; }; }
-);
-CONF
-}
-
-declare -A PID
-start() { # NODE
-	local n=$1 envs
-	if [ "$n" = n2 ]; then
-		envs="AWS_SHARED_CREDENTIALS_FILE=$T/credentials AWS_PROFILE=strata"
-	else
-		envs="AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET"
-	fi
-	# shellcheck disable=SC2086
-	ip netns exec "$NSP-$n" env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID $envs \
-		AWS_EC2_METADATA_DISABLED=true "$STRATAD" -c "$T/$n.conf" \
-		>>"$T/$n.log" 2>&1 &
-	PID[$n]=$!
-	track "${PID[$n]}"
-}
-
-for k in $(seq "$NODES"); do
-	mkns "n$k" >/dev/null
-	leg "n$k" "10.99.0.$k"
-	conf "n$k"
-	start "n$k"
-done
-for k in $(seq "$NODES"); do
-	wait_until 20 "n$k's control socket" ctl "n$k" version
-done
+aws_nodes_up "$NODES"
 wait_until 30 "a route writer" writer
 WRITER=$(writer)
 ok "seven nodes up; $WRITER writes routes"
@@ -399,7 +301,7 @@ if [ "$FHOST" = "$WRITER" ]; then
 	echo "the forwarder is the writer: its successor takes over"
 fi
 OTHER_ENI=$(awk -v n="$OTHER" '$1 == n { print $3 }' "$T/nodes")
-stop_stratad "${PID[$FHOST]}" KILL || true
+stop_stratad "${AWS_PID[$FHOST]}" KILL || true
 ip -n "$NSP-$FHOST" link set eth0 down
 moved() {
 	local t e
@@ -419,7 +321,7 @@ ok "$FHOST died: $FDST moved to $OTHER ($OTHER_ENI) in every table"
 wait_until 20 "a writer" writer
 WRITER=$(writer)
 pctl POST reset-stats >/dev/null
-stop_stratad "${PID[$WRITER]}" KILL || true
+stop_stratad "${AWS_PID[$WRITER]}" KILL || true
 OLD=$WRITER
 new_writer() {
 	local w
