@@ -653,8 +653,9 @@ static void got_open(struct bgp_session *s, const uint8_t *msg, size_t len)
 	n = bgp_encode_keepalive(buf, sizeof(buf));
 	if (n > 0)
 		queue(s, buf, (size_t)n);
-	if (flush(s) < 0) {
-		session_reset(s, "send: %s", strerror(errno));
+	n = flush(s);
+	if (n < 0) {
+		session_reset(s, "send: %s", strerror(-n));
 		return;
 	}
 	s->state = BGP_ST_OPENCONFIRM;
@@ -1136,8 +1137,7 @@ void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
 	if (!graceful && s->state >= BGP_ST_OPENSENT) {
 		n = bgp_encode_cease(buf, sizeof(buf), BGP_CEASE_ADMIN_SHUTDOWN,
 				     text);
-		/* make room: a Cease matters more than queued UPDATEs */
-		s->out_len = 0;
+		/* the pump leaves room for it after what is queued */
 		if (n > 0 && queue(s, buf, (size_t)n) == 0)
 			flush(s);
 	}

@@ -21,6 +21,8 @@
 #include "msg.h"
 #include "session.h"
 
+STRATA_PLUGIN_DECL_
+
 #define MS 1000000LL
 
 struct peer {
@@ -501,6 +503,11 @@ START_TEST(test_lazy_bulk)
 }
 END_TEST
 
+static bool peer_closed(struct fx *f)
+{
+	return f->p.closed;
+}
+
 static bool idle(struct fx *f)
 {
 	return state(f) == BGP_ST_IDLE && f->p.closed;
@@ -533,6 +540,83 @@ START_TEST(test_stop)
 }
 END_TEST
 
+static struct strata_route broute(struct strata_prefix dst, uint32_t scope)
+{
+	struct strata_route r = {
+		.size = sizeof(r), .scope = scope, .dst = dst,
+	};
+	return r;
+}
+
+static bool plugin_done(struct fx *f)
+{
+	return f->p.announced >= 2 && f->p.eors >= 1;
+}
+
+/* The plugin: config, reconcile of BGP-scope routes only, status. */
+START_TEST(test_plugin)
+{
+	struct fx f;
+	const struct strata_plugin *pl = &STRATA_PLUGIN_ENTRY;
+	const struct strata_advertiser_ops *adv = pl->kind_ops;
+	char peer[32], port[48];
+	const char *peers[1] = { peer }, *ports[1] = { port };
+	const char *comm[1] = { "65001:100" };
+	struct strata_route r[3];
+	const struct strata_route *rp[3] = { &r[0], &r[1], &r[2] };
+	const char *v;
+	int64_t n;
+	void *self;
+
+	memset(&f, 0, sizeof(f));
+	f.mh = mock_host_new();
+	f.h = mock_host_table(f.mh);
+	peer_listen(&f.p);
+	snprintf(peer, sizeof(peer), "127.0.0.1 65000");
+	snprintf(port, sizeof(port), "127.0.0.1 %u", f.p.port);
+	ck_assert_str_eq(pl->name, "bgp");
+	ck_assert_int_eq(mock_host_set_schema(f.mh, pl->config), 0);
+	mock_host_set_cfg_int(f.mh, "local_as", 65001);
+	mock_host_set_cfg_strings(f.mh, "peers", peers, 1);
+	mock_host_set_cfg_strings(f.mh, "ports", ports, 1);
+	mock_host_set_cfg_strings(f.mh, "communities", comm, 1);
+	mock_host_set_fact(f.mh, "address", "192.0.2.2");
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self), 0);
+	ck_assert_uint_eq(adv->scopes(self), STRATA_SCOPE_BGP);
+	r[0] = broute(pfx4(10, 244, 2, 24), STRATA_SCOPE_BGP);
+	r[1] = broute(pfx4(10, 244, 1, 24), STRATA_SCOPE_BGP);
+	r[2] = broute(pfx4(10, 9, 9, 24), STRATA_SCOPE_KERNEL);
+	ck_assert_int_eq(adv->reconcile(self, rp, 3,
+					 STRATA_RECONCILE_MAY_DELETE), 0);
+	ck_assert_int_eq(pl->ops->start(self), 0);
+	ck_assert(run_until(&f, plugin_done, 3000 * MS));
+	run_until(&f, plugin_done, 100 * MS);
+	ck_assert_uint_eq(f.p.announced, 2); /* not the kernel-scope one */
+	ck_assert_uint_eq(f.p.open.as, 65001);
+	ck_assert_uint_eq(f.p.open.gr_time, 120);
+
+	pl->ops->status(self, mock_host_status(f.mh));
+	v = mock_host_status_str(f.mh, "peer 127.0.0.1 state");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "Established");
+	ck_assert_int_eq(mock_host_status_int(f.mh, "peer 127.0.0.1 prefixes",
+					      &n), 0);
+	ck_assert_int_eq(n, 2);
+	v = mock_host_status_str(f.mh, "peer 127.0.0.1 capabilities");
+	ck_assert_ptr_nonnull(strstr(v, "as4"));
+
+	/* stop: no Cease, so the peer keeps the routes */
+	ck_assert_int_eq(pl->ops->stop(self), 0);
+	ck_assert(run_until(&f, peer_closed, 2000 * MS));
+	ck_assert_uint_eq(f.p.notifications, 0);
+	ck_assert_uint_eq(f.p.withdrawn, 0);
+	pl->ops->destroy(self);
+	peer_close(&f.p);
+	close(f.p.lfd);
+	mock_host_free(f.mh);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bgp_session");
@@ -546,6 +630,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_reconnect_backoff);
 	tcase_add_test(tc, test_lazy_bulk);
 	tcase_add_test(tc, test_stop);
+	tcase_add_test(tc, test_plugin);
 	suite_add_tcase(s, tc);
 	return s;
 }
