@@ -188,7 +188,13 @@ static int add_peer(struct bgp *b, const char *spec,
 
 static int read_config(struct bgp *b)
 {
-	struct bgp_session_cfg base = { .families = BGP_FAM_IPV4 };
+	/* A new instance is a restart as far as peers can tell (stratad
+	 * restarted, or the config was reloaded): the R bit goes out on
+	 * each session's first OPEN. */
+	struct bgp_session_cfg base = {
+		.families = BGP_FAM_IPV4,
+		.gr_restarting = true,
+	};
 	struct strata_addr id;
 	const char *v;
 	int64_t i64;

@@ -670,6 +670,8 @@ static void established(struct bgp_session *s)
 
 	s->state = BGP_ST_ESTABLISHED;
 	s->established_ns = s->h->now();
+	/* later sessions of this process follow no restart */
+	s->cfg.gr_restarting = false;
 	s->backoff_ns = s->cfg.retry_min_ns;
 	s->last_error[0] = '\0';
 	if (s->hold) {

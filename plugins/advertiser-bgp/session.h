@@ -42,7 +42,8 @@ struct bgp_session_cfg {
 	uint16_t hold;            /* proposed: 0 or >= 3 s; 0 here means 90 */
 	bool no_hold;             /* propose hold time 0 (no keepalives) */
 	uint16_t gr_time;         /* graceful restart time, s; 0: no GR */
-	bool gr_restarting;       /* the R bit: the daemon restarted */
+	bool gr_restarting;       /* the R bit: the daemon restarted; sent
+				   until the first Established only */
 	uint32_t families;        /* BGP_FAM_*; 0: IPv4 */
 	const char *password;     /* TCP-MD5 key (copied); NULL: none */
 	bool gtsm;                /* TTL 255 out, minimum TTL 255 in */

@@ -92,6 +92,11 @@ echo "$all" | grep -q 'BGP.community: (65001,100)' || fail "community"
 [ -n "$planned" ] || fail "stratad plans no BGP routes"
 ok "every planned prefix ($(echo $planned)) learned with next hop, AS_PATH, community"
 
+st=$("$STRATACTL" -s "$T/ctl.sock" plugins)
+echo "$st" | grep -q 'peer 10.99.0.1 state.*Established' || fail "status: $st"
+echo "$st" | grep -q 'peer 10.99.0.1 prefixes.*1' || fail "status prefixes: $st"
+ok "stratactl plugins shows the session"
+
 # a config change: new community, sent as UPDATEs
 strata_conf "" "65001:200"
 kill -HUP "$STRATAD_PID"

@@ -240,6 +240,8 @@ static void fx_init(struct fx *f, bool restarting)
 	struct bgp_session_attrs a = {
 		.nexthop4 = { .family = STRATA_AF_INET,
 			      .addr = { 192, 0, 2, 2 } },
+		.nexthop6 = { .family = STRATA_AF_INET6,
+			      .addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 } },
 		.communities = comms,
 		.n_communities = 1,
 	};
@@ -329,7 +331,7 @@ START_TEST(test_up_and_announce)
 	ck_assert(run_until(&f, got_counts, 2000 * MS));
 	ck_assert_uint_eq(f.p.announced, 3);
 	ck_assert_uint_eq(f.p.withdrawn, 1);
-	/* one per negotiated family, IPv6 empty (no next hop) */
+	/* one per negotiated family, IPv6 empty */
 	ck_assert_uint_eq(f.p.eors, 2);
 
 	bgp_session_info(f.s, &info);
@@ -373,6 +375,41 @@ START_TEST(test_incremental)
 	bgp_session_info(f.s, &info);
 	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 4);
 	ck_assert_uint_eq(info.pending, 0);
+	fx_fini(&f);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+	struct fx f;
+	struct strata_prefix v6[2] = {
+		{ .family = STRATA_AF_INET6, .len = 64,
+		  .addr = { 0xfd, 0, 2, 0x44, 0, 1 } },
+		{ .family = STRATA_AF_INET6, .len = 64,
+		  .addr = { 0xfd, 0, 2, 0x44, 0, 2 } },
+	};
+	struct bgp_session_info info;
+
+	fx_init(&f, false);
+	bgp_session_may_delete(f.s);
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET6, v6, 2),
+			 0);
+	/* the wrong family for the set is refused */
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET, v6, 2),
+			 -EINVAL);
+	bgp_session_start(f.s);
+	want_ann = 2;
+	want_wd = 0;
+	want_eors = 2;
+	ck_assert(run_until(&f, got_counts, 3000 * MS));
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET6, v6, 1),
+			 0);
+	want_wd = 1;
+	ck_assert(run_until(&f, got_counts, 2000 * MS));
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V6], 1);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 0);
+	ck_assert_uint_eq(info.families, BGP_FAM_IPV4 | BGP_FAM_IPV6);
 	fx_fini(&f);
 }
 END_TEST
@@ -431,6 +468,8 @@ START_TEST(test_malformed_update)
 	ck_assert_uint_eq(info.resets, 1);
 	/* and it comes back */
 	ck_assert(run_until(&f, is_up, 3000 * MS));
+	ck_assert_uint_eq(f.p.opens, 2);
+	ck_assert(!f.p.open.gr_restarting);
 	fx_fini(&f);
 }
 END_TEST
@@ -625,6 +664,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_up_and_announce);
 	tcase_add_test(tc, test_incremental);
+	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_hold_expiry);
 	tcase_add_test(tc, test_malformed_update);
 	tcase_add_test(tc, test_reconnect_backoff);
