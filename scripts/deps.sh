@@ -13,6 +13,7 @@ BENCH="etcd-server containernetworking-plugins"
 DEMO="python3 iputils-ping"
 # the CNI conformance suite runs the reference plugins too
 TEST="$TEST containernetworking-plugins"
+TEST="$TEST bird2 gobgpd"
 
 case ${1:-build} in
 build) want=$BUILD ;;

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * advertiser "bgp": the model's BGP-scope routes announced to BGP peers
+ * by a native, advertise-only speaker (one session per peer, session.c).
+ *
+ * Every reconcile turns the desired routes into one sorted prefix set per
+ * family and hands it to every session, which sends the difference. The
+ * start-up barrier (STRATA_RECONCILE_MAY_DELETE) releases withdrawals and
+ * End-of-RIB. Stopping closes the sessions without a Cease, so peers keep
+ * the routes for the graceful restart time.
+ *
+ * Only the public plugin ABI is used here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <strata/plugin.h>
+
+#include "session.h"
+
+#define MAX_PEERS 64
+#define MAX_COMMS 32
+
+struct peer {
+	char name[INET6_ADDRSTRLEN];
+	struct bgp_session *s;
+};
+
+struct bgp {
+	const struct strata_host *h;
+	struct strata_instance *inst;
+	struct peer peers[MAX_PEERS];
+	size_t n_peers;
+	struct bgp_session_attrs attrs;
+	uint32_t comms[MAX_COMMS];
+	struct bgp_large_community large[MAX_COMMS];
+	int64_t reconciles;
+	int last_rc;
+};
+
+static const struct strata_cfg_key bgp_config[] = {
+	{ "local_as", STRATA_CFG_INT, STRATA_CFG_REQUIRED, NULL, 1,
+	  4294967295LL, "this node's AS number" },
+	{ "peers", STRATA_CFG_STRINGS, STRATA_CFG_REQUIRED, NULL, 0, 0,
+	  "peers as \"ADDRESS AS\" strings; the session connects to them" },
+	{ "router_id", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "BGP identifier (an IPv4 address); default: the node's address" },
+	{ "next_hop", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "IPv4 next hop; default: the node's address" },
+	{ "next_hop6", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "global IPv6 next hop; without it IPv6 routes are not announced" },
+	{ "local_address", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "source address of the sessions; default: the kernel's choice" },
+	{ "med", STRATA_CFG_INT, 0, "-1", -1, 4294967295LL,
+	  "MULTI_EXIT_DISC; -1: not sent" },
+	{ "local_pref", STRATA_CFG_INT, 0, "100", 0, 4294967295LL,
+	  "LOCAL_PREF, sent to iBGP peers only" },
+	{ "communities", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "standard communities, \"ASN:VALUE\"" },
+	{ "large_communities", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "large communities, \"GLOBAL:LOCAL1:LOCAL2\"" },
+	{ "hold_time", STRATA_CFG_DURATION, 0, "90s", 0, 65535000000000LL,
+	  "hold time proposed: 0 or at least 3 s" },
+	{ "graceful_restart_time", STRATA_CFG_DURATION, 0, "120s", 0,
+	  4095000000000LL, "how long peers keep the routes after a restart" },
+	{ "passwords", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "TCP-MD5 keys, \"ADDRESS SECRET\"" },
+	{ "ports", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "peer ports other than 179, \"ADDRESS PORT\"" },
+	{ "ttl_security", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "peers with GTSM (RFC 5082): TTL 255 both ways" },
+	{ NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+static int parse_addr(const char *s, struct strata_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->addr) == 1) {
+		a->family = STRATA_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->addr) == 1) {
+		a->family = STRATA_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The value after "ADDRESS " in key's list for this peer, or NULL. */
+static const char *per_peer(struct bgp *b, const char *key, const char *peer)
+{
+	int i, n = b->h->cfg_strings_count(b->inst, key);
+	size_t len = strlen(peer);
+	const char *v;
+
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, key, (uint32_t)i);
+		if (v && !strncmp(v, peer, len) && (v[len] == ' ' || !v[len]))
+			return v[len] ? v + len + 1 : v + len;
+	}
+	return NULL;
+}
+
+static int read_attrs(struct bgp *b)
+{
+	const char *v, *addr = b->h->fact_get(b->inst, "address");
+	int64_t i64;
+	unsigned a, c, d;
+	int i, n;
+
+	memset(&b->attrs, 0, sizeof(b->attrs));
+	v = b->h->cfg_string(b->inst, "next_hop");
+	if (!v)
+		v = addr;
+	if (v && (parse_addr(v, &b->attrs.nexthop4) < 0 ||
+		  b->attrs.nexthop4.family != STRATA_AF_INET))
+		return -EINVAL;
+	v = b->h->cfg_string(b->inst, "next_hop6");
+	if (v && (parse_addr(v, &b->attrs.nexthop6) < 0 ||
+		  b->attrs.nexthop6.family != STRATA_AF_INET6))
+		return -EINVAL;
+	if (b->h->cfg_int(b->inst, "med", &i64) == 0 && i64 >= 0) {
+		b->attrs.has_med = true;
+		b->attrs.med = (uint32_t)i64;
+	}
+	if (b->h->cfg_int(b->inst, "local_pref", &i64) == 0)
+		b->attrs.local_pref = (uint32_t)i64;
+	n = b->h->cfg_strings_count(b->inst, "communities");
+	for (i = 0; i < n && i < MAX_COMMS; i++) {
+		v = b->h->cfg_strings_at(b->inst, "communities", (uint32_t)i);
+		if (!v || sscanf(v, "%u:%u", &a, &c) != 2 || a > 65535 ||
+		    c > 65535)
+			return -EINVAL;
+		b->comms[i] = a << 16 | c;
+	}
+	b->attrs.communities = b->comms;
+	b->attrs.n_communities = n > 0 ? (size_t)i : 0;
+	n = b->h->cfg_strings_count(b->inst, "large_communities");
+	for (i = 0; i < n && i < MAX_COMMS; i++) {
+		v = b->h->cfg_strings_at(b->inst, "large_communities",
+					 (uint32_t)i);
+		if (!v || sscanf(v, "%u:%u:%u", &a, &c, &d) != 3)
+			return -EINVAL;
+		b->large[i] = (struct bgp_large_community){ a, c, d };
+	}
+	b->attrs.large = b->large;
+	b->attrs.n_large = n > 0 ? (size_t)i : 0;
+	return 0;
+}
+
+static int add_peer(struct bgp *b, const char *spec,
+		    const struct bgp_session_cfg *base)
+{
+	struct bgp_session_cfg c = *base;
+	struct peer *p;
+	char addr[INET6_ADDRSTRLEN];
+	const char *v;
+	unsigned long as, port;
+
+	if (b->n_peers == MAX_PEERS ||
+	    sscanf(spec, "%45s %lu", addr, &as) != 2 || !as ||
+	    as > 4294967295UL || parse_addr(addr, &c.peer) < 0)
+		return -EINVAL;
+	c.peer_as = (uint32_t)as;
+	p = &b->peers[b->n_peers];
+	snprintf(p->name, sizeof(p->name), "%s", addr);
+	v = per_peer(b, "ports", addr);
+	if (v) {
+		port = strtoul(v, NULL, 10);
+		if (!port || port > 65535)
+			return -EINVAL;
+		c.port = (uint16_t)port;
+	}
+	c.password = per_peer(b, "passwords", addr);
+	c.gtsm = per_peer(b, "ttl_security", addr) != NULL;
+	c.seed = (uint32_t)b->n_peers * 2654435761u ^
+		 (uint32_t)b->h->now();
+	p->s = bgp_session_new(b->h, b->inst, &c);
+	if (!p->s)
+		return -EINVAL;
+	b->n_peers++;
+	return bgp_session_set_attrs(p->s, &b->attrs);
+}
+
+static int read_config(struct bgp *b)
+{
+	/* A new instance is a restart as far as peers can tell (stratad
+	 * restarted, or the config was reloaded): the R bit goes out on
+	 * each session's first OPEN. */
+	struct bgp_session_cfg base = {
+		.families = BGP_FAM_IPV4,
+		.gr_restarting = true,
+	};
+	struct strata_addr id;
+	const char *v;
+	int64_t i64;
+	int i, n, rc;
+
+	if (b->h->cfg_int(b->inst, "local_as", &i64) < 0)
+		return -EINVAL;
+	base.local_as = (uint32_t)i64;
+	v = b->h->cfg_string(b->inst, "router_id");
+	if (!v)
+		v = b->h->fact_get(b->inst, "address");
+	if (!v || parse_addr(v, &id) < 0 || id.family != STRATA_AF_INET) {
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "router_id: an IPv4 address is needed");
+		return -EINVAL;
+	}
+	base.router_id = (uint32_t)id.addr[0] << 24 | id.addr[1] << 16 |
+			 id.addr[2] << 8 | id.addr[3];
+	if (b->h->cfg_duration(b->inst, "hold_time", &i64) == 0) {
+		i64 /= 1000000000LL;
+		if (i64 > 0 && i64 < 3)
+			return -EINVAL;
+		base.no_hold = i64 == 0;
+		base.hold = (uint16_t)(i64 > 65535 ? 65535 : i64);
+	}
+	if (b->h->cfg_duration(b->inst, "graceful_restart_time", &i64) == 0)
+		base.gr_time = (uint16_t)(i64 / 1000000000LL);
+	v = b->h->cfg_string(b->inst, "local_address");
+	if (v && parse_addr(v, &base.local) < 0)
+		return -EINVAL;
+	rc = read_attrs(b);
+	if (rc < 0) {
+		b->h->log(b->inst, STRATA_LOG_ERR, "bad next hop or community");
+		return rc;
+	}
+	if (b->attrs.nexthop6.family)
+		base.families |= BGP_FAM_IPV6;
+	n = b->h->cfg_strings_count(b->inst, "peers");
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, "peers", (uint32_t)i);
+		rc = v ? add_peer(b, v, &base) : -EINVAL;
+		if (rc < 0) {
+			b->h->log(b->inst, STRATA_LOG_ERR,
+				  "peer \"%s\": want \"ADDRESS AS\"",
+				  v ? v : "");
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void free_peers(struct bgp *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_peers; i++)
+		bgp_session_free(b->peers[i].s);
+	b->n_peers = 0;
+}
+
+static int bgp_create(const struct strata_host *host,
+		      struct strata_instance *inst, void **self)
+{
+	struct bgp *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	b->h = host;
+	b->inst = inst;
+	rc = read_config(b);
+	if (rc < 0) {
+		free_peers(b);
+		free(b);
+		return rc;
+	}
+	*self = b;
+	return 0;
+}
+
+static int bgp_start(void *self)
+{
+	struct bgp *b = self;
+	size_t i;
+
+	for (i = 0; i < b->n_peers; i++)
+		bgp_session_start(b->peers[i].s);
+	return 0;
+}
+
+/* Peers keep the routes under graceful restart: no Cease, no withdraw. */
+static int bgp_stop(void *self)
+{
+	struct bgp *b = self;
+	size_t i;
+
+	for (i = 0; i < b->n_peers; i++)
+		bgp_session_stop(b->peers[i].s, true, NULL);
+	return 0;
+}
+
+static void bgp_destroy(void *self)
+{
+	struct bgp *b = self;
+
+	free_peers(b);
+	free(b);
+}
+
+static uint32_t bgp_scopes(void *self)
+{
+	(void)self;
+	return STRATA_SCOPE_BGP;
+}
+
+static int cmp_prefix(const void *x, const void *y)
+{
+	return bgp_prefix_cmp(x, y);
+}
+
+/* Sort and drop duplicates; the new count. */
+static size_t sort_unique(struct strata_prefix *p, size_t n)
+{
+	size_t i, k = 0;
+
+	qsort(p, n, sizeof(*p), cmp_prefix);
+	for (i = 0; i < n; i++)
+		if (!k || bgp_prefix_cmp(&p[k - 1], &p[i]))
+			p[k++] = p[i];
+	return k;
+}
+
+static int bgp_reconcile(void *self, const struct strata_route *const *desired,
+			 size_t n, uint32_t flags)
+{
+	struct bgp *b = self;
+	struct strata_prefix *v4, *v6;
+	size_t i, n4 = 0, n6 = 0;
+	int rc = 0, r;
+
+	v4 = malloc((n + 1) * sizeof(*v4));
+	v6 = malloc((n + 1) * sizeof(*v6));
+	if (!v4 || !v6) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct strata_prefix *d = &desired[i]->dst;
+
+		if (!(desired[i]->scope & STRATA_SCOPE_BGP))
+			continue;
+		if (d->family == STRATA_AF_INET && d->len <= 32)
+			v4[n4++] = *d;
+		else if (d->family == STRATA_AF_INET6 && d->len <= 128)
+			v6[n6++] = *d;
+	}
+	n4 = sort_unique(v4, n4);
+	n6 = sort_unique(v6, n6);
+	for (i = 0; i < b->n_peers; i++) {
+		r = bgp_session_set_prefixes(b->peers[i].s, STRATA_AF_INET, v4,
+					     n4);
+		if (r == 0)
+			r = bgp_session_set_prefixes(b->peers[i].s,
+						     STRATA_AF_INET6, v6, n6);
+		if (r < 0)
+			rc = r;
+		if (flags & STRATA_RECONCILE_MAY_DELETE)
+			bgp_session_may_delete(b->peers[i].s);
+	}
+out:
+	free(v4);
+	free(v6);
+	b->reconciles++;
+	b->last_rc = rc;
+	return rc;
+}
+
+static void bgp_status(void *self, struct strata_status *st)
+{
+	struct bgp *b = self;
+	struct bgp_session_info in;
+	char key[96], caps[96];
+	size_t i;
+
+	b->h->status_int(st, "peers", (int64_t)b->n_peers);
+	b->h->status_int(st, "reconciles", b->reconciles);
+	for (i = 0; i < b->n_peers; i++) {
+		const char *p = b->peers[i].name;
+
+		bgp_session_info(b->peers[i].s, &in);
+		snprintf(key, sizeof(key), "peer %s state", p);
+		b->h->status_str(st, key, bgp_state_name(in.state));
+		snprintf(key, sizeof(key), "peer %s uptime_s", p);
+		b->h->status_int(st, key, in.established_ns ?
+				 (b->h->now() - in.established_ns) /
+				 1000000000LL : 0);
+		snprintf(caps, sizeof(caps), "%s%s%s%s%s hold %u",
+			 in.families & BGP_FAM_IPV4 ? "ipv4 " : "",
+			 in.families & BGP_FAM_IPV6 ? "ipv6 " : "",
+			 in.as4 ? "as4 " : "",
+			 in.route_refresh ? "route-refresh " : "",
+			 in.gr ? "graceful-restart" : "", in.hold);
+		snprintf(key, sizeof(key), "peer %s capabilities", p);
+		b->h->status_str(st, key, caps);
+		snprintf(key, sizeof(key), "peer %s prefixes", p);
+		b->h->status_int(st, key, (int64_t)(in.announced[0] +
+						    in.announced[1]));
+		snprintf(key, sizeof(key), "peer %s last_error", p);
+		b->h->status_str(st, key, in.last_error[0] ? in.last_error :
+				 "none");
+	}
+}
+
+static const struct strata_plugin_ops bgp_ops = {
+	.size = sizeof(struct strata_plugin_ops),
+	.create = bgp_create,
+	.start = bgp_start,
+	.stop = bgp_stop,
+	.destroy = bgp_destroy,
+	.status = bgp_status,
+};
+
+static const struct strata_advertiser_ops bgp_adv_ops = {
+	.size = sizeof(struct strata_advertiser_ops),
+	.scopes = bgp_scopes,
+	.reconcile = bgp_reconcile,
+};
+
+STRATA_PLUGIN(STRATA_KIND_ADVERTISER, "bgp", STRATA_VERSION,
+	      "announces the model's BGP routes to BGP peers",
+	      bgp_config, &bgp_ops, &bgp_adv_ops);

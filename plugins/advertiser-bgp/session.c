@@ -1,0 +1,1206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One peer's BGP session: see session.h. Everything runs in callbacks of
+ * the host's loop; nothing here frees the session, so a callback may
+ * always touch it after a reset.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "session.h"
+
+#define NS 1000000000LL
+#define OUT_CAP (64 * 1024)
+#define IN_CAP (2 * BGP_MAX_MSG)
+#define BATCH_MSGS 16           /* messages encoded before yielding */
+#define OPEN_HOLD_NS (240 * NS) /* RFC 4271 8: a large hold in OpenSent */
+
+struct fam_rib {
+	struct strata_prefix *adj; /* announced, sorted */
+	size_t n_adj;
+	struct strata_prefix *want; /* desired, sorted */
+	size_t n_want;
+	struct strata_prefix *ann; /* pending announcements */
+	size_t n_ann, i_ann;
+	struct strata_prefix *wd; /* pending withdrawals */
+	size_t n_wd, i_wd;
+	bool full;  /* announce every desired prefix again */
+	bool dirty; /* want, attributes or the barrier changed */
+	bool eor_sent;
+};
+
+struct bgp_session {
+	const struct strata_host *h;
+	struct strata_instance *inst;
+	struct bgp_session_cfg cfg;
+	char *password;
+	char name[64];
+
+	enum bgp_state state;
+	bool running;
+	bool may_delete;
+	int fd;
+	struct strata_watch *watch;
+	uint32_t watch_ev;
+	struct strata_timer *retry_timer;
+	struct strata_timer *hold_timer;
+	struct strata_timer *ka_timer;
+	struct strata_timer *yield_timer;
+	int64_t backoff_ns;
+	uint32_t rng;
+	int64_t last_rx;
+	int64_t hold_ns; /* in force: OpenSent's, then the negotiated one */
+
+	struct bgp_neg neg;
+	struct bgp_open peer_open;
+	uint16_t hold; /* negotiated */
+	uint32_t fams; /* negotiated */
+	int64_t established_ns;
+
+	struct bgp_session_attrs attrs;
+	uint32_t *communities;
+	struct bgp_large_community *large;
+
+	struct fam_rib rib[2];
+
+	uint8_t *out;
+	size_t out_len;
+	uint8_t *in;
+	size_t in_len;
+
+	uint64_t updates_out, updates_in, notifications_in, resets;
+	char last_error[256];
+};
+
+static void session_reset(struct bgp_session *s, const char *fmt, ...)
+	STRATA_PRINTF(2, 3);
+static void pump(struct bgp_session *s);
+
+const char *bgp_state_name(enum bgp_state st)
+{
+	switch (st) {
+	case BGP_ST_IDLE:
+		return "Idle";
+	case BGP_ST_CONNECT:
+		return "Connect";
+	case BGP_ST_OPENSENT:
+		return "OpenSent";
+	case BGP_ST_OPENCONFIRM:
+		return "OpenConfirm";
+	case BGP_ST_ESTABLISHED:
+		return "Established";
+	}
+	return "?";
+}
+
+int bgp_prefix_cmp(const struct strata_prefix *a, const struct strata_prefix *b)
+{
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->addr, b->addr, 16);
+	if (c)
+		return c < 0 ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return 0;
+}
+
+static unsigned fam_idx(uint8_t family)
+{
+	return family == STRATA_AF_INET6 ? BGP_IDX_V6 : BGP_IDX_V4;
+}
+
+static uint32_t fam_bit(unsigned idx)
+{
+	return idx == BGP_IDX_V6 ? BGP_FAM_IPV6 : BGP_FAM_IPV4;
+}
+
+static uint8_t fam_af(unsigned idx)
+{
+	return idx == BGP_IDX_V6 ? STRATA_AF_INET6 : STRATA_AF_INET;
+}
+
+static void set_error(struct bgp_session *s, const char *fmt, va_list ap)
+	STRATA_PRINTF(2, 0);
+static void set_error(struct bgp_session *s, const char *fmt, va_list ap)
+{
+	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
+}
+
+/* -- Adj-RIB-Out bookkeeping ------------------------------------------- */
+
+/* (adj | ann) - wd, all sorted; the result replaces adj. */
+static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
+		     size_t na, const struct strata_prefix *wd, size_t nw)
+{
+	struct strata_prefix *out, *src;
+	size_t i = 0, j = 0, k = 0, n = 0;
+	int c;
+
+	if (!na && !nw)
+		return 0;
+	out = malloc((r->n_adj + na + 1) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	while (i < r->n_adj || j < na) {
+		if (i == r->n_adj)
+			c = 1;
+		else if (j == na)
+			c = -1;
+		else
+			c = bgp_prefix_cmp(&r->adj[i], &ann[j]);
+		if (c < 0) {
+			src = &r->adj[i++];
+		} else if (c > 0) {
+			src = (struct strata_prefix *)&ann[j++];
+		} else {
+			src = &r->adj[i++];
+			j++;
+		}
+		while (k < nw && bgp_prefix_cmp(&wd[k], src) < 0)
+			k++;
+		if (k < nw && !bgp_prefix_cmp(&wd[k], src))
+			continue;
+		out[n++] = *src;
+	}
+	free(r->adj);
+	r->adj = out;
+	r->n_adj = n;
+	return 0;
+}
+
+/* What was sent of the pending lists becomes part of adj. */
+static int rib_fold(struct fam_rib *r)
+{
+	int rc = rib_apply(r, r->ann, r->i_ann, r->wd, r->i_wd);
+
+	if (rc < 0)
+		return rc;
+	free(r->ann);
+	free(r->wd);
+	r->ann = r->wd = NULL;
+	r->n_ann = r->i_ann = r->n_wd = r->i_wd = 0;
+	return 0;
+}
+
+/* a - b into a new array (NULL with *n 0 when empty). */
+static int set_minus(const struct strata_prefix *a, size_t na,
+		     const struct strata_prefix *b, size_t nb,
+		     struct strata_prefix **out, size_t *n)
+{
+	size_t i, j = 0;
+	int c;
+
+	*out = NULL;
+	*n = 0;
+	if (!na)
+		return 0;
+	*out = malloc(na * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < na; i++) {
+		c = 1;
+		while (j < nb && (c = bgp_prefix_cmp(&b[j], &a[i])) < 0)
+			j++;
+		if (j < nb && !c)
+			continue;
+		(*out)[(*n)++] = a[i];
+	}
+	if (!*n) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+static int rib_plan(struct bgp_session *s, struct fam_rib *r, bool can_send)
+{
+	int rc = rib_fold(r);
+
+	if (rc < 0)
+		return rc;
+	if (s->may_delete) {
+		rc = set_minus(r->adj, r->n_adj, r->want, r->n_want, &r->wd,
+			       &r->n_wd);
+		if (rc < 0)
+			return rc;
+	}
+	if (!can_send)
+		rc = 0;
+	else if (r->full)
+		rc = set_minus(r->want, r->n_want, NULL, 0, &r->ann, &r->n_ann);
+	else
+		rc = set_minus(r->want, r->n_want, r->adj, r->n_adj, &r->ann,
+			       &r->n_ann);
+	if (rc < 0)
+		return rc;
+	r->full = false;
+	r->dirty = false;
+	return 0;
+}
+
+static void rib_clear_sent(struct fam_rib *r)
+{
+	free(r->adj);
+	free(r->ann);
+	free(r->wd);
+	r->adj = r->ann = r->wd = NULL;
+	r->n_adj = r->n_ann = r->i_ann = r->n_wd = r->i_wd = 0;
+	r->eor_sent = false;
+	r->full = true;
+	r->dirty = true;
+}
+
+/* -- sockets and timers ------------------------------------------------ */
+
+static void stop_timer(struct bgp_session *s, struct strata_timer **t)
+{
+	if (*t) {
+		s->h->timer_stop(s->inst, *t);
+		*t = NULL;
+	}
+}
+
+static void close_fd(struct bgp_session *s)
+{
+	if (s->watch) {
+		s->h->fd_unwatch(s->inst, s->watch);
+		s->watch = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	stop_timer(s, &s->hold_timer);
+	stop_timer(s, &s->ka_timer);
+	stop_timer(s, &s->yield_timer);
+	s->out_len = 0;
+	s->in_len = 0;
+}
+
+static void want_events(struct bgp_session *s, uint32_t ev)
+{
+	if (s->watch && ev != s->watch_ev &&
+	    s->h->fd_modify(s->inst, s->watch, ev) == 0)
+		s->watch_ev = ev;
+}
+
+/* Write what the socket takes. 0, or -errno after which the caller resets. */
+static int flush(struct bgp_session *s)
+{
+	ssize_t w;
+	size_t off = 0;
+
+	while (off < s->out_len) {
+		w = send(s->fd, s->out + off, s->out_len - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	memmove(s->out, s->out + off, s->out_len - off);
+	s->out_len -= off;
+	want_events(s, STRATA_FD_IN | (s->out_len ? STRATA_FD_OUT : 0));
+	return 0;
+}
+
+/* Queue a control message; they are small and always find room, since
+ * the UPDATE pump leaves 2 * 4096 bytes free. */
+static int queue(struct bgp_session *s, const uint8_t *msg, size_t len)
+{
+	if (OUT_CAP - s->out_len < len)
+		return -ENOBUFS;
+	memcpy(s->out + s->out_len, msg, len);
+	s->out_len += len;
+	return 0;
+}
+
+static void send_notify(struct bgp_session *s, uint8_t code, uint8_t sub,
+			const uint8_t *data, size_t len)
+{
+	uint8_t buf[BGP_MAX_MSG];
+	int n = bgp_encode_notification(buf, sizeof(buf), code, sub, data, len);
+
+	if (n > 0 && queue(s, buf, (size_t)n) == 0)
+		flush(s);
+}
+
+static uint32_t rnd(struct bgp_session *s)
+{
+	/* xorshift32: jitter only needs to differ between peers */
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 17;
+	s->rng ^= s->rng << 5;
+	return s->rng;
+}
+
+static void retry_cb(void *arg);
+
+static void schedule_retry(struct bgp_session *s)
+{
+	int64_t d = s->backoff_ns;
+
+	/* jitter: 75 % .. 100 % of the step */
+	d -= (int64_t)((uint64_t)d / 4 * (rnd(s) % 1000) / 1000);
+	s->backoff_ns *= 2;
+	if (s->backoff_ns > s->cfg.retry_max_ns)
+		s->backoff_ns = s->cfg.retry_max_ns;
+	stop_timer(s, &s->retry_timer);
+	s->retry_timer = s->h->timer_start(s->inst, d, 0, retry_cb, s);
+	s->h->log(s->inst, STRATA_LOG_DEBUG, "%s: reconnect in %lld ms",
+		  s->name, (long long)(d / 1000000));
+}
+
+static void session_reset(struct bgp_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(s, fmt, ap);
+	va_end(ap);
+	s->h->log(s->inst, s->state == BGP_ST_ESTABLISHED ? STRATA_LOG_WARNING :
+		  STRATA_LOG_INFO, "%s: %s -> Idle: %s", s->name,
+		  bgp_state_name(s->state), s->last_error);
+	close_fd(s);
+	s->state = BGP_ST_IDLE;
+	s->established_ns = 0;
+	s->resets++;
+	rib_clear_sent(&s->rib[0]);
+	rib_clear_sent(&s->rib[1]);
+	if (s->running)
+		schedule_retry(s);
+}
+
+static void hold_cb(void *arg);
+
+static void arm_hold(struct bgp_session *s, int64_t delay)
+{
+	stop_timer(s, &s->hold_timer);
+	if (s->hold_ns > 0)
+		s->hold_timer = s->h->timer_start(s->inst, delay, 0, hold_cb, s);
+}
+
+static void hold_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+	int64_t left = s->last_rx + s->hold_ns - s->h->now();
+
+	s->hold_timer = NULL;
+	if (left > 0) {
+		arm_hold(s, left);
+		return;
+	}
+	send_notify(s, BGP_ERR_HOLD, 0, NULL, 0);
+	session_reset(s, "hold timer expired (%lld s)",
+		      (long long)(s->hold_ns / NS));
+}
+
+static void ka_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+	uint8_t buf[BGP_LEN_KEEPALIVE];
+	int n = bgp_encode_keepalive(buf, sizeof(buf));
+	int rc;
+
+	if (n > 0 && queue(s, buf, (size_t)n) == 0) {
+		rc = flush(s);
+		if (rc < 0)
+			session_reset(s, "send: %s", strerror(-rc));
+	}
+}
+
+static void set_sockopts(struct bgp_session *s, int fd, int family)
+{
+	int one = 1, ttl = 255;
+	unsigned timeout;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	timeout = (unsigned)(s->cfg.no_hold ? 90 : s->cfg.hold) * 1000;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout,
+		   sizeof(timeout));
+	/* CS6, as routers mark their control traffic */
+	if (family == AF_INET) {
+		int tos = 0xc0;
+
+		setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	}
+	if (!s->cfg.gtsm)
+		return;
+	if (family == AF_INET) {
+		setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+		setsockopt(fd, IPPROTO_IP, IP_MINTTL, &ttl, sizeof(ttl));
+	} else {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
+			   sizeof(ttl));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &ttl,
+			   sizeof(ttl));
+	}
+}
+
+static socklen_t to_sockaddr(const struct strata_addr *a, uint16_t port,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == STRATA_AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	memcpy(&s4->sin_addr, a->addr, 4);
+	return sizeof(*s4);
+}
+
+static int set_md5(struct bgp_session *s, int fd)
+{
+	struct tcp_md5sig md = { .tcpm_keylen = 0 };
+	size_t len = strlen(s->password);
+
+	if (len > TCP_MD5SIG_MAXKEYLEN)
+		return -EINVAL;
+	to_sockaddr(&s->cfg.peer, 0, &md.tcpm_addr);
+	md.tcpm_keylen = (uint16_t)len;
+	memcpy(md.tcpm_key, s->password, len);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md, sizeof(md)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void io_cb(void *arg, int fd, uint32_t events);
+
+static void send_open(struct bgp_session *s)
+{
+	uint8_t buf[BGP_MAX_MSG];
+	struct bgp_open o = {
+		.version = BGP_VERSION,
+		.as = s->cfg.local_as,
+		.hold = s->cfg.no_hold ? 0 : s->cfg.hold,
+		.id = s->cfg.router_id,
+		.families = s->cfg.families,
+		.route_refresh = true,
+		.as4 = true,
+		.gr = s->cfg.gr_time > 0,
+		.gr_restarting = s->cfg.gr_restarting,
+		.gr_time = s->cfg.gr_time,
+		.gr_families = s->cfg.families,
+		.gr_forwarding = s->cfg.families,
+	};
+	int n = bgp_encode_open(buf, sizeof(buf), &o), rc;
+
+	if (n < 0) {
+		session_reset(s, "encoding OPEN: %s", strerror(-n));
+		return;
+	}
+	queue(s, buf, (size_t)n);
+	rc = flush(s);
+	if (rc < 0) {
+		session_reset(s, "send: %s", strerror(-rc));
+		return;
+	}
+	s->state = BGP_ST_OPENSENT;
+	s->hold_ns = OPEN_HOLD_NS;
+	s->last_rx = s->h->now();
+	arm_hold(s, s->hold_ns);
+}
+
+static void connect_done(struct bgp_session *s)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		session_reset(s, "connect: %s", strerror(err));
+		return;
+	}
+	stop_timer(s, &s->hold_timer);
+	want_events(s, STRATA_FD_IN);
+	s->h->log(s->inst, STRATA_LOG_DEBUG, "%s: connected", s->name);
+	send_open(s);
+}
+
+static void connect_timeout_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->hold_timer = NULL;
+	session_reset(s, "connect: timed out after %lld ms",
+		      (long long)(s->cfg.connect_timeout_ns / 1000000));
+}
+
+static void do_connect(struct bgp_session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int family = s->cfg.peer.family == STRATA_AF_INET6 ? AF_INET6 : AF_INET;
+	int fd, rc;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		session_reset(s, "socket: %s", strerror(errno));
+		return;
+	}
+	s->fd = fd;
+	set_sockopts(s, fd, family);
+	if (s->password && (rc = set_md5(s, fd)) < 0) {
+		session_reset(s, "TCP_MD5SIG: %s", strerror(-rc));
+		return;
+	}
+	if (s->cfg.local.family) {
+		sl = to_sockaddr(&s->cfg.local, 0, &ss);
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+			session_reset(s, "bind: %s", strerror(errno));
+			return;
+		}
+	}
+	s->watch = s->h->fd_watch(s->inst, fd, STRATA_FD_OUT, io_cb, s);
+	if (!s->watch) {
+		session_reset(s, "fd_watch failed");
+		return;
+	}
+	s->watch_ev = STRATA_FD_OUT;
+	s->state = BGP_ST_CONNECT;
+	sl = to_sockaddr(&s->cfg.peer, s->cfg.port, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+		connect_done(s);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		session_reset(s, "connect: %s", strerror(errno));
+		return;
+	}
+	s->hold_timer = s->h->timer_start(s->inst, s->cfg.connect_timeout_ns, 0,
+					  connect_timeout_cb, s);
+}
+
+static void retry_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->retry_timer = NULL;
+	if (s->running && s->state == BGP_ST_IDLE)
+		do_connect(s);
+}
+
+/* -- receiving --------------------------------------------------------- */
+
+static void fsm_error(struct bgp_session *s, uint8_t type)
+{
+	char t[32];
+
+	send_notify(s, BGP_ERR_FSM, (uint8_t)(s->state - 1), NULL, 0);
+	session_reset(s, "unexpected %s in %s",
+		      bgp_type_name(type, t, sizeof(t)),
+		      bgp_state_name(s->state));
+}
+
+static void got_open(struct bgp_session *s, const uint8_t *msg, size_t len)
+{
+	struct bgp_notify err;
+	struct bgp_open *o = &s->peer_open;
+	uint8_t buf[BGP_LEN_KEEPALIVE];
+	uint16_t ours = s->cfg.no_hold ? 0 : s->cfg.hold;
+	uint32_t as;
+	int n;
+
+	if (bgp_decode_open(msg, len, o, &err) < 0) {
+		send_notify(s, err.code, err.sub, err.data, err.data_len);
+		session_reset(s, "bad OPEN: %s", err.text);
+		return;
+	}
+	if (s->cfg.peer_as && o->as != s->cfg.peer_as) {
+		as = htonl(o->as);
+		send_notify(s, BGP_ERR_OPEN, BGP_OPEN_BAD_PEER_AS,
+			    (const uint8_t *)&as, 4);
+		session_reset(s, "peer AS %u, expected %u", o->as,
+			      s->cfg.peer_as);
+		return;
+	}
+	if (o->id == s->cfg.router_id) {
+		send_notify(s, BGP_ERR_OPEN, BGP_OPEN_BAD_ID, NULL, 0);
+		session_reset(s, "peer BGP identifier equals ours");
+		return;
+	}
+	s->hold = o->hold < ours ? o->hold : ours;
+	s->neg = (struct bgp_neg){
+		.as4 = o->as4,
+		.ext_msg = false, /* never offered */
+		.ibgp = o->as == s->cfg.local_as,
+	};
+	/* No multiprotocol capability at all means IPv4 unicast. */
+	s->fams = s->cfg.families & (o->n_mp ? o->families : BGP_FAM_IPV4);
+	n = bgp_encode_keepalive(buf, sizeof(buf));
+	if (n > 0)
+		queue(s, buf, (size_t)n);
+	n = flush(s);
+	if (n < 0) {
+		session_reset(s, "send: %s", strerror(-n));
+		return;
+	}
+	s->state = BGP_ST_OPENCONFIRM;
+	s->hold_ns = (int64_t)s->hold * NS;
+	stop_timer(s, &s->hold_timer);
+	arm_hold(s, s->hold_ns);
+}
+
+static void established(struct bgp_session *s)
+{
+	unsigned timeout = (unsigned)s->hold * 1000;
+
+	s->state = BGP_ST_ESTABLISHED;
+	s->established_ns = s->h->now();
+	/* later sessions of this process follow no restart */
+	s->cfg.gr_restarting = false;
+	s->backoff_ns = s->cfg.retry_min_ns;
+	s->last_error[0] = '\0';
+	if (s->hold) {
+		setsockopt(s->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout,
+			   sizeof(timeout));
+		s->ka_timer = s->h->timer_start(s->inst, s->hold_ns / 3,
+						s->hold_ns / 3, ka_cb, s);
+	}
+	s->h->log(s->inst, STRATA_LOG_INFO,
+		  "%s: Established (AS %u, hold %u s, %s%s%s)", s->name,
+		  s->peer_open.as, s->hold, s->neg.ibgp ? "iBGP" : "eBGP",
+		  s->neg.as4 ? ", 4-octet AS" : "",
+		  s->peer_open.gr ? ", graceful restart" : "");
+	rib_clear_sent(&s->rib[0]);
+	rib_clear_sent(&s->rib[1]);
+	pump(s);
+}
+
+static void got_notification(struct bgp_session *s, const uint8_t *msg,
+			     size_t len)
+{
+	struct bgp_notification n;
+	char name[96];
+
+	s->notifications_in++;
+	if (bgp_decode_notification(msg, len, &n) < 0) {
+		session_reset(s, "malformed NOTIFICATION received");
+		return;
+	}
+	bgp_error_name(n.code, n.sub, name, sizeof(name));
+	session_reset(s, "NOTIFICATION received: %s%s%s%s", name,
+		      n.has_shutdown ? " \"" : "",
+		      n.has_shutdown ? n.shutdown : "",
+		      n.has_shutdown ? "\"" : "");
+}
+
+static void got_update(struct bgp_session *s, const uint8_t *msg, size_t len)
+{
+	struct bgp_update_info ui;
+
+	s->updates_in++;
+	if (bgp_decode_update(msg, len, &s->neg, &ui) < 0) {
+		send_notify(s, ui.notify.code, ui.notify.sub, ui.notify.data,
+			    ui.notify.data_len);
+		session_reset(s, "malformed UPDATE: %s", ui.notify.text);
+		return;
+	}
+	if (ui.verdict >= BGP_VERDICT_ATTR_DISCARD)
+		s->h->log(s->inst, STRATA_LOG_WARNING,
+			  "%s: UPDATE %s, dropped: %s", s->name,
+			  ui.verdict == BGP_VERDICT_TREAT_AS_WITHDRAW ?
+			  "treated as withdraw" : "with attributes discarded",
+			  ui.notify.text);
+}
+
+static void got_refresh(struct bgp_session *s, const uint8_t *msg, size_t len)
+{
+	struct bgp_route_refresh rr;
+	struct bgp_notify err;
+	unsigned i;
+
+	if (bgp_decode_route_refresh(msg, len, &rr, &err) < 0) {
+		send_notify(s, err.code, err.sub, err.data, err.data_len);
+		session_reset(s, "bad ROUTE-REFRESH: %s", err.text);
+		return;
+	}
+	if (rr.subtype != 0 || rr.safi != BGP_SAFI_UNICAST)
+		return;
+	i = rr.afi == BGP_AFI_IPV6 ? BGP_IDX_V6 : BGP_IDX_V4;
+	if (rr.afi != BGP_AFI_IPV4 && rr.afi != BGP_AFI_IPV6)
+		return;
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: route refresh for %s",
+		  s->name, i == BGP_IDX_V6 ? "IPv6" : "IPv4");
+	s->rib[i].full = true;
+	s->rib[i].dirty = true;
+	pump(s);
+}
+
+/* One framed message; false when the session was reset. */
+static bool dispatch(struct bgp_session *s, uint8_t type, const uint8_t *msg,
+		     size_t len)
+{
+	uint64_t resets = s->resets;
+
+	s->last_rx = s->h->now();
+	if (type == BGP_NOTIFICATION) {
+		got_notification(s, msg, len);
+		return false;
+	}
+	switch (s->state) {
+	case BGP_ST_OPENSENT:
+		if (type != BGP_OPEN)
+			fsm_error(s, type);
+		else
+			got_open(s, msg, len);
+		break;
+	case BGP_ST_OPENCONFIRM:
+		if (type == BGP_KEEPALIVE)
+			established(s);
+		else
+			fsm_error(s, type);
+		break;
+	case BGP_ST_ESTABLISHED:
+		if (type == BGP_UPDATE)
+			got_update(s, msg, len);
+		else if (type == BGP_ROUTE_REFRESH)
+			got_refresh(s, msg, len);
+		else if (type != BGP_KEEPALIVE)
+			fsm_error(s, type);
+		break;
+	default:
+		fsm_error(s, type);
+		break;
+	}
+	return s->resets == resets;
+}
+
+static void on_readable(struct bgp_session *s)
+{
+	struct bgp_notify err;
+	size_t off, msglen;
+	uint8_t type;
+	ssize_t r;
+	int n;
+
+	r = recv(s->fd, s->in + s->in_len, IN_CAP - s->in_len, 0);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			session_reset(s, "recv: %s", strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		session_reset(s, "connection closed by peer%s",
+			      s->in_len ? " mid-message" : "");
+		return;
+	}
+	s->in_len += (size_t)r;
+	off = 0;
+	for (;;) {
+		n = bgp_frame(s->in + off, s->in_len - off, bgp_neg_max(&s->neg),
+			      &type, &msglen, &err);
+		if (n < 0) {
+			send_notify(s, err.code, err.sub, err.data,
+				    err.data_len);
+			session_reset(s, "bad message header: %s", err.text);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (!dispatch(s, type, s->in + off, msglen))
+			return;
+		off += msglen;
+	}
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+}
+
+static void io_cb(void *arg, int fd, uint32_t events)
+{
+	struct bgp_session *s = arg;
+	int rc;
+
+	(void)fd;
+	if (s->state == BGP_ST_CONNECT) {
+		connect_done(s);
+		return;
+	}
+	if (events & STRATA_FD_OUT) {
+		rc = flush(s);
+		if (rc < 0) {
+			session_reset(s, "send: %s", strerror(-rc));
+			return;
+		}
+		if (s->out_len == 0)
+			pump(s);
+		if (s->state == BGP_ST_IDLE)
+			return;
+	}
+	if (events & (STRATA_FD_IN | STRATA_FD_HUP | STRATA_FD_ERR))
+		on_readable(s);
+}
+
+/* -- sending UPDATEs --------------------------------------------------- */
+
+static void yield_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->yield_timer = NULL;
+	pump(s);
+}
+
+static bool fam_sends(const struct bgp_session *s, unsigned i)
+{
+	const struct strata_addr *nh = i == BGP_IDX_V6 ? &s->attrs.nexthop6 :
+							 &s->attrs.nexthop4;
+
+	return (s->fams & fam_bit(i)) && nh->family == fam_af(i);
+}
+
+static void fill_attrs(const struct bgp_session *s, unsigned i,
+		       struct bgp_attrs *a)
+{
+	*a = (struct bgp_attrs){
+		.local_as = s->cfg.local_as,
+		.nexthop = i == BGP_IDX_V6 ? s->attrs.nexthop6 :
+					     s->attrs.nexthop4,
+		.has_med = s->attrs.has_med,
+		.med = s->attrs.med,
+		.local_pref = s->attrs.local_pref ? s->attrs.local_pref : 100,
+		.communities = s->communities,
+		.n_communities = s->attrs.n_communities,
+		.large = s->large,
+		.n_large = s->attrs.n_large,
+	};
+}
+
+/* Encode one message of family i's pending work into the output buffer:
+ * 1 when one was, 0 when the family has nothing left, -errno. */
+static int encode_one(struct bgp_session *s, unsigned i)
+{
+	struct fam_rib *r = &s->rib[i];
+	uint8_t *buf = s->out + s->out_len;
+	size_t cap = OUT_CAP - s->out_len, used = 0;
+	struct bgp_attrs a;
+	int n, rc;
+
+	if (r->dirty) {
+		rc = rib_plan(s, r, fam_sends(s, i));
+		if (rc < 0)
+			return rc;
+	}
+	if (r->i_wd < r->n_wd) {
+		n = bgp_encode_withdraw(buf, cap, &s->neg, r->wd + r->i_wd,
+					r->n_wd - r->i_wd, &used);
+		if (n < 0)
+			return n;
+		r->i_wd += used;
+	} else if (r->i_ann < r->n_ann) {
+		fill_attrs(s, i, &a);
+		n = bgp_encode_announce(buf, cap, &s->neg, &a,
+					r->ann + r->i_ann, r->n_ann - r->i_ann,
+					&used);
+		if (n < 0)
+			return n;
+		r->i_ann += used;
+	} else {
+		if (r->ann || r->wd) {
+			rc = rib_fold(r);
+			if (rc < 0)
+				return rc;
+		}
+		if (r->eor_sent || !s->may_delete)
+			return 0;
+		n = bgp_encode_eor(buf, cap, fam_af(i));
+		if (n < 0)
+			return n;
+		r->eor_sent = true;
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: End-of-RIB for %s, %zu prefixes", s->name,
+			  i == BGP_IDX_V6 ? "IPv6" : "IPv4", r->n_adj);
+	}
+	s->out_len += (size_t)n;
+	s->updates_out++;
+	return 1;
+}
+
+static void pump(struct bgp_session *s)
+{
+	unsigned i, msgs = 0;
+	bool more = false;
+	int rc;
+
+	if (s->state != BGP_ST_ESTABLISHED)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (!(s->fams & fam_bit(i)))
+			continue;
+		while (msgs < BATCH_MSGS &&
+		       OUT_CAP - s->out_len >= 2 * BGP_MAX_MSG) {
+			rc = encode_one(s, i);
+			if (rc < 0) {
+				send_notify(s, BGP_ERR_CEASE,
+					    BGP_CEASE_OUT_OF_RESOURCES, NULL, 0);
+				session_reset(s, "encoding UPDATE: %s",
+					      strerror(-rc));
+				return;
+			}
+			if (rc == 0)
+				break;
+			msgs++;
+		}
+		if (msgs >= BATCH_MSGS ||
+		    OUT_CAP - s->out_len < 2 * BGP_MAX_MSG)
+			more = true;
+	}
+	rc = flush(s);
+	if (rc < 0) {
+		session_reset(s, "send: %s", strerror(-rc));
+		return;
+	}
+	/* Continue on writability when the socket is full, else after the
+	 * loop has run everything else that is due. */
+	if (more && !s->out_len && !s->yield_timer)
+		s->yield_timer = s->h->timer_start(s->inst, 0, 0, yield_cb, s);
+}
+
+/* -- API --------------------------------------------------------------- */
+
+struct bgp_session *bgp_session_new(const struct strata_host *h,
+				    struct strata_instance *inst,
+				    const struct bgp_session_cfg *cfg)
+{
+	struct bgp_session *s;
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!cfg->local_as || !cfg->router_id ||
+	    (cfg->peer.family != STRATA_AF_INET &&
+	     cfg->peer.family != STRATA_AF_INET6) ||
+	    (!cfg->no_hold && cfg->hold && cfg->hold < 3) ||
+	    cfg->gr_time > BGP_GR_TIME_MAX ||
+	    (cfg->password && strlen(cfg->password) > TCP_MD5SIG_MAXKEYLEN))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->h = h;
+	s->inst = inst;
+	s->cfg = *cfg;
+	s->fd = -1;
+	if (!s->cfg.port)
+		s->cfg.port = 179;
+	if (!s->cfg.hold)
+		s->cfg.hold = 90;
+	if (!s->cfg.families)
+		s->cfg.families = BGP_FAM_IPV4;
+	if (s->cfg.retry_min_ns <= 0)
+		s->cfg.retry_min_ns = NS;
+	if (s->cfg.retry_max_ns < s->cfg.retry_min_ns)
+		s->cfg.retry_max_ns = 60 * NS > s->cfg.retry_min_ns ?
+				      60 * NS : s->cfg.retry_min_ns;
+	if (s->cfg.connect_timeout_ns <= 0)
+		s->cfg.connect_timeout_ns = 10 * NS;
+	s->backoff_ns = s->cfg.retry_min_ns;
+	s->rng = cfg->seed ? cfg->seed : 0x9e3779b9u;
+	s->out = malloc(OUT_CAP);
+	s->in = malloc(IN_CAP);
+	if (cfg->password)
+		s->password = strdup(cfg->password);
+	if (!s->out || !s->in || (cfg->password && !s->password)) {
+		bgp_session_free(s);
+		return NULL;
+	}
+	s->cfg.password = NULL;
+	inet_ntop(cfg->peer.family == STRATA_AF_INET6 ? AF_INET6 : AF_INET,
+		  cfg->peer.addr, addr, sizeof(addr));
+	snprintf(s->name, sizeof(s->name), "peer %s", addr);
+	return s;
+}
+
+int bgp_session_start(struct bgp_session *s)
+{
+	if (s->running)
+		return 0;
+	s->running = true;
+	s->backoff_ns = s->cfg.retry_min_ns;
+	if (s->state == BGP_ST_IDLE)
+		do_connect(s);
+	return 0;
+}
+
+int bgp_session_set_prefixes(struct bgp_session *s, uint8_t family,
+			     const struct strata_prefix *pfx, size_t n)
+{
+	struct fam_rib *r;
+	struct strata_prefix *copy = NULL;
+	size_t i;
+	int rc;
+
+	if (family != STRATA_AF_INET && family != STRATA_AF_INET6)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (pfx[i].family != family ||
+		    pfx[i].len > (family == STRATA_AF_INET ? 32 : 128) ||
+		    (i && bgp_prefix_cmp(&pfx[i - 1], &pfx[i]) >= 0))
+			return -EINVAL;
+	r = &s->rib[fam_idx(family)];
+	if (n == r->n_want && (!n || !memcmp(pfx, r->want, n * sizeof(*pfx))))
+		return 0;
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, pfx, n * sizeof(*copy));
+	}
+	/* keep what was sent of the old plan before planning anew */
+	rc = rib_fold(r);
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
+	free(r->want);
+	r->want = copy;
+	r->n_want = n;
+	r->dirty = true;
+	pump(s);
+	return 0;
+}
+
+int bgp_session_set_attrs(struct bgp_session *s,
+			  const struct bgp_session_attrs *a)
+{
+	uint32_t *c = NULL;
+	struct bgp_large_community *l = NULL;
+	unsigned i;
+
+	if (a->n_communities) {
+		c = malloc(a->n_communities * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, a->communities, a->n_communities * sizeof(*c));
+	}
+	if (a->n_large) {
+		l = malloc(a->n_large * sizeof(*l));
+		if (!l) {
+			free(c);
+			return -ENOMEM;
+		}
+		memcpy(l, a->large, a->n_large * sizeof(*l));
+	}
+	free(s->communities);
+	free(s->large);
+	s->communities = c;
+	s->large = l;
+	s->attrs = *a;
+	s->attrs.communities = NULL;
+	s->attrs.large = NULL;
+	for (i = 0; i < 2; i++) {
+		s->rib[i].full = true;
+		s->rib[i].dirty = true;
+	}
+	pump(s);
+	return 0;
+}
+
+void bgp_session_may_delete(struct bgp_session *s)
+{
+	if (s->may_delete)
+		return;
+	s->may_delete = true;
+	s->rib[0].dirty = true;
+	s->rib[1].dirty = true;
+	pump(s);
+}
+
+void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
+{
+	uint8_t buf[BGP_MAX_MSG];
+	int n;
+
+	s->running = false;
+	stop_timer(s, &s->retry_timer);
+	if (s->state == BGP_ST_IDLE)
+		return;
+	if (!graceful && s->state >= BGP_ST_OPENSENT) {
+		n = bgp_encode_cease(buf, sizeof(buf), BGP_CEASE_ADMIN_SHUTDOWN,
+				     text);
+		/* the pump leaves room for it after what is queued */
+		if (n > 0 && queue(s, buf, (size_t)n) == 0)
+			flush(s);
+	}
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: stopped%s", s->name,
+		  graceful ? " (graceful: no Cease)" : "");
+	close_fd(s);
+	s->state = BGP_ST_IDLE;
+	s->established_ns = 0;
+	rib_clear_sent(&s->rib[0]);
+	rib_clear_sent(&s->rib[1]);
+}
+
+void bgp_session_free(struct bgp_session *s)
+{
+	unsigned i;
+
+	if (!s)
+		return;
+	s->running = false;
+	stop_timer(s, &s->retry_timer);
+	close_fd(s);
+	for (i = 0; i < 2; i++) {
+		rib_clear_sent(&s->rib[i]);
+		free(s->rib[i].want);
+	}
+	free(s->communities);
+	free(s->large);
+	free(s->password);
+	free(s->out);
+	free(s->in);
+	free(s);
+}
+
+void bgp_session_info(const struct bgp_session *s,
+		      struct bgp_session_info *out)
+{
+	bool up = s->state == BGP_ST_ESTABLISHED;
+	unsigned i;
+
+	*out = (struct bgp_session_info){
+		.state = s->state,
+		.established_ns = s->established_ns,
+		.hold = up ? s->hold : 0,
+		.peer_as = up ? s->peer_open.as : 0,
+		.peer_id = up ? s->peer_open.id : 0,
+		.families = up ? s->fams : 0,
+		.as4 = up && s->neg.as4,
+		.route_refresh = up && s->peer_open.route_refresh,
+		.gr = up && s->peer_open.gr,
+		.ibgp = up && s->neg.ibgp,
+		.updates_out = s->updates_out,
+		.updates_in = s->updates_in,
+		.notifications_in = s->notifications_in,
+		.resets = s->resets,
+		.last_error = s->last_error,
+	};
+	for (i = 0; i < 2; i++) {
+		const struct fam_rib *r = &s->rib[i];
+
+		out->announced[i] = r->n_adj;
+		out->pending += (r->n_ann - r->i_ann) + (r->n_wd - r->i_wd);
+		out->eor_sent[i] = r->eor_sent;
+	}
+}
