@@ -96,7 +96,7 @@ anchor=(--endpoint "http://$AWS:5001" --key "$ADMIN_KEY" --secret "$ADMIN_SECRET
 for k in $(seq "$NODES"); do
 	anchor+=(--member "n$k=10.99.0.$k,$(node_field "n$k" 3)")
 done
-aws_in "$PY" "$here/aws_romana.py" watch "${anchor[@]}" >"$T/anchor.log" 2>&1 &
+ip netns exec "$NSP-aws" "$PY" "$here/aws_romana.py" watch "${anchor[@]}" >"$T/anchor.log" 2>&1 &
 track $!
 wait_until 30 "the anchor's $ANCHOR_DST on $FWD in every table" routed "$ANCHOR_DST" "$FWD"
 echo "$NODES nodes, $WRITER writes routes; subnet $SUBNET: ${PAIR[*]}, $DST on $FWD;" \

@@ -99,7 +99,9 @@ _aws_state() {
 # checked; sets ADMIN_KEY, ADMIN_SECRET, KEY, SECRET (strata-plugin's) and
 # VPC
 aws_moto_start() {
-	aws_in env INITIAL_NO_AUTH_ACTION_COUNT=6 "$MOTO" -H "$AWS" -p 5000 \
+	# started directly, not through aws_in: $! must be moto itself (a
+	# function in the background is a subshell, and moto would outlive it)
+	ip netns exec "$NSP-aws" env INITIAL_NO_AUTH_ACTION_COUNT=6 "$MOTO" -H "$AWS" -p 5000 \
 		>"$T/moto.log" 2>&1 &
 	track $!
 	wait_until 30 "moto_server" aws_in "$PY" -c "
@@ -136,7 +138,7 @@ PY
 # 5001, $T/proxy.log), with the admin key
 aws_proxy_start() {
 	local port=${1:-5001} log=${2:-$T/proxy.log}
-	aws_in "$PY" "$SRCDIR/tests/fixtures/ec2_proxy.py" --listen "$AWS:$port" \
+	ip netns exec "$NSP-aws" "$PY" "$SRCDIR/tests/fixtures/ec2_proxy.py" --listen "$AWS:$port" \
 		--upstream "http://$AWS:5000" --admin-key "$ADMIN_KEY" \
 		--admin-secret "$ADMIN_SECRET" --region us-east-1 >"$log" 2>&1 &
 	track $!

@@ -141,7 +141,7 @@ aws_nodes "$NODES"
 # n3 learns its identity from a fake IMDSv2 in the aws namespace
 read -r _ I3 E3 S3 Z3 < <(sed -n 3p "$T/nodes")
 IMDS_NET="network/interfaces/macs/0e:49:61:0f:c3:11"
-aws_in /usr/bin/python3 "$SRCDIR/tests/fixtures/fake_imds.py" --bind "$AWS" \
+ip netns exec "$NSP-aws" /usr/bin/python3 "$SRCDIR/tests/fixtures/fake_imds.py" --bind "$AWS" \
 	--port 5002 --no-role --set "instance-id=$I3" \
 	--set "placement/availability-zone=$Z3" --set "placement/region=us-east-1" \
 	--set "$IMDS_NET/interface-id=$E3" --set "$IMDS_NET/subnet-id=$S3" \
