@@ -107,7 +107,7 @@ for n in $DEMO_HOSTS; do anchor+=(--host "$n=${DEMO_ADDR[$n]}"); done
 ip netns exec "$NSP-rt" /usr/bin/python3 "$here/failover.py" anchor "${anchor[@]}" \
 	>"$T/anchor.log" 2>&1 &
 anchor_pid=$!
-anchor_ready() { [ -f "$T/anchor.state" ] && ip -n "$NSP-rt" route show proto 221 | grep -q .; }
+anchor_ready() { [ -f "$T/anchor.state" ] && ip -n "$NSP-rt" route show proto 221 | has .; }
 wait_until 10 "the anchor's routes" anchor_ready
 /usr/bin/python3 "$here/failover.py" measure --phase anchor "${args[@]}" \
 	--state "$T/anchor.state" --out "$T/anchor.json"

@@ -117,7 +117,8 @@ for n in $hosts rt; do
 	pids+=($!)
 	for _ in $(seq 100); do ctl "$n" version >/dev/null 2>&1 && break; sleep 0.1; done
 done
-synced() { ctl "$1" --json status 2>/dev/null | grep -q '"routes_synced": *true'; }
+has() { grep "$@" >/dev/null; } # reads it all: no SIGPIPE under pipefail
+synced() { ctl "$1" --json status 2>/dev/null | has '"routes_synced": *true'; }
 for n in $hosts rt; do
 	for _ in $(seq 100); do synced "$n" && break; sleep 0.1; done
 done

@@ -164,7 +164,7 @@ wait_until 60 "every table to hold exactly the intent's routes" tables_exact
 ok "every managed table holds exactly the intent's routes, each to its forwarder's interface"
 [ "$(status_of n3 interface)" = "$E3" ] ||
 	fail "n3 did not learn its interface from IMDS: $(status_of n3 interface)"
-ctl n3 --json facts | grep -q "\"$S3\"" || fail "n3 has no subnet fact $S3"
+ctl n3 --json facts | has "\"$S3\"" || fail "n3 has no subnet fact $S3"
 ok "n3 learned instance, subnet and interface from IMDSv2 and published them as facts"
 [ "$(status_of n2 credentials)" = "shared credentials file" ] ||
 	fail "n2's credentials: $(status_of n2 credentials)"
@@ -273,7 +273,7 @@ ok "RouteAlreadyExists on create: replaced instead"
 pctl POST config '{"route_limit": 1}' >/dev/null
 moto delete-route --table "$TABLE" --dst "$DST" >/dev/null
 limit_said() {
-	status_of "$WRITER" error | grep -q "RouteLimitExceeded.*route_budget"
+	status_of "$WRITER" error | has "RouteLimitExceeded.*route_budget"
 }
 wait_until 20 "RouteLimitExceeded reported" limit_said
 pctl POST clear >/dev/null
@@ -283,7 +283,7 @@ ok "RouteLimitExceeded: refused with an error naming the table and route_budget;
 fault error CreateRoute 5 '"status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."'
 moto delete-route --table "$TABLE" --dst "$DST" >/dev/null
 denied_said() {
-	status_of "$WRITER" error | grep -q "UnauthorizedOperation.*ec2:CreateRoute"
+	status_of "$WRITER" error | has "UnauthorizedOperation.*ec2:CreateRoute"
 }
 wait_until 20 "a denied action reported" denied_said
 pctl POST clear >/dev/null

@@ -70,7 +70,7 @@ plugins = (
 CONF
 }
 
-up() { B show protocols spk4 | grep -q Established; }
+up() { B show protocols spk4 | has Established; }
 learned() { B show route protocol spk4 | grep -c '^[0-9]' || true; }
 has_routes() { [ "$(learned)" -ge 1 ]; }
 no_routes() { [ "$(learned)" -eq 0 ]; }
@@ -84,23 +84,23 @@ planned=$("$STRATACTL" -s "$T/ctl.sock" --json routes scope=bgp 2>/dev/null |
 all=$(B show route protocol spk4 all)
 echo "$all" >"$T/routes1.txt"
 for p in $planned; do
-	echo "$all" | grep -q "^$p " || fail "planned $p not learned"
+	echo "$all" | has "^$p " || fail "planned $p not learned"
 done
-echo "$all" | grep -q 'BGP.next_hop: 10.99.0.2' || fail "next hop"
-echo "$all" | grep -q 'BGP.as_path: 65001$' || fail "AS_PATH"
-echo "$all" | grep -q 'BGP.community: (65001,100)' || fail "community"
+echo "$all" | has 'BGP.next_hop: 10.99.0.2' || fail "next hop"
+echo "$all" | has 'BGP.as_path: 65001$' || fail "AS_PATH"
+echo "$all" | has 'BGP.community: (65001,100)' || fail "community"
 [ -n "$planned" ] || fail "stratad plans no BGP routes"
 ok "every planned prefix ($(echo $planned)) learned with next hop, AS_PATH, community"
 
 st=$("$STRATACTL" -s "$T/ctl.sock" plugins)
-echo "$st" | grep -q 'peer 10.99.0.1 state.*Established' || fail "status: $st"
-echo "$st" | grep -q 'peer 10.99.0.1 prefixes.*1' || fail "status prefixes: $st"
+echo "$st" | has 'peer 10.99.0.1 state.*Established' || fail "status: $st"
+echo "$st" | has 'peer 10.99.0.1 prefixes.*1' || fail "status prefixes: $st"
 ok "stratactl plugins shows the session"
 
 # a config change: new community, sent as UPDATEs
 strata_conf "" "65001:200"
 kill -HUP "$STRATAD_PID"
-newcomm() { B show route protocol spk4 all | grep -q '(65001,200)'; }
+newcomm() { B show route protocol spk4 all | has '(65001,200)'; }
 wait_until 15 "UPDATE with the new community" newcomm
 ok "config change re-announced"
 

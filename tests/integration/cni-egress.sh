@@ -65,7 +65,7 @@ ok "the pod reaches the internet through the node's masquerade"
 
 ip netns exec "$pod" ping -c 2 -W 2 10.80.0.254 >/dev/null ||
 	fail "the pod does not reach 10.80.0.254 (no_nat)"
-ip netns exec "$rt" nft list table ip egress-test | grep -q 'counter packets 2 ' ||
+ip netns exec "$rt" nft list table ip egress-test | has 'counter packets 2 ' ||
 	fail "no_nat destination did not see the pod's own address: $(ip netns exec "$rt" nft list table ip egress-test)"
 ok "a no_nat destination sees the pod's own address"
 

@@ -43,7 +43,7 @@ routes "$host" >"$T/routes.before"
 
 start_stratad "$host" "$T/node.conf" "$T/stratad.log"
 ready() {
-	"$STRATACTL" -s "$T/ctl.sock" --json status | grep -q '"routes_synced": *true'
+	"$STRATACTL" -s "$T/ctl.sock" --json status | has '"routes_synced": *true'
 }
 wait_until 20 "stratad's routes synced" ready
 stray_gone() { ! ip -n "$host" link show st0123456789abc >/dev/null 2>&1; }
@@ -55,7 +55,7 @@ ok "the gone pod's address is reclaimed: the IPAM holds 2"
 
 sleep 2.5 # two resyncs, now allowed to delete
 for p in p1 p2; do
-	ip -n "$host" route show proto 220 | grep -q "^${ip[$p]} dev st" ||
+	ip -n "$host" route show proto 220 | has "^${ip[$p]} dev st" ||
 		fail "$p's host route is gone after the restart: $(routes "$host")"
 	ip netns exec "$host" ping -c 1 -W 2 "${ip[$p]}" >/dev/null ||
 		fail "$p (${ip[$p]}) does not answer after the restart"

@@ -68,18 +68,18 @@ ok "a failing create() stops stratad: $(grep 'create failed' "$T/failing.log")"
 
 start_stratad "$ns" "$T/stratad.conf" "$T/stratad.log"
 wait_until 10 "owner routes in the kernel" sh -c "ip -n $ns route show proto 220 | grep -q '10.9.1.0/24 via 10.0.0.3'"
-ip -n "$ns" route show proto 220 | grep -q '10.9.0.0/24 via 10.0.0.2' || fail "route 10.9.0.0/24 missing"
+ip -n "$ns" route show proto 220 | has '10.9.0.0/24 via 10.0.0.2' || fail "route 10.9.0.0/24 missing"
 ok "owner routes installed with strata's rtproto"
 
 st=$("$STRATACTL" -s "$sock" --json status)
 grep -q '"routes_synced": *true' <<<"$st" || fail "status: $st"
 grep -q '"node": *"host-a"' <<<"$st" || fail "status: $st"
-"$STRATACTL" -s "$sock" plugins | grep -q owner-fixture || fail "plugins lists no owner-fixture"
-"$STRATACTL" -s "$sock" facts | grep -q zone-a || fail "facts lack the zone"
+"$STRATACTL" -s "$sock" plugins | has owner-fixture || fail "plugins lists no owner-fixture"
+"$STRATACTL" -s "$sock" facts | has zone-a || fail "facts lack the zone"
 r=$("$STRATACTL" -s "$sock" --json routes)
 grep -q '10.9.0.0/24' <<<"$r" || fail "routes: $r"
 grep -q '"installed"' <<<"$r" || fail "routes: $r"
-"$STRATACTL" -s "$sock" metrics | grep -q static_routes_added || fail "no static metrics"
+"$STRATACTL" -s "$sock" metrics | has static_routes_added || fail "no static metrics"
 c=$("$STRATACTL" -s "$sock" --json store check)
 grep -q '"ok": *true' <<<"$c" || fail "store check: $c"
 grep -q '"store_ready": *true' <<<"$st" || fail "status: store not ready: $st"
@@ -149,7 +149,7 @@ ok "SIGHUP reload: one instance reconfigured in place, one restarted, new routes
 echo 'plugins = ( { instance = "x"; } );' >"$T/stratad.conf"
 if "$STRATACTL" -s "$sock" reload 2>"$T/err"; then fail "reload accepted a broken config"; fi
 grep -q '"file" is required' "$T/err" || fail "reload said: $(cat "$T/err")"
-"$STRATACTL" -s "$sock" plugins | grep -q owner-fixture || fail "instances changed by a failed reload"
+"$STRATACTL" -s "$sock" plugins | has owner-fixture || fail "instances changed by a failed reload"
 ok "a failed reload keeps the running config: $(cat "$T/err")"
 
 # SIGTERM: stratad stops, routes stay
@@ -158,7 +158,7 @@ stop_stratad "$STRATAD_PID" TERM || fail "stratad exited non-zero on SIGTERM"
 after=$(routes "$ns")
 [ "$before" = "$after" ] || fail "routes changed on SIGTERM: before [$before] after [$after]"
 [ -n "$after" ] || fail "no routes left"
-ip -n "$ns" route show proto static | grep -q 10.7.0.0/24 || fail "another protocol's route was touched"
+ip -n "$ns" route show proto static | has 10.7.0.0/24 || fail "another protocol's route was touched"
 ok "SIGTERM leaves every route in place; other protocols untouched"
 grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/stratad.log" && fail "sanitizer report in the log"
 echo "daemon: all checks passed"

@@ -50,7 +50,7 @@ EP=http://10.81.0.1:$PORT
 
 # start_member DATADIR
 start_member() {
-	! ip netns exec "$S1" ss -Htln "src 10.81.0.1:$PORT" | grep -q . ||
+	! ip netns exec "$S1" ss -Htln "src 10.81.0.1:$PORT" | has . ||
 		fail "port $PORT busy"
 	ip netns exec "$S1" "$ETCD" --name s1 --data-dir "$1" \
 		--listen-client-urls "$EP" --advertise-client-urls "$EP" \
@@ -112,7 +112,7 @@ CONF
 	SOCKS+=("$d=$T/$d.sock")
 done
 ready() {
-	"$STRATACTL" -s "$T/$1.sock" --json plugins | grep -q '"state": *"ready"'
+	"$STRATACTL" -s "$T/$1.sock" --json plugins | has '"state": *"ready"'
 }
 for d in d1 d2; do
 	wait_until 20 "$d's IPAM ready" ready "$d"

@@ -82,7 +82,7 @@ CONF
 	SOCKS+=("$d=$T/$d.sock")
 done
 ready() {
-	"$STRATACTL" -s "$T/$1.sock" --json plugins | grep -q '"state": *"ready"'
+	"$STRATACTL" -s "$T/$1.sock" --json plugins | has '"state": *"ready"'
 }
 for d in d1 d21 d83; do
 	wait_until 20 "$d's IPAM ready" ready "$d"
@@ -141,7 +141,7 @@ print(json.load(sys.stdin)["instances"][0]["status"]["addresses_free"])'
 # room in d83's blocks: the new handle below needs a block write, not a
 # block claim
 if [ "$(free3)" = 0 ]; then
-	one part-pad | grep -q '"ok": true' || fail "d83 could not claim a block"
+	one part-pad | has '"ok": true' || fail "d83 could not claim a block"
 fi
 rereads=$(grep -c "re-reading a block failed" "$T/d83.log" || true)
 ip -n "${DNS[d83]}" link set eth0 down

@@ -118,7 +118,7 @@ sys.exit(0 if ipaddress.ip_network(sys.argv[1]).subnet_of(ipaddress.ip_network(s
 first_addr() {
 	python3 -c 'import ipaddress, sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$1"
 }
-synced() { ctl "$1" --json status | grep -q '"routes_synced": *true'; }
+synced() { ctl "$1" --json status | has '"routes_synced": *true'; }
 has_blocks() { [ -n "$(blocks "$1")" ]; }
 no_blocks() { [ -z "$(blocks "$1")" ]; }
 
@@ -159,7 +159,7 @@ ok "control API allocate/release: idempotent, inside the host's block, clear ref
 
 # intra-subnet: a1 routes a2's block via a2, and nothing of subnet B
 wait_until 10 "a1's route to a2's block" sh -c "ip -n $a1 route show proto 220 | grep -q '^$ba2 via 10.77.1.2'"
-ip -n "$a1" route show proto 220 | grep -q "^$bb1" && fail "a1 holds a route to subnet B's block"
+ip -n "$a1" route show proto 220 | has "^$bb1" && fail "a1 holds a route to subnet B's block"
 wait_until 10 "a2's route to a1's block" sh -c "ip -n $a2 route show proto 220 | grep -q '^$ba1 via 10.77.1.1'"
 ok "hosts route their subnet peers' blocks"
 
@@ -219,7 +219,7 @@ ip netns exec "$a1" ping -c1 -W2 "$pod_b1" >/dev/null || fail "a1 cannot reach b
 ok "one cloud route per subnet within a budget of 2; pods still reached"
 
 # the plan of this very topology says the same
-ctl a1 --json status | grep -q '"cloud_routes": *2' || fail "a1's planner does not state 2 cloud routes"
+ctl a1 --json status | has '"cloud_routes": *2' || fail "a1's planner does not state 2 cloud routes"
 
 # a restart under live routes (SIGKILL) removes none
 before=$(routes "$a1")
@@ -238,7 +238,7 @@ ok "restart kept the routes and the block"
 # a stopped host keeps its blocks (routes to it stay) until removed
 stop_stratad "${PID[a2]}" TERM || fail "a2's stratad exited with $? on SIGTERM"
 sleep 1
-ip -n "$a1" route show proto 220 | grep -q "^$ba2 via 10.77.1.2" || fail "a1 dropped the route to a stopped host's block"
+ip -n "$a1" route show proto 220 | has "^$ba2 via 10.77.1.2" || fail "a1 dropped the route to a stopped host's block"
 # its registration lives until its lease runs out (30 s): "not heard
 # from" is not "gone", so removal is refused until then
 removed=false

@@ -15,6 +15,10 @@ T=$(mktemp -d /tmp/strata-it.XXXXXX)
 NSP="st$$"
 _pids=()
 
+# grep -q leaves the pipe at its first match, and under pipefail the writer's
+# SIGPIPE would fail the test; has reads everything.
+has() { grep "$@" >/dev/null; }
+
 cleanup() {
 	local rc=$? pid ns
 	for pid in "${_pids[@]}"; do
@@ -207,7 +211,7 @@ etcd_cluster3() {
 	ic="m1=http://$net.1:$PEER,m2=http://$net.2:$PEER,m3=http://$net.3:$PEER"
 	for i in 1 2 3; do
 		ns=$(join "m$i" "$net.$i")
-		! ip netns exec "$ns" ss -Htln "src $net.$i:$PORT" | grep -q . ||
+		! ip netns exec "$ns" ss -Htln "src $net.$i:$PORT" | has . ||
 			fail "port $PORT busy in $ns"
 		ip netns exec "$ns" "$ETCD" --name "m$i" --data-dir "$T/data/m$i" \
 			--listen-client-urls "http://$net.$i:$PORT" \
@@ -350,7 +354,7 @@ demo_start() {
 }
 
 _demo_synced() {
-	demo_ctl "$1" --json status | grep -q '"routes_synced": *true'
+	demo_ctl "$1" --json status | has '"routes_synced": *true'
 }
 
 # demo_pod HOST POD: a pod namespace $NSP-POD added on HOST through

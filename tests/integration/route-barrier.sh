@@ -48,16 +48,16 @@ for how in TERM KILL; do
 	start=$SECONDS
 	while [ $((SECONDS - start)) -lt 2 ]; do
 		have_all || fail "a live route was removed before the owner synced (SIG$how)"
-		ip -n "$ns" route show proto 220 | grep -q 10.66.0.0/24 ||
+		ip -n "$ns" route show proto 220 | has 10.66.0.0/24 ||
 			fail "the stale route was removed before the owner synced (SIG$how)"
-		"$STRATACTL" -s "$sock" --json status | grep -q '"routes_synced": *false' ||
+		"$STRATACTL" -s "$sock" --json status | has '"routes_synced": *false' ||
 			fail "status claims synced before the owner did"
 		sleep 0.2
 	done
 	ok "after SIG$how: nothing removed while the owner had not synced"
 	wait_until 10 "the stale route removed after sync" sh -c "! ip -n $ns route show proto 220 | grep -q 10.66.0.0/24"
 	have_all || fail "a live route was removed after sync"
-	"$STRATACTL" -s "$sock" --json status | grep -q '"routes_synced": *true' || fail "status not synced"
+	"$STRATACTL" -s "$sock" --json status | has '"routes_synced": *true' || fail "status not synced"
 	ok "after SIG$how: the owner synced; only the unwanted route went"
 done
 echo "route-barrier: all checks passed"

@@ -23,7 +23,7 @@ PEER=2380
 
 # port_free NS ADDR PORT
 port_free() {
-	! ip netns exec "$1" ss -Htln "src $2:$3" | grep -q .
+	! ip netns exec "$1" ss -Htln "src $2:$3" | has .
 }
 
 # start_member NAME NS ADDR CLUSTER TOKEN [ETCD FLAGS...]
@@ -103,7 +103,7 @@ plugins = ();
 CONF
 start_stratad "$CLIENT" "$T/stratad.conf" "$T/stratad.log"
 registered() {
-	"$STRATACTL" -s "$T/stratad.sock" status | grep -q '^registered: true'
+	"$STRATACTL" -s "$T/stratad.sock" status | has '^registered: true'
 }
 wait_until 10 "stratad registered in etcd" registered
 reg=$(gw 10.77.0.11 /v3/kv/range '{"key":"aXQvc3RyYXRhL2hvc3RzL2hvc3QtYQ=="}')
