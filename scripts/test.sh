@@ -1,8 +1,8 @@
 #!/bin/bash
 # Build strata and run every test, as root on Debian 12:
-#   unit tests (make check), the same under valgrind, make distcheck, the
-#   unit tests again and the integration tests once in the ASan+UBSan
-#   build, fuzz targets time-boxed.
+#   unit tests (make check), the same under valgrind, the unit tests again
+#   and the integration tests once in the ASan+UBSan build (make distcheck
+#   and the fuzzing build beside the latter), fuzz targets time-boxed.
 # Each phase has a time budget; a phase over budget fails the run, so the
 # whole stays under 30 minutes on 2 cores as the project grows.
 # Benchmarks are not run here (see bench/).
@@ -102,21 +102,6 @@ fi
 count_trs "$builds/default"
 phase_end
 
-phase_start distcheck 420
-# the tarball builds, installs and uninstalls, and carries what the tests
-# read from the source tree: the unit tests that read it run from the
-# tarball (every unit test ran above, and runs again under ASan below)
-dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
-	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
-if ! STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
-	TESTS="$(echo $dist_tests)" \
-	>"$builds/default.distcheck.log" 2>&1; then
-	tail -n 60 "$builds/default.distcheck.log"
-	echo "test.sh: make distcheck failed" >&2
-	exit 1
-fi
-phase_end
-
 phase_start sanitizers 480
 configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
 # the unit tests once more, under ASan+UBSan (randomized ones smaller)
@@ -129,6 +114,33 @@ if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 fi
 count_trs "$builds/asan"
 phase_end
+
+# The integration tests mostly wait on timers and peers, so the two
+# CPU-heavy builds that need nothing from them run beside them at the
+# lowest priority: make distcheck (the tarball builds, installs and
+# uninstalls, and carries what the tests read from the source tree; the
+# unit tests that read it run from the tarball, every unit test having run
+# above), then the fuzzing build.
+dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
+	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
+background_builds() {
+	renice -n 19 "$BASHPID" >/dev/null
+	STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
+		TESTS="$(echo $dist_tests)" >"$builds/default.distcheck.log" 2>&1 ||
+		return 1
+	mkdir -p "$builds/fuzz"
+	(cd "$builds/fuzz" && "$top/configure" -q CC=clang --enable-fuzzing \
+		--enable-asan --enable-ubsan && make -s -j"$jobs") \
+		>"$builds/fuzz.build.log" 2>&1 || return 2
+}
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+background_builds &
+bg_pid=$!
+trap '[ -z "$bg_pid" ] || kill_tree "$bg_pid"' EXIT
 
 phase_start integration 780
 if [ "$(id -u)" != 0 ]; then
@@ -151,8 +163,22 @@ else
 fi
 phase_end
 
+phase_start "distcheck and fuzzing build, beside the integration tests" 420
+bg_rc=0
+wait "$bg_pid" || bg_rc=$?
+bg_pid=
+if [ "$bg_rc" = 1 ]; then
+	tail -n 60 "$builds/default.distcheck.log"
+	echo "test.sh: make distcheck failed" >&2
+	exit 1
+elif [ "$bg_rc" != 0 ]; then
+	tail -n 80 "$builds/fuzz.build.log"
+	echo "test.sh: the fuzzing build failed" >&2
+	exit 1
+fi
+phase_end
+
 phase_start fuzz 300
-configure_build "$builds/fuzz" CC=clang --enable-fuzzing --enable-asan --enable-ubsan
 for t in "$builds"/fuzz/tests/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
