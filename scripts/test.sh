@@ -140,7 +140,7 @@ kill_tree() {
 }
 background_builds &
 bg_pid=$!
-trap '[ -z "$bg_pid" ] || kill_tree "$bg_pid"' EXIT
+trap '[ -z "${bg_pid:-}" ] || kill_tree "$bg_pid"' EXIT
 
 phase_start integration 780
 if [ "$(id -u)" != 0 ]; then
