@@ -208,6 +208,12 @@ wait_until 15 "session back" up
 more_eors() { [ "$(eors 4)" -gt "$before4" ] && [ "$(eors 6)" -gt "$before6" ]; }
 wait_until 15 "End-of-RIB for both families" more_eors
 check_routes 10.99.0.2 fd99::2 "(65001,200)"
+for f in 4 6; do
+	n=$(planned "$f" | wc -l)
+	last=$(grep "End-of-RIB for IPv$f" "$T/stratad.log" | tail -n1)
+	has "End-of-RIB for IPv$f, $n prefixes\$" <<<"$last" ||
+		fail "restarted stratad's End-of-RIB: '$last', $n planned"
+done
 ok "restart re-announced, End-of-RIB sent"
 stop_stratad "$STRATAD_PID" KILL || true
 wait_until 20 "stale routes flushed after the restart time" no_routes
