@@ -127,7 +127,15 @@ check_routes() {
 routes_match() { [ "$( (planned 4; planned 6) | sort)" = "$(in_bird)" ]; }
 
 # since: when BIRD's session last changed state (ms); a reset changes it
-since() { B show protocols spk4 | awk '$1 == "spk4" { print $5, $6 }'; }
+since() {
+	local s
+	for _ in 1 2 3; do
+		s=$(B show protocols spk4 | awk '$1 == "spk4" { print $5, $6 }')
+		[ -n "$s" ] && break
+		sleep 0.1
+	done
+	echo "$s"
+}
 # resets: session resets stratad logged
 resets() { grep -c -- '-> Idle' "$T/stratad.log" || true; }
 
