@@ -61,6 +61,7 @@ B() { "$BIRDC" -s "$T/bird.ctl" "$@"; }
 # on failure, what each side saw
 last_words() {
 	local rc=$?
+	set +e
 	if [ "$rc" != 0 ]; then
 		echo "--- stratad.log (bgp)" >&2
 		grep 'bgp\[' "$T/stratad.log" | tail -n 30 >&2

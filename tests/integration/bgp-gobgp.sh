@@ -69,6 +69,7 @@ track "$GOBGPD_PID"
 # on failure, the last words of both speakers
 last_words() {
 	local rc=$?
+	set +e
 	if [ "$rc" != 0 ]; then
 		echo "--- stratad.log" >&2
 		tail -n 40 "$T/stratad.log" >&2 2>/dev/null
