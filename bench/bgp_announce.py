@@ -3,7 +3,7 @@
   bgp_announce.py mrt N PAD FILE     an MRT TABLE_DUMP_V2 file of N IPv4
                                      /24s from 10.0.0.0 upward (the set
                                      route-gen states), then PAD records
-                                     repeating the last ones (idempotent
+                                     stating them again (idempotent
                                      padding: gobgp mrt inject drops the
                                      tail of its stream)
   bgp_announce.py run ...            one run's figures from BIRD's own
@@ -45,7 +45,7 @@ def cmd_mrt(a):
         f.write(mrt_record(PEER_INDEX_TABLE,
                            struct.pack("!IH", 0x0a630002, 0) +
                            struct.pack("!H", 1) + peer))
-        order = list(range(a.n)) + list(range(max(0, a.n - a.pad), a.n))
+        order = list(range(a.n)) + [k % a.n for k in range(a.pad)]
         for seq, i in enumerate(order):
             body = struct.pack("!IB", seq, 24) + prefix(i)
             body += struct.pack("!H", 1) + entry
