@@ -84,7 +84,7 @@ protocol bgp spk4 {
   local 10.99.0.1 as 65000;
   neighbor 10.99.0.2 as 65001;
   passive on;
-  hold time 9;
+  hold time 90;
   ipv4 { import all; export none; };
 }
 CONF
@@ -148,7 +148,7 @@ plugins = (
     config = { count = $n; first = "10.0.0.0/24"; via = "10.99.0.2"; }; },
   { instance = "bgp"; file = "advertiser-bgp.so";
     config = { local_as = 65001; peers = [ "10.99.0.1 65000" ];
-      hold_time = "9s"; }; }
+      hold_time = "90s"; }; }
 );
 CONF
 	rm -f "$T/store.db"*
