@@ -156,7 +156,7 @@ def cmd_report(a):
         sp, gp = growth("strata", n, "pss"), growth("gobgpd", n, "pss")
         spriv = growth("strata", n, "private")
         print("%8d | %s %s %6s | %s %s | %s %s %s | %7.1f %7s" % (
-            n, ms(se), ms(ge), "%.2f" % ratio if ratio else "-",
+            n, ms(se), ms(ge), "%.2f" % ratio if ratio is not None else "-",
             ms(med(s, "start_to_est")), ms(med(s, "start_to_all")),
             b(sp), b(spriv), b(gp),
             mem("strata", n, "rss") / 2**20 if s else 0,
