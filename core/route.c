@@ -41,10 +41,25 @@
 /* The route layout of ABI 0.1; later minors only append to it. */
 #define ROUTE_SIZE_0_1 ((uint32_t)sizeof(struct strata_route))
 
+/*
+ * A contribution's nexthops, as stated (normalized), shared by every
+ * contribution stating the same list: a big table's routes mostly have
+ * one, so a route costs a pointer here instead of a struct strata_route.
+ */
+struct nhset {
+	struct nhset *next;
+	uint32_t hash;
+	uint32_t refs;
+	uint32_t n;
+	struct strata_nexthop nh[];
+};
+
 struct contrib {
 	struct route_owner *owner;
+	struct nhset *nhs;
+	uint32_t table;
+	uint32_t metric;
 	bool stale; /* from before a restate, not yet stated again */
-	struct strata_route r;
 };
 
 struct rnode {
@@ -83,6 +98,9 @@ struct route_model {
 	struct rnode **bucket;
 	size_t n_buckets;
 	size_t n_nodes;
+	struct nhset **nh_bucket;
+	size_t n_nh_buckets;
+	size_t n_nhsets;
 	size_t count[ROUTE_N_SCOPES];
 	struct route_owner *owners;
 	size_t n_unsynced;
@@ -417,6 +435,91 @@ static bool route_norm(const struct strata_route *r, struct strata_route *out)
 	return true;
 }
 
+/* -- shared nexthop lists ---------------------------------------------- */
+
+static uint32_t nh_hash(const struct strata_nexthop *nh, uint32_t n)
+{
+	const uint8_t *p = (const uint8_t *)nh;
+	size_t i, len = n * sizeof(*nh);
+	uint32_t h = 2166136261u;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static int nh_table_grow(struct route_model *m)
+{
+	size_t nb = m->n_nh_buckets ? m->n_nh_buckets * 2 : 16, i;
+	struct nhset **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < m->n_nh_buckets; i++) {
+		struct nhset *s = m->nh_bucket[i], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			s->next = b[s->hash & (nb - 1)];
+			b[s->hash & (nb - 1)] = s;
+		}
+	}
+	free(m->nh_bucket);
+	m->nh_bucket = b;
+	m->n_nh_buckets = nb;
+	return 0;
+}
+
+/* The shared list equal to nh[0..n) (normalized), with a reference taken;
+ * NULL without memory. */
+static struct nhset *nhset_get(struct route_model *m,
+			       const struct strata_nexthop *nh, uint32_t n)
+{
+	uint32_t h = nh_hash(nh, n);
+	struct nhset *s;
+
+	if (m->n_nhsets >= m->n_nh_buckets && nh_table_grow(m) < 0 &&
+	    !m->n_nh_buckets)
+		return NULL;
+	for (s = m->nh_bucket[h & (m->n_nh_buckets - 1)]; s; s = s->next) {
+		if (s->hash == h && s->n == n &&
+		    !memcmp(s->nh, nh, n * sizeof(*nh))) {
+			s->refs++;
+			return s;
+		}
+	}
+	s = malloc(sizeof(*s) + n * sizeof(*nh));
+	if (!s)
+		return NULL;
+	s->hash = h;
+	s->refs = 1;
+	s->n = n;
+	memcpy(s->nh, nh, n * sizeof(*nh));
+	s->next = m->nh_bucket[h & (m->n_nh_buckets - 1)];
+	m->nh_bucket[h & (m->n_nh_buckets - 1)] = s;
+	m->n_nhsets++;
+	return s;
+}
+
+static void nhset_put(struct route_model *m, struct nhset *s)
+{
+	struct nhset **pp;
+
+	if (--s->refs)
+		return;
+	for (pp = &m->nh_bucket[s->hash & (m->n_nh_buckets - 1)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	m->n_nhsets--;
+	free(s);
+}
+
 /* -- the table --------------------------------------------------------- */
 
 static uint32_t key_hash(uint32_t scope, const struct strata_prefix *dst)
@@ -499,10 +602,12 @@ static struct contrib *node_find_owner(struct rnode *n,
 	return NULL;
 }
 
-static void contrib_remove(struct rnode *n, struct contrib *c)
+static void contrib_remove(struct route_model *m, struct rnode *n,
+			   struct contrib *c)
 {
 	size_t i = (size_t)(c - n->c);
 
+	nhset_put(m, c->nhs);
 	memmove(c, c + 1, (n->n - i - 1) * sizeof(*c));
 	n->n--;
 }
@@ -606,15 +711,20 @@ static void node_merge(const struct rnode *n, struct strata_route *out)
 	uint32_t i, j, k = 0;
 	char buf[64];
 
-	*out = n->c[0].r;
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->scope = n->scope;
+	out->dst = n->dst;
+	out->table = n->c[0].table;
+	out->metric = n->c[0].metric;
 	for (i = 0; i < n->n; i++) {
-		for (j = 0; j < n->c[i].r.n_nexthops; j++) {
+		for (j = 0; j < n->c[i].nhs->n; j++) {
 			if (k == sizeof(all) / sizeof(all[0])) {
 				k = nh_sort_dedup(all, k);
 				if (k == sizeof(all) / sizeof(all[0]))
 					continue;
 			}
-			all[k++] = n->c[i].r.nh[j];
+			all[k++] = n->c[i].nhs->nh[j];
 		}
 	}
 	k = nh_sort_dedup(all, k);
@@ -625,7 +735,6 @@ static void node_merge(const struct rnode *n, struct strata_route *out)
 			 buf, k, STRATA_MAX_NEXTHOPS);
 		k = STRATA_MAX_NEXTHOPS;
 	}
-	memset(out->nh, 0, sizeof(out->nh));
 	memcpy(out->nh, all, k * sizeof(all[0]));
 	out->n_nexthops = k;
 }
@@ -773,6 +882,15 @@ void route_model_free(struct route_model *m)
 		}
 	}
 	free(m->bucket);
+	for (i = 0; i < m->n_nh_buckets; i++) {
+		struct nhset *s = m->nh_bucket[i], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			free(s);
+		}
+	}
+	free(m->nh_bucket);
 	free(m);
 }
 
@@ -816,7 +934,7 @@ static void owner_drop(struct route_owner *o, bool stale_only)
 			struct contrib *c = node_find_owner(n, o);
 
 			if (c && (!stale_only || c->stale)) {
-				contrib_remove(n, c);
+				contrib_remove(m, n, c);
 				scopes |= n->scope;
 				if (!n->n) {
 					node_unlink(m, pp);
@@ -884,11 +1002,19 @@ bool route_owner_is_synced(const struct route_owner *o)
 	return o->synced;
 }
 
+static bool contrib_same(const struct contrib *c, const struct strata_route *r)
+{
+	return c->table == r->table && c->metric == r->metric &&
+	       c->nhs->n == r->n_nexthops &&
+	       !memcmp(c->nhs->nh, r->nh, r->n_nexthops * sizeof(r->nh[0]));
+}
+
 int route_set(struct route_owner *o, const struct strata_route *r)
 {
 	struct route_model *m = o->m;
 	struct strata_route nr;
 	struct rnode **pp, *n;
+	struct nhset *nhs;
 	struct contrib *c;
 	uint32_t h, i;
 
@@ -897,22 +1023,31 @@ int route_set(struct route_owner *o, const struct strata_route *r)
 	h = key_hash(nr.scope, &nr.dst);
 	pp = node_slot(m, nr.scope, &nr.dst, h);
 	n = *pp;
-	if (n) {
-		c = node_find_owner(n, o);
-		if (c) {
-			c->stale = false;
-			if (!memcmp(&c->r, &nr, sizeof(nr)))
-				return 0;
-			c->r = nr;
-			changed(m, nr.scope);
+	c = n ? node_find_owner(n, o) : NULL;
+	if (c) {
+		c->stale = false;
+		if (contrib_same(c, &nr))
 			return 0;
-		}
-	} else {
+	}
+	nhs = nhset_get(m, nr.nh, nr.n_nexthops);
+	if (!nhs)
+		return -ENOMEM;
+	if (c) {
+		nhset_put(m, c->nhs);
+		c->nhs = nhs;
+		c->table = nr.table;
+		c->metric = nr.metric;
+		changed(m, nr.scope);
+		return 0;
+	}
+	if (!n) {
 		if (m->n_nodes >= m->n_buckets && table_grow(m) == 0)
 			pp = node_slot(m, nr.scope, &nr.dst, h);
 		n = calloc(1, sizeof(*n));
-		if (!n)
+		if (!n) {
+			nhset_put(m, nhs);
 			return -ENOMEM;
+		}
 		n->hash = h;
 		n->scope = nr.scope;
 		n->dst = nr.dst;
@@ -925,6 +1060,7 @@ int route_set(struct route_owner *o, const struct strata_route *r)
 		struct contrib *v = realloc(n->c, cap * sizeof(*v));
 
 		if (!v) {
+			nhset_put(m, nhs);
 			if (!n->n)
 				node_unlink(m, node_slot(m, nr.scope, &nr.dst,
 							 h));
@@ -937,9 +1073,12 @@ int route_set(struct route_owner *o, const struct strata_route *r)
 		if (strcmp(o->name, n->c[i].owner->name) < 0)
 			break;
 	memmove(&n->c[i + 1], &n->c[i], (n->n - i) * sizeof(n->c[0]));
-	n->c[i].owner = o;
-	n->c[i].stale = false;
-	n->c[i].r = nr;
+	n->c[i] = (struct contrib){
+		.owner = o,
+		.nhs = nhs,
+		.table = nr.table,
+		.metric = nr.metric,
+	};
 	n->n++;
 	changed(m, nr.scope);
 	return 0;
@@ -961,7 +1100,7 @@ int route_unset(struct route_owner *o, uint32_t scope,
 	c = node_find_owner(*pp, o);
 	if (!c)
 		return -ENOENT;
-	contrib_remove(*pp, c);
+	contrib_remove(m, *pp, c);
 	if (!(*pp)->n)
 		node_unlink(m, pp);
 	changed(m, scope);
@@ -1102,4 +1241,9 @@ size_t route_count(const struct route_model *m, uint32_t scopes)
 	if (scopes & STRATA_SCOPE_BGP)
 		n += m->count[2];
 	return n;
+}
+
+size_t route_nexthop_lists(const struct route_model *m)
+{
+	return m->n_nhsets;
 }

@@ -40,6 +40,7 @@ struct bgp {
 	struct bgp_large_community large[MAX_COMMS];
 	int64_t reconciles;
 	int last_rc;
+	bool started;
 };
 
 static const struct strata_cfg_key bgp_config[] = {
@@ -275,13 +276,27 @@ static int bgp_create(const struct strata_host *host,
 	return 0;
 }
 
+/*
+ * Sessions connect once started and handed the table (the first
+ * reconcile), so that a session comes up with everything to send rather
+ * than waiting for it while Established.
+ */
+static void start_sessions(struct bgp *b)
+{
+	size_t i;
+
+	if (!b->started || !b->reconciles)
+		return;
+	for (i = 0; i < b->n_peers; i++)
+		bgp_session_start(b->peers[i].s);
+}
+
 static int bgp_start(void *self)
 {
 	struct bgp *b = self;
-	size_t i;
 
-	for (i = 0; i < b->n_peers; i++)
-		bgp_session_start(b->peers[i].s);
+	b->started = true;
+	start_sessions(b);
 	return 0;
 }
 
@@ -291,6 +306,7 @@ static int bgp_stop(void *self)
 	struct bgp *b = self;
 	size_t i;
 
+	b->started = false;
 	for (i = 0; i < b->n_peers; i++)
 		bgp_session_stop(b->peers[i].s, true, NULL);
 	return 0;
@@ -369,6 +385,7 @@ out:
 	free(v6);
 	b->reconciles++;
 	b->last_rc = rc;
+	start_sessions(b);
 	return rc;
 }
 

@@ -592,6 +592,12 @@ static bool plugin_done(struct fx *f)
 	return f->p.announced >= 2 && f->p.eors >= 1;
 }
 
+/* before the barrier: no End-of-RIB */
+static bool plugin_done_noeor(struct fx *f)
+{
+	return f->p.announced >= 2;
+}
+
 /* The plugin: config, reconcile of BGP-scope routes only, status. */
 START_TEST(test_plugin)
 {
@@ -656,6 +662,56 @@ START_TEST(test_plugin)
 }
 END_TEST
 
+static bool peer_connected(struct fx *f)
+{
+	return f->p.fd >= 0;
+}
+
+/* Started before the first reconcile, the plugin connects only once it
+ * has the table, so the session comes up with all of it to send. */
+START_TEST(test_plugin_waits_for_table)
+{
+	struct fx f;
+	const struct strata_plugin *pl = &STRATA_PLUGIN_ENTRY;
+	const struct strata_advertiser_ops *adv = pl->kind_ops;
+	char port[48];
+	const char *peers[1] = { "127.0.0.1 65000" }, *ports[1] = { port };
+	struct strata_route r[2];
+	const struct strata_route *rp[2] = { &r[0], &r[1] };
+	void *self;
+
+	memset(&f, 0, sizeof(f));
+	f.mh = mock_host_new();
+	f.h = mock_host_table(f.mh);
+	peer_listen(&f.p);
+	snprintf(port, sizeof(port), "127.0.0.1 %u", f.p.port);
+	ck_assert_int_eq(mock_host_set_schema(f.mh, pl->config), 0);
+	mock_host_set_cfg_int(f.mh, "local_as", 65001);
+	mock_host_set_cfg_strings(f.mh, "peers", peers, 1);
+	mock_host_set_cfg_strings(f.mh, "ports", ports, 1);
+	mock_host_set_fact(f.mh, "address", "192.0.2.2");
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self), 0);
+	ck_assert_int_eq(pl->ops->start(self), 0);
+	ck_assert(!run_until(&f, peer_connected, 300 * MS));
+	ck_assert_uint_eq(f.p.opens, 0);
+
+	r[0] = broute(pfx4(10, 244, 2, 24), STRATA_SCOPE_BGP);
+	r[1] = broute(pfx4(10, 244, 1, 24), STRATA_SCOPE_BGP);
+	ck_assert_int_eq(adv->reconcile(self, rp, 2, 0), 0);
+	ck_assert(run_until(&f, peer_connected, 2000 * MS));
+	ck_assert(run_until(&f, plugin_done_noeor, 3000 * MS));
+	ck_assert_uint_eq(f.p.announced, 2);
+	ck_assert_uint_eq(f.p.opens, 1);
+
+	ck_assert_int_eq(pl->ops->stop(self), 0);
+	ck_assert(run_until(&f, peer_closed, 2000 * MS));
+	pl->ops->destroy(self);
+	peer_close(&f.p);
+	close(f.p.lfd);
+	mock_host_free(f.mh);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bgp_session");
@@ -671,6 +727,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_lazy_bulk);
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_plugin);
+	tcase_add_test(tc, test_plugin_waits_for_table);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -638,6 +638,81 @@ START_TEST(test_adv_remove)
 }
 END_TEST
 
+/* Routes stating the same nexthop list share one copy; a change or an
+ * unset of one route leaves the others' as they were. */
+START_TEST(test_shared_nexthops)
+{
+	struct fixture f;
+	struct route_owner *o, *p;
+	struct strata_route r, q;
+	struct each e;
+	char buf[256];
+	int i;
+
+	setup(&f, 0);
+	o = route_owner_add(f.m, "o");
+	p = route_owner_add(f.m, "p");
+	r = mkroute(STRATA_SCOPE_BGP, "10.0.0.0/24", "192.168.0.1", NULL);
+	for (i = 0; i < 3; i++) {
+		r.dst.addr[2] = (uint8_t)i;
+		ck_assert_int_eq(route_set(o, &r), 0);
+	}
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 1);
+	/* the same list from another owner, and in another scope */
+	ck_assert_int_eq(route_set(p, &r), 0);
+	r.scope = STRATA_SCOPE_KERNEL;
+	ck_assert_int_eq(route_set(o, &r), 0);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 1);
+
+	/* one route's list changes: a second list, the others keep theirs */
+	q = mkroute(STRATA_SCOPE_BGP, "10.0.1.0/24", "192.168.0.1", NULL);
+	add_nh(&q, "192.168.0.2");
+	ck_assert_int_eq(route_set(o, &q), 0);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 2);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(route_desired_each(f.m, STRATA_SCOPE_BGP, each_cb,
+					    &e), 0);
+	ck_assert_int_eq(e.n, 3);
+	route_format(&e.r[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.0.0.0/24 via 192.168.0.1");
+	route_format(&e.r[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.0.1.0/24 via 192.168.0.1, via 192.168.0.2");
+	route_format(&e.r[2], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.0.2.0/24 via 192.168.0.1");
+	ck_assert_str_eq(e.owners[2], "o,p");
+
+	/* back to the shared list: the second one is freed */
+	q.n_nexthops = 1;
+	ck_assert_int_eq(route_set(o, &q), 0);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 1);
+	/* table and metric are the contribution's own, not the list's */
+	q.metric = 9;
+	ck_assert_int_eq(route_set(o, &q), 0);
+	memset(&e, 0, sizeof(e));
+	route_desired_each(f.m, STRATA_SCOPE_BGP, each_cb, &e);
+	route_format(&e.r[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.0.1.0/24 via 192.168.0.1 metric 9");
+	route_format(&e.r[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.0.0.0/24 via 192.168.0.1");
+
+	/* the last reference goes with the last route */
+	route_owner_remove(p);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 1);
+	for (i = 0; i < 3; i++) {
+		r.scope = STRATA_SCOPE_BGP;
+		r.dst.addr[2] = (uint8_t)i;
+		ck_assert_int_eq(route_unset(o, STRATA_SCOPE_BGP, &r.dst), 0);
+	}
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 1);
+	r.dst.addr[2] = 0;
+	ck_assert_int_eq(route_unset(o, STRATA_SCOPE_KERNEL, &r.dst), -ENOENT);
+	r.dst.addr[2] = 2;
+	ck_assert_int_eq(route_unset(o, STRATA_SCOPE_KERNEL, &r.dst), 0);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 0);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(test_100k)
 {
 	struct fixture f;
@@ -705,6 +780,7 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_retry_with_routes);
 	tcase_add_test(tc, test_adv_remove);
+	tcase_add_test(tc, test_shared_nexthops);
 	suite_add_tcase(s, tc);
 	/* correctness at scale; the timeout only allows for valgrind */
 	tcase_set_timeout(big, 300);
