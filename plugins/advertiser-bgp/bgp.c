@@ -20,6 +20,7 @@
 
 #include <strata/plugin.h>
 
+#include "listen.h"
 #include "session.h"
 
 #define MAX_PEERS 64
@@ -27,6 +28,9 @@
 
 struct peer {
 	char name[INET6_ADDRSTRLEN];
+	struct strata_addr addr;
+	const char *password; /* the config's string */
+	bool gtsm;
 	struct bgp_session *s;
 };
 
@@ -35,6 +39,10 @@ struct bgp {
 	struct strata_instance *inst;
 	struct peer peers[MAX_PEERS];
 	size_t n_peers;
+	bool listen;
+	struct strata_addr listen_addr; /* family 0: any, per peer family */
+	uint16_t listen_port;
+	struct bgp_listener *listeners[2]; /* IPv4, IPv6 */
 	struct bgp_session_attrs attrs;
 	uint32_t comms[MAX_COMMS];
 	struct bgp_large_community large[MAX_COMMS];
@@ -47,6 +55,14 @@ static const struct strata_cfg_key bgp_config[] = {
 	  4294967295LL, "this node's AS number" },
 	{ "peers", STRATA_CFG_STRINGS, STRATA_CFG_REQUIRED, NULL, 0, 0,
 	  "peers as \"ADDRESS AS\" strings; the session connects to them" },
+	{ "passive", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "peers (addresses) never connected to, only accepted" },
+	{ "listen", STRATA_CFG_BOOL, 0, NULL, 0, 0,
+	  "accept connections from every peer; default: when one is passive" },
+	{ "listen_address", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "address to listen on; default: local_address, or any" },
+	{ "listen_port", STRATA_CFG_INT, 0, "179", 1, 65535,
+	  "TCP port to listen on (below 1024: root or CAP_NET_BIND_SERVICE)" },
 	{ "router_id", STRATA_CFG_STRING, 0, NULL, 0, 0,
 	  "BGP identifier (an IPv4 address); default: the node's address" },
 	{ "next_hop", STRATA_CFG_STRING, 0, NULL, 0, 0,
@@ -152,6 +168,22 @@ static int read_attrs(struct bgp *b)
 	return 0;
 }
 
+/* Whether key's list of addresses holds a (in any spelling). */
+static bool in_list(struct bgp *b, const char *key, const struct strata_addr *a)
+{
+	int i, n = b->h->cfg_strings_count(b->inst, key);
+	struct strata_addr x;
+	const char *v;
+
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, key, (uint32_t)i);
+		if (v && parse_addr(v, &x) == 0 && x.family == a->family &&
+		    !memcmp(x.addr, a->addr, 16))
+			return true;
+	}
+	return false;
+}
+
 static int add_peer(struct bgp *b, const char *spec,
 		    const struct bgp_session_cfg *base)
 {
@@ -177,6 +209,10 @@ static int add_peer(struct bgp *b, const char *spec,
 	}
 	c.password = per_peer(b, "passwords", addr);
 	c.gtsm = per_peer(b, "ttl_security", addr) != NULL;
+	c.passive = in_list(b, "passive", &c.peer);
+	p->addr = c.peer;
+	p->password = c.password;
+	p->gtsm = c.gtsm;
 	c.seed = (uint32_t)b->n_peers * 2654435761u ^
 		 (uint32_t)b->h->now();
 	p->s = bgp_session_new(b->h, b->inst, &c);
@@ -184,6 +220,134 @@ static int add_peer(struct bgp *b, const char *spec,
 		return -EINVAL;
 	b->n_peers++;
 	return bgp_session_set_attrs(p->s, &b->attrs);
+}
+
+static struct peer *find_peer(struct bgp *b, const struct strata_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_peers; i++)
+		if (b->peers[i].addr.family == a->family &&
+		    !memcmp(b->peers[i].addr.addr, a->addr, 16))
+			return &b->peers[i];
+	return NULL;
+}
+
+/* passive, listen, listen_address, listen_port. */
+static int read_listen(struct bgp *b, const struct bgp_session_cfg *base)
+{
+	struct strata_addr a;
+	const char *v;
+	int64_t i64;
+	int on, i, n, any_passive = 0;
+
+	n = b->h->cfg_strings_count(b->inst, "passive");
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, "passive", (uint32_t)i);
+		if (!v || parse_addr(v, &a) < 0 || !find_peer(b, &a)) {
+			b->h->log(b->inst, STRATA_LOG_ERR,
+				  "passive \"%s\": not the address of a peer",
+				  v ? v : "");
+			return -EINVAL;
+		}
+		any_passive = 1;
+	}
+	if (b->h->cfg_bool(b->inst, "listen", &on) < 0)
+		on = any_passive;
+	if (any_passive && !on) {
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "listen = false, but passive peers need it");
+		return -EINVAL;
+	}
+	b->listen = on;
+	v = b->h->cfg_string(b->inst, "listen_address");
+	if (v && parse_addr(v, &b->listen_addr) < 0) {
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "listen_address \"%s\": not an address", v);
+		return -EINVAL;
+	}
+	if (!v)
+		b->listen_addr = base->local;
+	b->listen_port = 179;
+	if (b->h->cfg_int(b->inst, "listen_port", &i64) == 0) {
+		if (i64 < 1 || i64 > 65535)
+			return -EINVAL;
+		b->listen_port = (uint16_t)i64;
+	}
+	return 0;
+}
+
+static int accept_peer(void *arg, const struct strata_addr *from, int fd)
+{
+	struct peer *p = find_peer(arg, from);
+
+	if (!p)
+		return -ENOENT;
+	bgp_session_accept(p->s, fd);
+	return 0;
+}
+
+static void close_listeners(struct bgp *b)
+{
+	unsigned f;
+
+	for (f = 0; f < 2; f++) {
+		bgp_listener_free(b->listeners[f]);
+		b->listeners[f] = NULL;
+	}
+}
+
+/* One listener per family with peers (or the listen address's family);
+ * each peer's TCP-MD5 key on it, GTSM when every peer of it asks. */
+static int open_listeners(struct bgp *b)
+{
+	struct bgp_listener_cfg lc;
+	uint8_t fam;
+	unsigned f;
+	size_t i, n, n_gtsm;
+	int rc;
+
+	for (f = 0; f < 2; f++) {
+		fam = f ? STRATA_AF_INET6 : STRATA_AF_INET;
+		if (b->listen_addr.family && b->listen_addr.family != fam)
+			continue;
+		for (i = n = n_gtsm = 0; i < b->n_peers; i++) {
+			if (b->peers[i].addr.family != fam)
+				continue;
+			n++;
+			n_gtsm += b->peers[i].gtsm;
+		}
+		if (!n)
+			continue;
+		lc = (struct bgp_listener_cfg){
+			.addr = b->listen_addr,
+			.port = b->listen_port,
+			.gtsm = n_gtsm == n,
+		};
+		lc.addr.family = fam;
+		rc = bgp_listener_open(b->h, b->inst, &lc, accept_peer, b,
+				       &b->listeners[f]);
+		if (rc < 0)
+			goto fail;
+		for (i = 0; i < b->n_peers; i++) {
+			const struct peer *p = &b->peers[i];
+
+			if (p->addr.family != fam || !p->password)
+				continue;
+			rc = bgp_listener_add_key(b->listeners[f], &p->addr,
+						  p->password);
+			if (rc < 0) {
+				b->h->log(b->inst, STRATA_LOG_ERR,
+					  "TCP_MD5SIG on the listener for %s: "
+					  "%s", p->name, strerror(-rc));
+				goto fail;
+			}
+		}
+	}
+	return 0;
+fail:
+	close_listeners(b);
+	return rc;
 }
 
 static int read_config(struct bgp *b)
@@ -243,7 +407,7 @@ static int read_config(struct bgp *b)
 			return rc;
 		}
 	}
-	return 0;
+	return read_listen(b, &base);
 }
 
 static void free_peers(struct bgp *b)
@@ -279,7 +443,13 @@ static int bgp_start(void *self)
 {
 	struct bgp *b = self;
 	size_t i;
+	int rc;
 
+	if (b->listen && !b->listeners[0] && !b->listeners[1]) {
+		rc = open_listeners(b);
+		if (rc < 0)
+			return rc;
+	}
 	for (i = 0; i < b->n_peers; i++)
 		bgp_session_start(b->peers[i].s);
 	return 0;
@@ -291,6 +461,7 @@ static int bgp_stop(void *self)
 	struct bgp *b = self;
 	size_t i;
 
+	close_listeners(b);
 	for (i = 0; i < b->n_peers; i++)
 		bgp_session_stop(b->peers[i].s, true, NULL);
 	return 0;
@@ -300,6 +471,7 @@ static void bgp_destroy(void *self)
 {
 	struct bgp *b = self;
 
+	close_listeners(b);
 	free_peers(b);
 	free(b);
 }
@@ -402,6 +574,9 @@ static void bgp_status(void *self, struct strata_status *st)
 		snprintf(key, sizeof(key), "peer %s prefixes", p);
 		b->h->status_int(st, key, (int64_t)(in.announced[0] +
 						    in.announced[1]));
+		snprintf(key, sizeof(key), "peer %s direction", p);
+		b->h->status_str(st, key, in.state == BGP_ST_IDLE ? "none" :
+				 in.inbound ? "passive" : "active");
 		snprintf(key, sizeof(key), "peer %s last_error", p);
 		b->h->status_str(st, key, in.last_error[0] ? in.last_error :
 				 "none");

@@ -37,6 +37,15 @@ struct fam_rib {
 	bool eor_sent;
 };
 
+/* An accepted connection waiting for the peer's OPEN next to our own. */
+struct pending {
+	int fd;
+	struct strata_watch *watch;
+	struct strata_timer *timer;
+	uint8_t in[2 * BGP_MAX_MSG];
+	size_t in_len;
+};
+
 struct bgp_session {
 	const struct strata_host *h;
 	struct strata_instance *inst;
@@ -48,8 +57,11 @@ struct bgp_session {
 	bool running;
 	bool may_delete;
 	int fd;
+	bool inbound; /* fd was accepted, not connected */
+	uint64_t conn_gen; /* counts connections closed */
 	struct strata_watch *watch;
 	uint32_t watch_ev;
+	struct pending pend;
 	struct strata_timer *retry_timer;
 	struct strata_timer *hold_timer;
 	struct strata_timer *ka_timer;
@@ -280,6 +292,7 @@ static void close_fd(struct bgp_session *s)
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
+		s->conn_gen++;
 	}
 	stop_timer(s, &s->hold_timer);
 	stop_timer(s, &s->ka_timer);
@@ -381,7 +394,7 @@ static void session_reset(struct bgp_session *s, const char *fmt, ...)
 	s->resets++;
 	rib_clear_sent(&s->rib[0]);
 	rib_clear_sent(&s->rib[1]);
-	if (s->running)
+	if (s->running && !s->cfg.passive)
 		schedule_retry(s);
 }
 
@@ -487,10 +500,10 @@ static int set_md5(struct bgp_session *s, int fd)
 }
 
 static void io_cb(void *arg, int fd, uint32_t events);
+static bool collision_on_open(struct bgp_session *s, uint32_t peer_id);
 
-static void send_open(struct bgp_session *s)
+static int encode_open(const struct bgp_session *s, uint8_t *buf, size_t cap)
 {
-	uint8_t buf[BGP_MAX_MSG];
 	struct bgp_open o = {
 		.version = BGP_VERSION,
 		.as = s->cfg.local_as,
@@ -505,8 +518,16 @@ static void send_open(struct bgp_session *s)
 		.gr_families = s->cfg.families,
 		.gr_forwarding = s->cfg.families,
 	};
-	int n = bgp_encode_open(buf, sizeof(buf), &o), rc;
 
+	return bgp_encode_open(buf, cap, &o);
+}
+
+static void send_open(struct bgp_session *s)
+{
+	uint8_t buf[BGP_MAX_MSG];
+	int n = encode_open(s, buf, sizeof(buf)), rc;
+
+	s->neg = (struct bgp_neg){ .as4 = false };
 	if (n < 0) {
 		session_reset(s, "encoding OPEN: %s", strerror(-n));
 		return;
@@ -562,6 +583,7 @@ static void do_connect(struct bgp_session *s)
 		return;
 	}
 	s->fd = fd;
+	s->inbound = false;
 	set_sockopts(s, fd, family);
 	if (s->password && (rc = set_md5(s, fd)) < 0) {
 		session_reset(s, "TCP_MD5SIG: %s", strerror(-rc));
@@ -642,6 +664,8 @@ static void got_open(struct bgp_session *s, const uint8_t *msg, size_t len)
 		session_reset(s, "peer BGP identifier equals ours");
 		return;
 	}
+	if (collision_on_open(s, o->id))
+		return;
 	s->hold = o->hold < ours ? o->hold : ours;
 	s->neg = (struct bgp_neg){
 		.as4 = o->as4,
@@ -754,7 +778,7 @@ static void got_refresh(struct bgp_session *s, const uint8_t *msg, size_t len)
 static bool dispatch(struct bgp_session *s, uint8_t type, const uint8_t *msg,
 		     size_t len)
 {
-	uint64_t resets = s->resets;
+	uint64_t gen = s->conn_gen;
 
 	s->last_rx = s->h->now();
 	if (type == BGP_NOTIFICATION) {
@@ -786,29 +810,17 @@ static bool dispatch(struct bgp_session *s, uint8_t type, const uint8_t *msg,
 		fsm_error(s, type);
 		break;
 	}
-	return s->resets == resets;
+	return s->conn_gen == gen;
 }
 
-static void on_readable(struct bgp_session *s)
+/* Dispatch the whole messages in the input buffer. */
+static void process_in(struct bgp_session *s)
 {
 	struct bgp_notify err;
 	size_t off, msglen;
 	uint8_t type;
-	ssize_t r;
 	int n;
 
-	r = recv(s->fd, s->in + s->in_len, IN_CAP - s->in_len, 0);
-	if (r < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			session_reset(s, "recv: %s", strerror(errno));
-		return;
-	}
-	if (r == 0) {
-		session_reset(s, "connection closed by peer%s",
-			      s->in_len ? " mid-message" : "");
-		return;
-	}
-	s->in_len += (size_t)r;
 	off = 0;
 	for (;;) {
 		n = bgp_frame(s->in + off, s->in_len - off, bgp_neg_max(&s->neg),
@@ -827,6 +839,25 @@ static void on_readable(struct bgp_session *s)
 	}
 	memmove(s->in, s->in + off, s->in_len - off);
 	s->in_len -= off;
+}
+
+static void on_readable(struct bgp_session *s)
+{
+	ssize_t r;
+
+	r = recv(s->fd, s->in + s->in_len, IN_CAP - s->in_len, 0);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			session_reset(s, "recv: %s", strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		session_reset(s, "connection closed by peer%s",
+			      s->in_len ? " mid-message" : "");
+		return;
+	}
+	s->in_len += (size_t)r;
+	process_in(s);
 }
 
 static void io_cb(void *arg, int fd, uint32_t events)
@@ -852,6 +883,271 @@ static void io_cb(void *arg, int fd, uint32_t events)
 	}
 	if (events & (STRATA_FD_IN | STRATA_FD_HUP | STRATA_FD_ERR))
 		on_readable(s);
+}
+
+/* -- accepted connections and collisions (RFC 4271 6.8) ------------------ */
+
+/* Best effort on a connection being given up: the socket is fresh or
+ * idle, so one small message fits its buffer. */
+static void notify_fd(int fd, uint8_t code, uint8_t sub)
+{
+	uint8_t buf[BGP_MIN_NOTIFICATION];
+	int n = bgp_encode_notification(buf, sizeof(buf), code, sub, NULL, 0);
+
+	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return;
+}
+
+static void pend_close(struct bgp_session *s, uint8_t code, uint8_t sub)
+{
+	struct pending *p = &s->pend;
+
+	if (p->watch) {
+		s->h->fd_unwatch(s->inst, p->watch);
+		p->watch = NULL;
+	}
+	stop_timer(s, &p->timer);
+	if (p->fd >= 0) {
+		if (code)
+			notify_fd(p->fd, code, sub);
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->in_len = 0;
+}
+
+static void take_fd(struct bgp_session *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	stop_timer(s, &s->retry_timer);
+	s->fd = fd;
+	s->inbound = true;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		set_sockopts(s, fd, ss.ss_family);
+	s->watch = s->h->fd_watch(s->inst, fd, STRATA_FD_IN, io_cb, s);
+	s->watch_ev = STRATA_FD_IN;
+}
+
+/* The waiting connection wins: it becomes the session's, with the OPEN
+ * it brought (msglen bytes; 0: none yet) and whatever followed. */
+static void pend_promote(struct bgp_session *s, size_t msglen)
+{
+	struct pending *p = &s->pend;
+	uint8_t open[BGP_MAX_MSG];
+	size_t rest = p->in_len - msglen;
+	int fd = p->fd;
+
+	close_fd(s);
+	memcpy(open, p->in, msglen);
+	memcpy(s->in, p->in + msglen, rest);
+	s->h->fd_unwatch(s->inst, p->watch);
+	p->watch = NULL;
+	stop_timer(s, &p->timer);
+	p->fd = -1;
+	p->in_len = 0;
+	take_fd(s, fd);
+	if (!s->watch) {
+		session_reset(s, "fd_watch failed");
+		return;
+	}
+	s->in_len = rest;
+	s->neg = (struct bgp_neg){ .as4 = false };
+	s->state = BGP_ST_OPENSENT; /* our OPEN went out on it */
+	s->hold_ns = OPEN_HOLD_NS;
+	s->last_rx = s->h->now();
+	arm_hold(s, s->hold_ns);
+	if (msglen)
+		got_open(s, open, msglen);
+	if (s->state != BGP_ST_IDLE)
+		process_in(s);
+}
+
+/* Give up our connection for the waiting one (Cease/7 on ours). */
+static void yield_to_pending(struct bgp_session *s, size_t msglen)
+{
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: connection collision: %s",
+		  s->name, s->state == BGP_ST_IDLE ? "taking the peer's" :
+		  "the peer's BGP identifier is higher: taking the peer's");
+	if (s->state >= BGP_ST_OPENSENT)
+		send_notify(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION, NULL, 0);
+	pend_promote(s, msglen);
+}
+
+/*
+ * Our connection's OPEN told the peer's identifier while an accepted one
+ * waits: resolve now. True when our connection was given up (the
+ * caller's message belongs to a closed connection).
+ */
+static bool collision_on_open(struct bgp_session *s, uint32_t peer_id)
+{
+	if (s->pend.fd < 0)
+		return false;
+	if (s->cfg.router_id > peer_id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: our BGP identifier is "
+			  "higher: keeping ours", s->name);
+		pend_close(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		return false;
+	}
+	yield_to_pending(s, 0);
+	return true;
+}
+
+/* The peer's OPEN on the waiting connection: its identifier decides. */
+static void pend_open(struct bgp_session *s, size_t msglen)
+{
+	struct pending *p = &s->pend;
+	struct bgp_notify err;
+	struct bgp_open o;
+	const char *why;
+
+	if (bgp_decode_open(p->in, msglen, &o, &err) < 0) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: accepted connection: bad OPEN: %s", s->name,
+			  err.text);
+		pend_close(s, err.code, err.sub);
+		return;
+	}
+	if ((s->cfg.peer_as && o.as != s->cfg.peer_as) ||
+	    o.id == s->cfg.router_id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: accepted connection: %s", s->name,
+			  o.id == s->cfg.router_id ? "same BGP identifier" :
+			  "wrong peer AS");
+		pend_close(s, BGP_ERR_OPEN, o.id == s->cfg.router_id ?
+			   BGP_OPEN_BAD_ID : BGP_OPEN_BAD_PEER_AS);
+		return;
+	}
+	if (s->state == BGP_ST_ESTABLISHED) {
+		why = "already Established";
+	} else if (s->state != BGP_ST_IDLE && s->cfg.router_id > o.id) {
+		why = "our BGP identifier is higher: keeping ours";
+	} else {
+		yield_to_pending(s, msglen);
+		return;
+	}
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: connection collision: %s",
+		  s->name, why);
+	pend_close(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+}
+
+static void pend_io_cb(void *arg, int fd, uint32_t events)
+{
+	struct bgp_session *s = arg;
+	struct pending *p = &s->pend;
+	struct bgp_notify err;
+	size_t msglen;
+	uint8_t type;
+	ssize_t r;
+	int n;
+
+	(void)events;
+	r = recv(fd, p->in + p->in_len, sizeof(p->in) - p->in_len, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (r <= 0) {
+		pend_close(s, 0, 0);
+		return;
+	}
+	p->in_len += (size_t)r;
+	n = bgp_frame(p->in, p->in_len, BGP_MAX_MSG, &type, &msglen, &err);
+	if (n == 0)
+		return;
+	if (n < 0) {
+		pend_close(s, err.code, err.sub);
+		return;
+	}
+	if (type == BGP_OPEN)
+		pend_open(s, msglen);
+	else
+		pend_close(s, type == BGP_NOTIFICATION ? 0 : BGP_ERR_FSM,
+			   BGP_ST_OPENSENT - 1);
+}
+
+static void pend_timeout_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->pend.timer = NULL;
+	s->h->log(s->inst, STRATA_LOG_INFO,
+		  "%s: accepted connection sent no OPEN in time", s->name);
+	pend_close(s, BGP_ERR_HOLD, 0);
+}
+
+int bgp_session_accept(struct bgp_session *s, int fd)
+{
+	struct pending *p = &s->pend;
+	uint8_t buf[BGP_MAX_MSG];
+	int n;
+
+	if (!s->running) {
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_ESTABLISHED) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: already Established, "
+			  "refusing the new one", s->name);
+		notify_fd(fd, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_OPENCONFIRM && !s->inbound &&
+	    s->cfg.router_id > s->peer_open.id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: our BGP identifier is "
+			  "higher: keeping ours", s->name);
+		notify_fd(fd, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_OPENCONFIRM && !s->inbound) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: the peer's BGP identifier "
+			  "is higher: taking the peer's", s->name);
+		send_notify(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION, NULL, 0);
+		close_fd(s);
+		s->state = BGP_ST_IDLE;
+	}
+	if (s->state != BGP_ST_IDLE && s->inbound) {
+		/* the peer gave up its earlier connection */
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: a new connection from the peer replaces its "
+			  "earlier one", s->name);
+		close_fd(s);
+		s->state = BGP_ST_IDLE;
+	}
+	if (s->state == BGP_ST_IDLE) {
+		pend_close(s, 0, 0);
+		take_fd(s, fd);
+		if (!s->watch) {
+			session_reset(s, "fd_watch failed");
+			return 0;
+		}
+		s->h->log(s->inst, STRATA_LOG_DEBUG, "%s: accepted", s->name);
+		send_open(s);
+		return 0;
+	}
+	/* Next to our own connection: send our OPEN, wait for the peer's. */
+	pend_close(s, 0, 0);
+	n = encode_open(s, buf, sizeof(buf));
+	if (n < 0 || send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		close(fd);
+		return 0;
+	}
+	p->fd = fd;
+	p->watch = s->h->fd_watch(s->inst, fd, STRATA_FD_IN, pend_io_cb, s);
+	if (!p->watch) {
+		pend_close(s, 0, 0);
+		return 0;
+	}
+	p->timer = s->h->timer_start(s->inst, s->cfg.no_hold ? OPEN_HOLD_NS :
+				     (int64_t)s->cfg.hold * NS, 0,
+				     pend_timeout_cb, s);
+	return 0;
 }
 
 /* -- sending UPDATEs --------------------------------------------------- */
@@ -1002,6 +1298,7 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	s->inst = inst;
 	s->cfg = *cfg;
 	s->fd = -1;
+	s->pend.fd = -1;
 	if (!s->cfg.port)
 		s->cfg.port = 179;
 	if (!s->cfg.hold)
@@ -1038,7 +1335,7 @@ int bgp_session_start(struct bgp_session *s)
 		return 0;
 	s->running = true;
 	s->backoff_ns = s->cfg.retry_min_ns;
-	if (s->state == BGP_ST_IDLE)
+	if (s->state == BGP_ST_IDLE && !s->cfg.passive)
 		do_connect(s);
 	return 0;
 }
@@ -1134,6 +1431,7 @@ void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
 
 	s->running = false;
 	stop_timer(s, &s->retry_timer);
+	pend_close(s, graceful ? 0 : BGP_ERR_CEASE, BGP_CEASE_ADMIN_SHUTDOWN);
 	if (s->state == BGP_ST_IDLE)
 		return;
 	if (!graceful && s->state >= BGP_ST_OPENSENT) {
@@ -1160,6 +1458,7 @@ void bgp_session_free(struct bgp_session *s)
 		return;
 	s->running = false;
 	stop_timer(s, &s->retry_timer);
+	pend_close(s, 0, 0);
 	close_fd(s);
 	for (i = 0; i < 2; i++) {
 		rib_clear_sent(&s->rib[i]);
@@ -1194,6 +1493,7 @@ void bgp_session_info(const struct bgp_session *s,
 		.updates_in = s->updates_in,
 		.notifications_in = s->notifications_in,
 		.resets = s->resets,
+		.inbound = s->state != BGP_ST_IDLE && s->inbound,
 		.last_error = s->last_error,
 	};
 	for (i = 0; i < 2; i++) {
