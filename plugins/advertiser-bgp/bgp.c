@@ -544,6 +544,62 @@ out:
 	return rc;
 }
 
+/* The union of the sessions' Adj-RIB-Out, as BGP-scope routes via the
+ * next hop announced. */
+static int bgp_installed(void *self, strata_route_cb cb, void *arg)
+{
+	struct bgp *b = self;
+	struct strata_prefix *all = NULL, *one, *grown;
+	struct strata_route r;
+	size_t i, k, n_all = 0, n;
+	unsigned f;
+	int rc;
+
+	for (i = 0; i < b->n_peers; i++) {
+		for (f = 0; f < 2; f++) {
+			rc = bgp_session_announced(b->peers[i].s,
+						   f ? STRATA_AF_INET6 :
+						   STRATA_AF_INET, &one, &n);
+			if (rc < 0)
+				goto fail;
+			if (!n) {
+				free(one);
+				continue;
+			}
+			grown = realloc(all, (n_all + n) * sizeof(*all));
+			if (!grown) {
+				free(one);
+				rc = -ENOMEM;
+				goto fail;
+			}
+			all = grown;
+			memcpy(all + n_all, one, n * sizeof(*one));
+			n_all += n;
+			free(one);
+		}
+	}
+	if (n_all)
+		n_all = sort_unique(all, n_all);
+	for (k = 0; k < n_all; k++) {
+		const struct strata_addr *nh =
+			all[k].family == STRATA_AF_INET6 ? &b->attrs.nexthop6 :
+							   &b->attrs.nexthop4;
+
+		r = (struct strata_route){
+			.size = sizeof(r),
+			.scope = STRATA_SCOPE_BGP,
+			.dst = all[k],
+			.n_nexthops = nh->family ? 1 : 0,
+		};
+		r.nh[0].gw = *nh;
+		cb(arg, &r);
+	}
+	rc = 0;
+fail:
+	free(all);
+	return rc;
+}
+
 static void bgp_status(void *self, struct strata_status *st)
 {
 	struct bgp *b = self;
@@ -596,6 +652,7 @@ static const struct strata_advertiser_ops bgp_adv_ops = {
 	.size = sizeof(struct strata_advertiser_ops),
 	.scopes = bgp_scopes,
 	.reconcile = bgp_reconcile,
+	.installed = bgp_installed,
 };
 
 STRATA_PLUGIN(STRATA_KIND_ADVERTISER, "bgp", STRATA_VERSION,

@@ -151,32 +151,33 @@ static void set_error(struct bgp_session *s, const char *fmt, va_list ap)
 
 /* -- Adj-RIB-Out bookkeeping ------------------------------------------- */
 
-/* (adj | ann) - wd, all sorted; the result replaces adj. */
-static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
-		     size_t na, const struct strata_prefix *wd, size_t nw)
+/* (adj | ann) - wd, all sorted, into a new array. */
+static int merge_sets(const struct strata_prefix *adj, size_t n_adj,
+		      const struct strata_prefix *ann, size_t na,
+		      const struct strata_prefix *wd, size_t nw,
+		      struct strata_prefix **res, size_t *n_res)
 {
-	struct strata_prefix *out, *src;
+	const struct strata_prefix *src;
+	struct strata_prefix *out;
 	size_t i = 0, j = 0, k = 0, n = 0;
 	int c;
 
-	if (!na && !nw)
-		return 0;
-	out = malloc((r->n_adj + na + 1) * sizeof(*out));
+	out = malloc((n_adj + na + 1) * sizeof(*out));
 	if (!out)
 		return -ENOMEM;
-	while (i < r->n_adj || j < na) {
-		if (i == r->n_adj)
+	while (i < n_adj || j < na) {
+		if (i == n_adj)
 			c = 1;
 		else if (j == na)
 			c = -1;
 		else
-			c = bgp_prefix_cmp(&r->adj[i], &ann[j]);
+			c = bgp_prefix_cmp(&adj[i], &ann[j]);
 		if (c < 0) {
-			src = &r->adj[i++];
+			src = &adj[i++];
 		} else if (c > 0) {
-			src = (struct strata_prefix *)&ann[j++];
+			src = &ann[j++];
 		} else {
-			src = &r->adj[i++];
+			src = &adj[i++];
 			j++;
 		}
 		while (k < nw && bgp_prefix_cmp(&wd[k], src) < 0)
@@ -185,6 +186,24 @@ static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
 			continue;
 		out[n++] = *src;
 	}
+	*res = out;
+	*n_res = n;
+	return 0;
+}
+
+/* (adj | ann) - wd; the result replaces adj. */
+static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
+		     size_t na, const struct strata_prefix *wd, size_t nw)
+{
+	struct strata_prefix *out;
+	size_t n;
+	int rc;
+
+	if (!na && !nw)
+		return 0;
+	rc = merge_sets(r->adj, r->n_adj, ann, na, wd, nw, &out, &n);
+	if (rc < 0)
+		return rc;
 	free(r->adj);
 	r->adj = out;
 	r->n_adj = n;
@@ -1503,4 +1522,13 @@ void bgp_session_info(const struct bgp_session *s,
 		out->pending += (r->n_ann - r->i_ann) + (r->n_wd - r->i_wd);
 		out->eor_sent[i] = r->eor_sent;
 	}
+}
+
+int bgp_session_announced(const struct bgp_session *s, uint8_t family,
+			  struct strata_prefix **out, size_t *n)
+{
+	const struct fam_rib *r = &s->rib[fam_idx(family)];
+
+	return merge_sets(r->adj, r->n_adj, r->ann, r->i_ann, r->wd, r->i_wd,
+			  out, n);
 }

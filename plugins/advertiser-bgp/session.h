@@ -126,6 +126,13 @@ void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text);
 void bgp_session_free(struct bgp_session *s);
 void bgp_session_info(const struct bgp_session *s,
 		      struct bgp_session_info *out);
+/*
+ * What the peer was sent and holds of a family (STRATA_AF_INET/6): the
+ * Adj-RIB-Out with the messages already encoded. A new sorted array for
+ * the caller to free (valid when *n is 0 too), or -ENOMEM.
+ */
+int bgp_session_announced(const struct bgp_session *s, uint8_t family,
+			  struct strata_prefix **out, size_t *n);
 const char *bgp_state_name(enum bgp_state st);
 
 #endif

@@ -502,6 +502,134 @@ START_TEST(test_established_refuses)
 }
 END_TEST
 
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+struct seen {
+	unsigned n;
+	struct strata_route r[4];
+};
+
+static void collect(void *arg, const struct strata_route *r)
+{
+	struct seen *s = arg;
+
+	if (s->n < 4)
+		s->r[s->n] = *r;
+	s->n++;
+}
+
+static bool two_updates(struct fx *f)
+{
+	return f->p.n == 1 && f->p.c[0].updates >= 2;
+}
+
+/* The plugin: a passive peer behind the instance's listener, status,
+ * installed, and the configurations it refuses. */
+START_TEST(test_plugin_passive)
+{
+	struct fx f;
+	const struct strata_plugin *pl = &STRATA_PLUGIN_ENTRY;
+	const struct strata_advertiser_ops *adv = pl->kind_ops;
+	const char *peers[1] = { "127.0.0.1 65000" };
+	const char *passive[1] = { "127.0.0.1" }, *bad[1] = { "127.0.0.9" };
+	struct strata_route r[2] = {
+		{ .size = sizeof(r[0]), .scope = STRATA_SCOPE_BGP,
+		  .dst = { .family = STRATA_AF_INET, .len = 24,
+			   .addr = { 10, 244, 2 } } },
+		{ .size = sizeof(r[0]), .scope = STRATA_SCOPE_BGP,
+		  .dst = { .family = STRATA_AF_INET, .len = 24,
+			   .addr = { 10, 244, 1 } } },
+	};
+	const struct strata_route *rp[2] = { &r[0], &r[1] };
+	struct seen seen = { 0 };
+	struct mock_host *other;
+	uint16_t port = free_port();
+	void *self, *self2;
+	const char *v;
+
+	memset(&f, 0, sizeof(f));
+	f.mh = mock_host_new();
+	f.h = mock_host_table(f.mh);
+	tpeer_init(&f.p, 0x0a000001);
+	ck_assert_int_eq(mock_host_set_schema(f.mh, pl->config), 0);
+	mock_host_set_cfg_int(f.mh, "local_as", 65001);
+	mock_host_set_cfg_strings(f.mh, "peers", peers, 1);
+	mock_host_set_fact(f.mh, "address", "192.0.2.2");
+	mock_host_set_cfg_int(f.mh, "listen_port", port);
+	/* a passive address that is no peer */
+	mock_host_set_cfg_strings(f.mh, "passive", bad, 1);
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self),
+			 -EINVAL);
+	/* passive without listening */
+	mock_host_set_cfg_strings(f.mh, "passive", passive, 1);
+	mock_host_set_cfg_bool(f.mh, "listen", 0);
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self),
+			 -EINVAL);
+	mock_host_set_cfg_bool(f.mh, "listen", 1);
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self), 0);
+	ck_assert_int_eq(adv->reconcile(self, rp, 2,
+					 STRATA_RECONCILE_MAY_DELETE), 0);
+	ck_assert_int_eq(pl->ops->start(self), 0);
+	/* a second instance on the same port cannot listen */
+	other = mock_host_new_peer(f.mh);
+	ck_assert_int_eq(mock_host_set_schema(other, pl->config), 0);
+	mock_host_set_cfg_int(other, "local_as", 65001);
+	mock_host_set_cfg_strings(other, "peers", peers, 1);
+	mock_host_set_cfg_strings(other, "passive", passive, 1);
+	mock_host_set_fact(other, "address", "192.0.2.3");
+	mock_host_set_cfg_int(other, "listen_port", port);
+	ck_assert_int_eq(pl->ops->create(mock_host_table(other),
+					 mock_instance(other), &self2), 0);
+	ck_assert_int_eq(pl->ops->start(self2), -EADDRINUSE);
+	ck_assert_uint_eq(mock_host_log_count(other, STRATA_LOG_ERR), 1);
+	pl->ops->destroy(self2);
+	mock_host_free(other);
+
+	/* nothing announced yet: nothing installed */
+	ck_assert_ptr_nonnull(adv->installed);
+	ck_assert_int_eq(adv->installed(self, collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 0);
+	tpeer_connect(&f.p, "127.0.0.1", port, true);
+	ck_assert(run_until(&f, two_updates, 3000 * MS));
+	ck_assert_uint_eq(f.p.accepts, 0);
+	pl->ops->status(self, mock_host_status(f.mh));
+	v = mock_host_status_str(f.mh, "peer 127.0.0.1 state");
+	ck_assert_str_eq(v, "Established");
+	v = mock_host_status_str(f.mh, "peer 127.0.0.1 direction");
+	ck_assert_str_eq(v, "passive");
+	ck_assert_int_eq(adv->installed(self, collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_uint_eq(seen.r[0].scope, STRATA_SCOPE_BGP);
+	ck_assert_uint_eq(seen.r[0].dst.addr[2], 1); /* sorted */
+	ck_assert_uint_eq(seen.r[1].dst.addr[2], 2);
+	ck_assert_uint_eq(seen.r[0].n_nexthops, 1);
+	ck_assert_uint_eq(seen.r[0].nh[0].gw.addr[3], 2);
+	/* one route less: withdrawn, and no longer installed */
+	ck_assert_int_eq(adv->reconcile(self, rp, 1,
+					 STRATA_RECONCILE_MAY_DELETE), 0);
+	run_until(&f, NULL, 200 * MS);
+	seen.n = 0;
+	ck_assert_int_eq(adv->installed(self, collect, &seen), 0);
+	ck_assert_uint_eq(seen.n, 1);
+	ck_assert_uint_eq(seen.r[0].dst.addr[2], 2);
+	ck_assert_int_eq(pl->ops->stop(self), 0);
+	pl->ops->destroy(self);
+	tpeer_fini(&f.p);
+	mock_host_free(f.mh);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bgp_listen");
@@ -513,6 +641,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_collision_ours_higher);
 	tcase_add_test(tc, test_collision_peer_higher);
 	tcase_add_test(tc, test_established_refuses);
+	tcase_add_test(tc, test_plugin_passive);
 	suite_add_tcase(s, tc);
 	return s;
 }
