@@ -89,6 +89,10 @@ static const struct strata_cfg_key bgp_config[] = {
 	  "peer ports other than 179, \"ADDRESS PORT\"" },
 	{ "ttl_security", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
 	  "peers with GTSM (RFC 5082): TTL 255 both ways" },
+	{ "max_prefixes", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "most prefixes announced to a peer, \"ADDRESS N\"" },
+	{ "max_message_size", STRATA_CFG_INT, 0, "65535", 4096, 65535,
+	  "largest UPDATE sent when extended messages (RFC 8654) are agreed" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -191,7 +195,8 @@ static int add_peer(struct bgp *b, const char *spec,
 	struct peer *p;
 	char addr[INET6_ADDRSTRLEN];
 	const char *v;
-	unsigned long as, port;
+	unsigned long as, port, max;
+	char *end;
 
 	if (b->n_peers == MAX_PEERS ||
 	    sscanf(spec, "%45s %lu", addr, &as) != 2 || !as ||
@@ -206,6 +211,17 @@ static int add_peer(struct bgp *b, const char *spec,
 		if (!port || port > 65535)
 			return -EINVAL;
 		c.port = (uint16_t)port;
+	}
+	v = per_peer(b, "max_prefixes", addr);
+	if (v) {
+		max = strtoul(v, &end, 10);
+		if (!*v || *end || !max || max > 4294967295UL) {
+			b->h->log(b->inst, STRATA_LOG_ERR,
+				  "max_prefixes \"%s %s\": want \"ADDRESS N\", "
+				  "N > 0", addr, v);
+			return -EINVAL;
+		}
+		c.max_prefixes = (uint32_t)max;
 	}
 	c.password = per_peer(b, "passwords", addr);
 	c.gtsm = per_peer(b, "ttl_security", addr) != NULL;
@@ -389,6 +405,11 @@ static int read_config(struct bgp *b)
 	v = b->h->cfg_string(b->inst, "local_address");
 	if (v && parse_addr(v, &base.local) < 0)
 		return -EINVAL;
+	if (b->h->cfg_int(b->inst, "max_message_size", &i64) == 0) {
+		if (i64 < 4096 || i64 > 65535)
+			return -EINVAL;
+		base.max_msg = (uint16_t)i64;
+	}
 	rc = read_attrs(b);
 	if (rc < 0) {
 		b->h->log(b->inst, STRATA_LOG_ERR, "bad next hop or community");
@@ -619,17 +640,20 @@ static void bgp_status(void *self, struct strata_status *st)
 		b->h->status_int(st, key, in.established_ns ?
 				 (b->h->now() - in.established_ns) /
 				 1000000000LL : 0);
-		snprintf(caps, sizeof(caps), "%s%s%s%s%s hold %u",
+		snprintf(caps, sizeof(caps), "%s%s%s%s%s%s hold %u",
 			 in.families & BGP_FAM_IPV4 ? "ipv4 " : "",
 			 in.families & BGP_FAM_IPV6 ? "ipv6 " : "",
 			 in.as4 ? "as4 " : "",
 			 in.route_refresh ? "route-refresh " : "",
+			 in.ext_msg ? "extended-message " : "",
 			 in.gr ? "graceful-restart" : "", in.hold);
 		snprintf(key, sizeof(key), "peer %s capabilities", p);
 		b->h->status_str(st, key, caps);
 		snprintf(key, sizeof(key), "peer %s prefixes", p);
 		b->h->status_int(st, key, (int64_t)(in.announced[0] +
 						    in.announced[1]));
+		snprintf(key, sizeof(key), "peer %s prefixes_withheld", p);
+		b->h->status_int(st, key, (int64_t)in.withheld);
 		snprintf(key, sizeof(key), "peer %s direction", p);
 		b->h->status_str(st, key, in.state == BGP_ST_IDLE ? "none" :
 				 in.inbound ? "passive" : "active");

@@ -18,8 +18,10 @@
 #include "session.h"
 
 #define NS 1000000000LL
-#define OUT_CAP (64 * 1024)
-#define IN_CAP (2 * BGP_MAX_MSG)
+/* Room for a largest UPDATE (RFC 8654) and the control messages behind */
+#define OUT_CAP (2 * 65536 + 4 * BGP_MAX_MSG)
+#define IN_CAP (2 * 65536)
+#define READ_MAX (64 * 1024)    /* read per wake-up, then yield */
 #define BATCH_MSGS 16           /* messages encoded before yielding */
 #define OPEN_HOLD_NS (240 * NS) /* RFC 4271 8: a large hold in OpenSent */
 
@@ -90,6 +92,8 @@ struct bgp_session {
 
 	uint64_t updates_out, updates_in, notifications_in, resets;
 	char last_error[256];
+	size_t withheld; /* over max_prefixes, as last logged */
+	char limit_msg[128];
 };
 
 static void session_reset(struct bgp_session *s, const char *fmt, ...)
@@ -254,29 +258,103 @@ static int set_minus(const struct strata_prefix *a, size_t na,
 	return 0;
 }
 
+static bool fam_sends(const struct bgp_session *s, unsigned i);
+
+/* How many of family i's desired prefixes may go out: max_prefixes
+ * counts in bgp_prefix_cmp order, IPv4 first. */
+static size_t quota(const struct bgp_session *s, unsigned i)
+{
+	size_t max = s->cfg.max_prefixes, before = 0, n = s->rib[i].n_want;
+
+	if (!max)
+		return n;
+	if (i == BGP_IDX_V6 && fam_sends(s, BGP_IDX_V4))
+		before = s->rib[BGP_IDX_V4].n_want < max ?
+			 s->rib[BGP_IDX_V4].n_want : max;
+	return n < max - before ? n : max - before;
+}
+
+static size_t withheld(const struct bgp_session *s)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (fam_sends(s, i))
+			n += s->rib[i].n_want - quota(s, i);
+	return n;
+}
+
+/* Before the barrier nothing is withdrawn: cut the announcements so the
+ * peer never holds more than max_prefixes. */
+static void cap_new(struct bgp_session *s, struct fam_rib *r)
+{
+	const struct fam_rib *o = &s->rib[r == &s->rib[0] ? 1 : 0];
+	size_t held = r->n_adj + o->n_adj + o->n_ann, room, i, j = 0, fresh = 0;
+	int c;
+
+	room = held < s->cfg.max_prefixes ? s->cfg.max_prefixes - held : 0;
+	for (i = 0; i < r->n_ann; i++) {
+		c = 1;
+		while (j < r->n_adj &&
+		       (c = bgp_prefix_cmp(&r->adj[j], &r->ann[i])) < 0)
+			j++;
+		if (j < r->n_adj && !c)
+			continue;
+		if (fresh++ == room)
+			break;
+	}
+	r->n_ann = i;
+}
+
+static void note_limit(struct bgp_session *s)
+{
+	size_t w = withheld(s), total = w;
+	unsigned i;
+
+	if (w == s->withheld)
+		return;
+	s->withheld = w;
+	for (i = 0; i < 2; i++)
+		total += fam_sends(s, i) ? quota(s, i) : 0;
+	if (w)
+		snprintf(s->limit_msg, sizeof(s->limit_msg),
+			 "max_prefixes %u: announcing %zu of %zu prefixes",
+			 s->cfg.max_prefixes, total - w, total);
+	else
+		s->limit_msg[0] = '\0';
+	s->h->log(s->inst, w ? STRATA_LOG_WARNING : STRATA_LOG_INFO, "%s: %s",
+		  s->name, w ? s->limit_msg :
+		  "max_prefixes: every prefix announced again");
+}
+
 static int rib_plan(struct bgp_session *s, struct fam_rib *r, bool can_send)
 {
+	size_t n = quota(s, (unsigned)(r - s->rib));
 	int rc = rib_fold(r);
 
 	if (rc < 0)
 		return rc;
 	if (s->may_delete) {
-		rc = set_minus(r->adj, r->n_adj, r->want, r->n_want, &r->wd,
-			       &r->n_wd);
+		rc = set_minus(r->adj, r->n_adj, r->want, n, &r->wd, &r->n_wd);
 		if (rc < 0)
 			return rc;
 	}
 	if (!can_send)
 		rc = 0;
 	else if (r->full)
-		rc = set_minus(r->want, r->n_want, NULL, 0, &r->ann, &r->n_ann);
+		rc = set_minus(r->want, n, NULL, 0, &r->ann, &r->n_ann);
 	else
-		rc = set_minus(r->want, r->n_want, r->adj, r->n_adj, &r->ann,
+		rc = set_minus(r->want, n, r->adj, r->n_adj, &r->ann,
 			       &r->n_ann);
 	if (rc < 0)
 		return rc;
+	if (s->cfg.max_prefixes && !s->may_delete)
+		cap_new(s, r);
 	r->full = false;
 	r->dirty = false;
+	if (s->cfg.max_prefixes)
+		note_limit(s);
 	return 0;
 }
 
@@ -531,6 +609,7 @@ static int encode_open(const struct bgp_session *s, uint8_t *buf, size_t cap)
 		.families = s->cfg.families,
 		.route_refresh = true,
 		.as4 = true,
+		.ext_msg = true,
 		.gr = s->cfg.gr_time > 0,
 		.gr_restarting = s->cfg.gr_restarting,
 		.gr_time = s->cfg.gr_time,
@@ -688,7 +767,7 @@ static void got_open(struct bgp_session *s, const uint8_t *msg, size_t len)
 	s->hold = o->hold < ours ? o->hold : ours;
 	s->neg = (struct bgp_neg){
 		.as4 = o->as4,
-		.ext_msg = false, /* never offered */
+		.ext_msg = o->ext_msg, /* always offered */
 		.ibgp = o->as == s->cfg.local_as,
 	};
 	/* No multiprotocol capability at all means IPv4 unicast. */
@@ -864,7 +943,10 @@ static void on_readable(struct bgp_session *s)
 {
 	ssize_t r;
 
-	r = recv(s->fd, s->in + s->in_len, IN_CAP - s->in_len, 0);
+	/* a flooding peer gets READ_MAX per turn of the loop */
+	r = recv(s->fd, s->in + s->in_len,
+		 IN_CAP - s->in_len < READ_MAX ? IN_CAP - s->in_len : READ_MAX,
+		 0);
 	if (r < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			session_reset(s, "recv: %s", strerror(errno));
@@ -1206,6 +1288,12 @@ static void fill_attrs(const struct bgp_session *s, unsigned i,
 
 /* Encode one message of family i's pending work into the output buffer:
  * 1 when one was, 0 when the family has nothing left, -errno. */
+/* The largest UPDATE we send: 4096, or max_msg once RFC 8654 is agreed. */
+static size_t send_max(const struct bgp_session *s)
+{
+	return s->neg.ext_msg ? s->cfg.max_msg : BGP_MAX_MSG;
+}
+
 static int encode_one(struct bgp_session *s, unsigned i)
 {
 	struct fam_rib *r = &s->rib[i];
@@ -1214,6 +1302,8 @@ static int encode_one(struct bgp_session *s, unsigned i)
 	struct bgp_attrs a;
 	int n, rc;
 
+	if (cap > send_max(s))
+		cap = send_max(s);
 	if (r->dirty) {
 		rc = rib_plan(s, r, fam_sends(s, i));
 		if (rc < 0)
@@ -1256,6 +1346,8 @@ static int encode_one(struct bgp_session *s, unsigned i)
 
 static void pump(struct bgp_session *s)
 {
+	/* one more UPDATE, and the control messages that may follow it */
+	size_t room = send_max(s) + 2 * BGP_MAX_MSG;
 	unsigned i, msgs = 0;
 	bool more = false;
 	int rc;
@@ -1266,7 +1358,7 @@ static void pump(struct bgp_session *s)
 		if (!(s->fams & fam_bit(i)))
 			continue;
 		while (msgs < BATCH_MSGS &&
-		       OUT_CAP - s->out_len >= 2 * BGP_MAX_MSG) {
+		       OUT_CAP - s->out_len >= room) {
 			rc = encode_one(s, i);
 			if (rc < 0) {
 				send_notify(s, BGP_ERR_CEASE,
@@ -1279,8 +1371,7 @@ static void pump(struct bgp_session *s)
 				break;
 			msgs++;
 		}
-		if (msgs >= BATCH_MSGS ||
-		    OUT_CAP - s->out_len < 2 * BGP_MAX_MSG)
+		if (msgs >= BATCH_MSGS || OUT_CAP - s->out_len < room)
 			more = true;
 	}
 	rc = flush(s);
@@ -1308,6 +1399,7 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	     cfg->peer.family != STRATA_AF_INET6) ||
 	    (!cfg->no_hold && cfg->hold && cfg->hold < 3) ||
 	    cfg->gr_time > BGP_GR_TIME_MAX ||
+	    (cfg->max_msg && cfg->max_msg < BGP_MAX_MSG) ||
 	    (cfg->password && strlen(cfg->password) > TCP_MD5SIG_MAXKEYLEN))
 		return NULL;
 	s = calloc(1, sizeof(*s));
@@ -1329,6 +1421,8 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	if (s->cfg.retry_max_ns < s->cfg.retry_min_ns)
 		s->cfg.retry_max_ns = 60 * NS > s->cfg.retry_min_ns ?
 				      60 * NS : s->cfg.retry_min_ns;
+	if (!s->cfg.max_msg)
+		s->cfg.max_msg = BGP_MAX_MSG_EXT;
 	if (s->cfg.connect_timeout_ns <= 0)
 		s->cfg.connect_timeout_ns = 10 * NS;
 	s->backoff_ns = s->cfg.retry_min_ns;
@@ -1393,6 +1487,9 @@ int bgp_session_set_prefixes(struct bgp_session *s, uint8_t family,
 	r->want = copy;
 	r->n_want = n;
 	r->dirty = true;
+	/* the other family's share of max_prefixes may change */
+	if (s->cfg.max_prefixes)
+		s->rib[0].dirty = s->rib[1].dirty = true;
 	pump(s);
 	return 0;
 }
@@ -1513,7 +1610,9 @@ void bgp_session_info(const struct bgp_session *s,
 		.notifications_in = s->notifications_in,
 		.resets = s->resets,
 		.inbound = s->state != BGP_ST_IDLE && s->inbound,
-		.last_error = s->last_error,
+		.ext_msg = up && s->neg.ext_msg,
+		.withheld = s->withheld,
+		.last_error = s->last_error[0] ? s->last_error : s->limit_msg,
 	};
 	for (i = 0; i < 2; i++) {
 		const struct fam_rib *r = &s->rib[i];

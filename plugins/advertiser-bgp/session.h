@@ -54,6 +54,9 @@ struct bgp_session_cfg {
 	int64_t connect_timeout_ns; /* 0: 10 s */
 	uint32_t seed;            /* backoff jitter */
 	bool passive;             /* never connect; only accept */
+	uint32_t max_prefixes;    /* announce at most this many; 0: any */
+	uint16_t max_msg;         /* largest message sent once RFC 8654 is
+				     negotiated, >= 4096; 0: 65535 */
 };
 
 /* The path attributes of every announced prefix (copied). */
@@ -82,6 +85,8 @@ struct bgp_session_info {
 	uint64_t updates_out, updates_in, notifications_in, resets;
 	bool eor_sent[2];
 	bool inbound;           /* the live connection was accepted */
+	bool ext_msg;           /* extended messages negotiated */
+	size_t withheld;        /* desired prefixes over max_prefixes */
 	const char *last_error; /* "" when none; valid until the next call */
 };
 
