@@ -24,6 +24,7 @@
 #define READ_MAX (64 * 1024)    /* read per wake-up, then yield */
 #define BATCH_MSGS 16           /* messages encoded before yielding */
 #define OPEN_HOLD_NS (240 * NS) /* RFC 4271 8: a large hold in OpenSent */
+#define CLOSE_NS NS /* a stop's NOTIFICATION: give up after this */
 
 struct fam_rib {
 	struct strata_prefix *adj; /* announced, sorted */
@@ -87,6 +88,8 @@ struct bgp_session {
 
 	uint8_t *out;
 	size_t out_len;
+	size_t head_rem; /* of out's first message, unsent (0: boundary) */
+	bool closing;    /* stopped: sending what is left, then close */
 	uint8_t *in;
 	size_t in_len;
 
@@ -395,7 +398,9 @@ static void close_fd(struct bgp_session *s)
 	stop_timer(s, &s->ka_timer);
 	stop_timer(s, &s->yield_timer);
 	s->out_len = 0;
+	s->head_rem = 0;
 	s->in_len = 0;
+	s->closing = false;
 }
 
 static void want_events(struct bgp_session *s, uint32_t ev)
@@ -403,6 +408,22 @@ static void want_events(struct bgp_session *s, uint32_t ev)
 	if (s->watch && ev != s->watch_ev &&
 	    s->h->fd_modify(s->inst, s->watch, ev) == 0)
 		s->watch_ev = ev;
+}
+
+/* sent bytes left the buffer: where does its first message end now */
+static void advance_head(struct bgp_session *s, size_t sent)
+{
+	size_t pos = 0, take;
+
+	while (sent) {
+		if (!s->head_rem)
+			s->head_rem = (size_t)s->out[pos + 16] << 8 |
+				      s->out[pos + 17];
+		take = s->head_rem < sent ? s->head_rem : sent;
+		s->head_rem -= take;
+		sent -= take;
+		pos += take;
+	}
 }
 
 /* Write what the socket takes. 0, or -errno after which the caller resets. */
@@ -422,9 +443,11 @@ static int flush(struct bgp_session *s)
 		}
 		off += (size_t)w;
 	}
+	advance_head(s, off);
 	memmove(s->out, s->out + off, s->out_len - off);
 	s->out_len -= off;
-	want_events(s, STRATA_FD_IN | (s->out_len ? STRATA_FD_OUT : 0));
+	want_events(s, (s->closing ? 0 : STRATA_FD_IN) |
+			       (s->out_len ? STRATA_FD_OUT : 0));
 	return 0;
 }
 
@@ -961,12 +984,44 @@ static void on_readable(struct bgp_session *s)
 	process_in(s);
 }
 
+/* Unread input would make close() send a RST and drop what is queued:
+ * read it (bounded), then close. */
+static void finish_close(struct bgp_session *s)
+{
+	uint8_t buf[4096];
+	int i;
+
+	for (i = 0; s->fd >= 0 && i < 64; i++)
+		if (recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_WR);
+	close_fd(s);
+}
+
+static void close_timeout_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->hold_timer = NULL;
+	s->h->log(s->inst, STRATA_LOG_INFO,
+		  "%s: the Cease did not go out within %lld ms: closing",
+		  s->name, (long long)(CLOSE_NS / 1000000));
+	finish_close(s);
+}
+
 static void io_cb(void *arg, int fd, uint32_t events)
 {
 	struct bgp_session *s = arg;
 	int rc;
 
 	(void)fd;
+	if (s->closing) {
+		rc = flush(s);
+		if (rc < 0 || !s->out_len)
+			finish_close(s);
+		return;
+	}
 	if (s->state == BGP_ST_CONNECT) {
 		connect_done(s);
 		return;
@@ -1446,6 +1501,8 @@ int bgp_session_start(struct bgp_session *s)
 {
 	if (s->running)
 		return 0;
+	if (s->closing)
+		finish_close(s);
 	s->running = true;
 	s->backoff_ns = s->cfg.retry_min_ns;
 	if (s->state == BGP_ST_IDLE && !s->cfg.passive)
@@ -1543,6 +1600,7 @@ void bgp_session_may_delete(struct bgp_session *s)
 void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
 {
 	uint8_t buf[BGP_MAX_MSG];
+	bool linger = false;
 	int n;
 
 	s->running = false;
@@ -1551,15 +1609,31 @@ void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
 	if (s->state == BGP_ST_IDLE)
 		return;
 	if (!graceful && s->state >= BGP_ST_OPENSENT) {
+		/* Finish the message on the wire, drop the UPDATEs queued
+		 * behind it: the Cease goes next. */
+		s->out_len = s->head_rem;
 		n = bgp_encode_cease(buf, sizeof(buf), BGP_CEASE_ADMIN_SHUTDOWN,
 				     text);
-		/* the pump leaves room for it after what is queued */
-		if (n > 0 && queue(s, buf, (size_t)n) == 0)
-			flush(s);
+		if (n > 0 && queue(s, buf, (size_t)n) == 0 && flush(s) == 0 &&
+		    s->out_len)
+			linger = true;
 	}
 	s->h->log(s->inst, STRATA_LOG_INFO, "%s: stopped%s", s->name,
 		  graceful ? " (graceful: no Cease)" : "");
-	close_fd(s);
+	if (linger) {
+		/* the rest on writability, within CLOSE_NS */
+		stop_timer(s, &s->hold_timer);
+		stop_timer(s, &s->ka_timer);
+		stop_timer(s, &s->yield_timer);
+		s->closing = true;
+		want_events(s, STRATA_FD_OUT);
+		s->hold_timer = s->h->timer_start(s->inst, CLOSE_NS, 0,
+						  close_timeout_cb, s);
+	} else if (!graceful) {
+		finish_close(s);
+	} else {
+		close_fd(s);
+	}
 	s->state = BGP_ST_IDLE;
 	s->established_ns = 0;
 	rib_clear_sent(&s->rib[0]);
@@ -1575,6 +1649,12 @@ void bgp_session_free(struct bgp_session *s)
 	s->running = false;
 	stop_timer(s, &s->retry_timer);
 	pend_close(s, 0, 0);
+	/* The loop may not run again: one last try, never blocking; what
+	 * the socket took still goes out after close(). */
+	if (s->closing) {
+		flush(s);
+		finish_close(s);
+	}
 	close_fd(s);
 	for (i = 0; i < 2; i++) {
 		rib_clear_sent(&s->rib[i]);

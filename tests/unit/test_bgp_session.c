@@ -30,6 +30,8 @@ struct peer {
 	uint16_t port;
 	uint8_t buf[2 * BGP_MAX_MSG_EXT];
 	bool ext;      /* offers extended messages (RFC 8654) */
+	bool paused;   /* reads nothing */
+	bool eof;      /* the session closed after its last message */
 	size_t longest; /* UPDATE received */
 	size_t len;
 	uint16_t hold; /* proposed in its OPEN */
@@ -152,6 +154,8 @@ static void peer_poll(struct peer *p)
 	ssize_t r;
 	int n, fd, i;
 
+	if (p->paused)
+		return;
 	if (p->fd < 0) {
 		fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK);
 		if (fd < 0)
@@ -170,6 +174,7 @@ static void peer_poll(struct peer *p)
 	for (i = 0; i < 64; i++) {
 		r = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, 0);
 		if (r == 0) {
+			p->eof = p->len == 0;
 			p->closed = true;
 			peer_close(p);
 			return;
@@ -202,7 +207,7 @@ static bool run_until(struct fx *f, bool (*done)(struct fx *f), int64_t ns)
 	while (loop_now() < end) {
 		loop_run_once(mock_host_loop(f->mh), 5);
 		peer_poll(&f->p);
-		if (done(f))
+		if (done && done(f))
 			return true;
 	}
 	return false;
@@ -915,6 +920,164 @@ START_TEST(test_read_bounded)
 }
 END_TEST
 
+/* A small receive window, so that the session's socket fills up. */
+static void small_window(struct peer *p)
+{
+	int sz = 4096;
+
+	setsockopt(p->lfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* And a small send buffer on the session's socket (same process: found
+ * by its address), so that it fills up without megabytes queued. */
+static void small_sndbuf(struct peer *p)
+{
+	struct sockaddr_in want, got;
+	socklen_t sl = sizeof(want);
+	int fd, sz = 4096, found = 0;
+
+	ck_assert_int_eq(getpeername(p->fd, (struct sockaddr *)&want, &sl), 0);
+	for (fd = 3; fd < 1024; fd++) {
+		sl = sizeof(got);
+		if (fd == p->fd || getsockname(fd, (struct sockaddr *)&got,
+					       &sl) < 0 ||
+		    got.sin_family != AF_INET || got.sin_port != want.sin_port)
+			continue;
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz,
+					    sizeof(sz)), 0);
+		found++;
+	}
+	ck_assert_int_eq(found, 1);
+}
+
+static bool closed_after_notify(struct fx *f)
+{
+	return f->p.closed;
+}
+
+/*
+ * stop(false) with the socket full and an UPDATE half written: the peer
+ * still reads a clean stream that ends with the Cease, then the close.
+ */
+START_TEST(test_stop_full_socket)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	struct bgp_session_info info;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n),
+			 0);
+	/* the socket fills up; the session keeps the rest queued */
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_gt(info.pending, 0);
+	bgp_session_stop(f.s, false, "maintenance");
+	ck_assert_int_eq(state(&f), BGP_ST_IDLE);
+	f.p.paused = false;
+	/* peer_poll fails the test on a broken stream */
+	ck_assert(run_until(&f, closed_after_notify, 3000 * MS));
+	ck_assert_uint_eq(f.p.notifications, 1);
+	ck_assert_uint_eq(f.p.notify_code, BGP_ERR_CEASE);
+	ck_assert_uint_eq(f.p.notify_sub, BGP_CEASE_ADMIN_SHUTDOWN);
+	ck_assert(f.p.eof); /* nothing after it, nothing cut */
+	/* the two End-of-RIBs, what the small buffers held, the one in
+	 * flight; not the UPDATEs queued behind it (16 per pump) */
+	ck_assert_uint_le(f.p.updates, 12);
+	ck_assert_uint_lt(f.p.announced, n);
+	free(set);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A peer that never reads again: the stop gives up after a second. */
+START_TEST(test_stop_gives_up)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	int64_t t0;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n);
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_stop(f.s, false, NULL);
+	t0 = loop_now();
+	/* the timer fires at 1 s; the loop has nothing else to do */
+	while (loop_now() - t0 < 1500 * MS)
+		loop_run_once(mock_host_loop(f.mh), 50);
+	ck_assert_uint_ge(mock_host_log_count(f.mh, STRATA_LOG_INFO), 1);
+	/* a new start works from a clean slate */
+	f.p.paused = false;
+	peer_close(&f.p);
+	f.p.opens = 0;
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	free(set);
+	fx_fini(&f);
+}
+END_TEST
+
+/* Stopped and freed at once (the loop will not run again): no block. */
+START_TEST(test_free_while_closing)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	int64_t t0;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n);
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_stop(f.s, false, NULL);
+	t0 = loop_now();
+	bgp_session_free(f.s);
+	f.s = NULL;
+	ck_assert_int_lt(loop_now() - t0, 100 * MS);
+	free(set);
+	peer_close(&f.p);
+	close(f.p.lfd);
+	mock_host_free(f.mh);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bgp_session");
@@ -935,6 +1098,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_extended_messages);
 	tcase_add_test(tc, test_message_length);
 	tcase_add_test(tc, test_read_bounded);
+	tcase_add_test(tc, test_stop_full_socket);
+	tcase_add_test(tc, test_stop_gives_up);
+	tcase_add_test(tc, test_free_while_closing);
 	suite_add_tcase(s, tc);
 	return s;
 }
