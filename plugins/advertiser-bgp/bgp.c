@@ -54,7 +54,7 @@ static const struct strata_cfg_key bgp_config[] = {
 	{ "local_as", STRATA_CFG_INT, STRATA_CFG_REQUIRED, NULL, 1,
 	  4294967295LL, "this node's AS number" },
 	{ "peers", STRATA_CFG_STRINGS, STRATA_CFG_REQUIRED, NULL, 0, 0,
-	  "peers as \"ADDRESS AS\" strings; the session connects to them" },
+	  "peers as \"ADDRESS AS\" strings; connected to unless passive" },
 	{ "passive", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
 	  "peers (addresses) never connected to, only accepted" },
 	{ "listen", STRATA_CFG_BOOL, 0, NULL, 0, 0,
