@@ -284,6 +284,15 @@ static int read_listen(struct bgp *b, const struct bgp_session_cfg *base)
 	}
 	if (!v)
 		b->listen_addr = base->local;
+	for (i = 0; on && b->listen_addr.family && i < (int)b->n_peers; i++) {
+		if (b->peers[i].addr.family == b->listen_addr.family ||
+		    !in_list(b, "passive", &b->peers[i].addr))
+			continue;
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "passive peer %s: the listener's address is of the "
+			  "other family", b->peers[i].name);
+		return -EINVAL;
+	}
 	b->listen_port = 179;
 	if (b->h->cfg_int(b->inst, "listen_port", &i64) == 0) {
 		if (i64 < 1 || i64 > 65535)

@@ -577,6 +577,11 @@ START_TEST(test_plugin_passive)
 	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self),
 			 -EINVAL);
 	mock_host_set_cfg_bool(f.mh, "listen", 1);
+	/* a passive IPv4 peer, a listener on an IPv6 address */
+	mock_host_set_cfg_string(f.mh, "listen_address", "::1");
+	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self),
+			 -EINVAL);
+	mock_host_set_cfg_string(f.mh, "listen_address", "127.0.0.1");
 	ck_assert_int_eq(pl->ops->create(f.h, mock_instance(f.mh), &self), 0);
 	ck_assert_int_eq(adv->reconcile(self, rp, 2,
 					 STRATA_RECONCILE_MAY_DELETE), 0);
