@@ -93,7 +93,7 @@ bird_errors() { grep -c "Error\|Received:" "$T/bird.log" || true; }
 
 # One session, routes learned, and no flapping for ~5 s on either side.
 steady() {
-	local what=$1 since n0 st
+	local what=$1 n0 e0 st
 	wait_until 20 "BGP session up ($what)" up
 	wait_until 15 "routes learned ($what)" has_routes
 	n0=$(ups)
