@@ -20,6 +20,7 @@
 
 #include <strata/plugin.h>
 
+#include "listen.h"
 #include "session.h"
 
 #define MAX_PEERS 64
@@ -27,6 +28,9 @@
 
 struct peer {
 	char name[INET6_ADDRSTRLEN];
+	struct strata_addr addr;
+	const char *password; /* the config's string */
+	bool gtsm;
 	struct bgp_session *s;
 };
 
@@ -35,6 +39,10 @@ struct bgp {
 	struct strata_instance *inst;
 	struct peer peers[MAX_PEERS];
 	size_t n_peers;
+	bool listen;
+	struct strata_addr listen_addr; /* family 0: any, per peer family */
+	uint16_t listen_port;
+	struct bgp_listener *listeners[2]; /* IPv4, IPv6 */
 	struct bgp_session_attrs attrs;
 	uint32_t comms[MAX_COMMS];
 	struct bgp_large_community large[MAX_COMMS];
@@ -47,7 +55,15 @@ static const struct strata_cfg_key bgp_config[] = {
 	{ "local_as", STRATA_CFG_INT, STRATA_CFG_REQUIRED, NULL, 1,
 	  4294967295LL, "this node's AS number" },
 	{ "peers", STRATA_CFG_STRINGS, STRATA_CFG_REQUIRED, NULL, 0, 0,
-	  "peers as \"ADDRESS AS\" strings; the session connects to them" },
+	  "peers as \"ADDRESS AS\" strings; connected to unless passive" },
+	{ "passive", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "peers (addresses) never connected to, only accepted" },
+	{ "listen", STRATA_CFG_BOOL, 0, NULL, 0, 0,
+	  "accept connections from every peer; default: when one is passive" },
+	{ "listen_address", STRATA_CFG_STRING, 0, NULL, 0, 0,
+	  "address to listen on; default: local_address, or any" },
+	{ "listen_port", STRATA_CFG_INT, 0, "179", 1, 65535,
+	  "TCP port to listen on (below 1024: root or CAP_NET_BIND_SERVICE)" },
 	{ "router_id", STRATA_CFG_STRING, 0, NULL, 0, 0,
 	  "BGP identifier (an IPv4 address); default: the node's address" },
 	{ "next_hop", STRATA_CFG_STRING, 0, NULL, 0, 0,
@@ -74,6 +90,10 @@ static const struct strata_cfg_key bgp_config[] = {
 	  "peer ports other than 179, \"ADDRESS PORT\"" },
 	{ "ttl_security", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
 	  "peers with GTSM (RFC 5082): TTL 255 both ways" },
+	{ "max_prefixes", STRATA_CFG_STRINGS, 0, NULL, 0, 0,
+	  "most prefixes announced to a peer, \"ADDRESS N\"" },
+	{ "max_message_size", STRATA_CFG_INT, 0, "65535", 4096, 65535,
+	  "largest UPDATE sent when extended messages (RFC 8654) are agreed" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -153,6 +173,22 @@ static int read_attrs(struct bgp *b)
 	return 0;
 }
 
+/* Whether key's list of addresses holds a (in any spelling). */
+static bool in_list(struct bgp *b, const char *key, const struct strata_addr *a)
+{
+	int i, n = b->h->cfg_strings_count(b->inst, key);
+	struct strata_addr x;
+	const char *v;
+
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, key, (uint32_t)i);
+		if (v && parse_addr(v, &x) == 0 && x.family == a->family &&
+		    !memcmp(x.addr, a->addr, 16))
+			return true;
+	}
+	return false;
+}
+
 static int add_peer(struct bgp *b, const char *spec,
 		    const struct bgp_session_cfg *base)
 {
@@ -160,7 +196,8 @@ static int add_peer(struct bgp *b, const char *spec,
 	struct peer *p;
 	char addr[INET6_ADDRSTRLEN];
 	const char *v;
-	unsigned long as, port;
+	unsigned long as, port, max;
+	char *end;
 
 	if (b->n_peers == MAX_PEERS ||
 	    sscanf(spec, "%45s %lu", addr, &as) != 2 || !as ||
@@ -176,8 +213,23 @@ static int add_peer(struct bgp *b, const char *spec,
 			return -EINVAL;
 		c.port = (uint16_t)port;
 	}
+	v = per_peer(b, "max_prefixes", addr);
+	if (v) {
+		max = strtoul(v, &end, 10);
+		if (!*v || *end || !max || max > 4294967295UL) {
+			b->h->log(b->inst, STRATA_LOG_ERR,
+				  "max_prefixes \"%s %s\": want \"ADDRESS N\", "
+				  "N > 0", addr, v);
+			return -EINVAL;
+		}
+		c.max_prefixes = (uint32_t)max;
+	}
 	c.password = per_peer(b, "passwords", addr);
 	c.gtsm = per_peer(b, "ttl_security", addr) != NULL;
+	c.passive = in_list(b, "passive", &c.peer);
+	p->addr = c.peer;
+	p->password = c.password;
+	p->gtsm = c.gtsm;
 	c.seed = (uint32_t)b->n_peers * 2654435761u ^
 		 (uint32_t)b->h->now();
 	p->s = bgp_session_new(b->h, b->inst, &c);
@@ -185,6 +237,147 @@ static int add_peer(struct bgp *b, const char *spec,
 		return -EINVAL;
 	b->n_peers++;
 	return bgp_session_set_attrs(p->s, &b->attrs);
+}
+
+static struct peer *find_peer(struct bgp *b, const struct strata_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_peers; i++)
+		if (b->peers[i].addr.family == a->family &&
+		    !memcmp(b->peers[i].addr.addr, a->addr, 16))
+			return &b->peers[i];
+	return NULL;
+}
+
+/* passive, listen, listen_address, listen_port. */
+static int read_listen(struct bgp *b, const struct bgp_session_cfg *base)
+{
+	struct strata_addr a;
+	const char *v;
+	int64_t i64;
+	int on, i, n, any_passive = 0;
+
+	n = b->h->cfg_strings_count(b->inst, "passive");
+	for (i = 0; i < n; i++) {
+		v = b->h->cfg_strings_at(b->inst, "passive", (uint32_t)i);
+		if (!v || parse_addr(v, &a) < 0 || !find_peer(b, &a)) {
+			b->h->log(b->inst, STRATA_LOG_ERR,
+				  "passive \"%s\": not the address of a peer",
+				  v ? v : "");
+			return -EINVAL;
+		}
+		any_passive = 1;
+	}
+	if (b->h->cfg_bool(b->inst, "listen", &on) < 0)
+		on = any_passive;
+	if (any_passive && !on) {
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "listen = false, but passive peers need it");
+		return -EINVAL;
+	}
+	b->listen = on;
+	v = b->h->cfg_string(b->inst, "listen_address");
+	if (v && parse_addr(v, &b->listen_addr) < 0) {
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "listen_address \"%s\": not an address", v);
+		return -EINVAL;
+	}
+	if (!v)
+		b->listen_addr = base->local;
+	for (i = 0; on && b->listen_addr.family && i < (int)b->n_peers; i++) {
+		if (b->peers[i].addr.family == b->listen_addr.family ||
+		    !in_list(b, "passive", &b->peers[i].addr))
+			continue;
+		b->h->log(b->inst, STRATA_LOG_ERR,
+			  "passive peer %s: the listener's address is of the "
+			  "other family", b->peers[i].name);
+		return -EINVAL;
+	}
+	b->listen_port = 179;
+	if (b->h->cfg_int(b->inst, "listen_port", &i64) == 0) {
+		if (i64 < 1 || i64 > 65535)
+			return -EINVAL;
+		b->listen_port = (uint16_t)i64;
+	}
+	return 0;
+}
+
+static int accept_peer(void *arg, const struct strata_addr *from, int fd)
+{
+	struct peer *p = find_peer(arg, from);
+
+	if (!p)
+		return -ENOENT;
+	/* a peer may connect before the first reconcile starts the
+	 * sessions: it is let in rather than refused */
+	if (((struct bgp *)arg)->started)
+		bgp_session_start(p->s);
+	bgp_session_accept(p->s, fd);
+	return 0;
+}
+
+static void close_listeners(struct bgp *b)
+{
+	unsigned f;
+
+	for (f = 0; f < 2; f++) {
+		bgp_listener_free(b->listeners[f]);
+		b->listeners[f] = NULL;
+	}
+}
+
+/* One listener per family with peers (or the listen address's family);
+ * each peer's TCP-MD5 key on it, GTSM when every peer of it asks. */
+static int open_listeners(struct bgp *b)
+{
+	struct bgp_listener_cfg lc;
+	uint8_t fam;
+	unsigned f;
+	size_t i, n, n_gtsm;
+	int rc;
+
+	for (f = 0; f < 2; f++) {
+		fam = f ? STRATA_AF_INET6 : STRATA_AF_INET;
+		if (b->listen_addr.family && b->listen_addr.family != fam)
+			continue;
+		for (i = n = n_gtsm = 0; i < b->n_peers; i++) {
+			if (b->peers[i].addr.family != fam)
+				continue;
+			n++;
+			n_gtsm += b->peers[i].gtsm;
+		}
+		if (!n)
+			continue;
+		lc = (struct bgp_listener_cfg){
+			.addr = b->listen_addr,
+			.port = b->listen_port,
+			.gtsm = n_gtsm == n,
+		};
+		lc.addr.family = fam;
+		rc = bgp_listener_open(b->h, b->inst, &lc, accept_peer, b,
+				       &b->listeners[f]);
+		if (rc < 0)
+			goto fail;
+		for (i = 0; i < b->n_peers; i++) {
+			const struct peer *p = &b->peers[i];
+
+			if (p->addr.family != fam || !p->password)
+				continue;
+			rc = bgp_listener_add_key(b->listeners[f], &p->addr,
+						  p->password);
+			if (rc < 0) {
+				b->h->log(b->inst, STRATA_LOG_ERR,
+					  "TCP_MD5SIG on the listener for %s: "
+					  "%s", p->name, strerror(-rc));
+				goto fail;
+			}
+		}
+	}
+	return 0;
+fail:
+	close_listeners(b);
+	return rc;
 }
 
 static int read_config(struct bgp *b)
@@ -226,6 +419,11 @@ static int read_config(struct bgp *b)
 	v = b->h->cfg_string(b->inst, "local_address");
 	if (v && parse_addr(v, &base.local) < 0)
 		return -EINVAL;
+	if (b->h->cfg_int(b->inst, "max_message_size", &i64) == 0) {
+		if (i64 < 4096 || i64 > 65535)
+			return -EINVAL;
+		base.max_msg = (uint16_t)i64;
+	}
 	rc = read_attrs(b);
 	if (rc < 0) {
 		b->h->log(b->inst, STRATA_LOG_ERR, "bad next hop or community");
@@ -244,7 +442,7 @@ static int read_config(struct bgp *b)
 			return rc;
 		}
 	}
-	return 0;
+	return read_listen(b, &base);
 }
 
 static void free_peers(struct bgp *b)
@@ -294,7 +492,13 @@ static void start_sessions(struct bgp *b)
 static int bgp_start(void *self)
 {
 	struct bgp *b = self;
+	int rc;
 
+	if (b->listen && !b->listeners[0] && !b->listeners[1]) {
+		rc = open_listeners(b);
+		if (rc < 0)
+			return rc;
+	}
 	b->started = true;
 	start_sessions(b);
 	return 0;
@@ -307,6 +511,7 @@ static int bgp_stop(void *self)
 	size_t i;
 
 	b->started = false;
+	close_listeners(b);
 	for (i = 0; i < b->n_peers; i++)
 		bgp_session_stop(b->peers[i].s, true, NULL);
 	return 0;
@@ -316,6 +521,7 @@ static void bgp_destroy(void *self)
 {
 	struct bgp *b = self;
 
+	close_listeners(b);
 	free_peers(b);
 	free(b);
 }
@@ -389,6 +595,62 @@ out:
 	return rc;
 }
 
+/* The union of the sessions' Adj-RIB-Out, as BGP-scope routes via the
+ * next hop announced. */
+static int bgp_installed(void *self, strata_route_cb cb, void *arg)
+{
+	struct bgp *b = self;
+	struct strata_prefix *all = NULL, *one, *grown;
+	struct strata_route r;
+	size_t i, k, n_all = 0, n;
+	unsigned f;
+	int rc;
+
+	for (i = 0; i < b->n_peers; i++) {
+		for (f = 0; f < 2; f++) {
+			rc = bgp_session_announced(b->peers[i].s,
+						   f ? STRATA_AF_INET6 :
+						   STRATA_AF_INET, &one, &n);
+			if (rc < 0)
+				goto fail;
+			if (!n) {
+				free(one);
+				continue;
+			}
+			grown = realloc(all, (n_all + n) * sizeof(*all));
+			if (!grown) {
+				free(one);
+				rc = -ENOMEM;
+				goto fail;
+			}
+			all = grown;
+			memcpy(all + n_all, one, n * sizeof(*one));
+			n_all += n;
+			free(one);
+		}
+	}
+	if (n_all)
+		n_all = sort_unique(all, n_all);
+	for (k = 0; k < n_all; k++) {
+		const struct strata_addr *nh =
+			all[k].family == STRATA_AF_INET6 ? &b->attrs.nexthop6 :
+							   &b->attrs.nexthop4;
+
+		r = (struct strata_route){
+			.size = sizeof(r),
+			.scope = STRATA_SCOPE_BGP,
+			.dst = all[k],
+			.n_nexthops = nh->family ? 1 : 0,
+		};
+		r.nh[0].gw = *nh;
+		cb(arg, &r);
+	}
+	rc = 0;
+fail:
+	free(all);
+	return rc;
+}
+
 static void bgp_status(void *self, struct strata_status *st)
 {
 	struct bgp *b = self;
@@ -408,17 +670,23 @@ static void bgp_status(void *self, struct strata_status *st)
 		b->h->status_int(st, key, in.established_ns ?
 				 (b->h->now() - in.established_ns) /
 				 1000000000LL : 0);
-		snprintf(caps, sizeof(caps), "%s%s%s%s%s hold %u",
+		snprintf(caps, sizeof(caps), "%s%s%s%s%s%s hold %u",
 			 in.families & BGP_FAM_IPV4 ? "ipv4 " : "",
 			 in.families & BGP_FAM_IPV6 ? "ipv6 " : "",
 			 in.as4 ? "as4 " : "",
 			 in.route_refresh ? "route-refresh " : "",
+			 in.ext_msg ? "extended-message " : "",
 			 in.gr ? "graceful-restart" : "", in.hold);
 		snprintf(key, sizeof(key), "peer %s capabilities", p);
 		b->h->status_str(st, key, caps);
 		snprintf(key, sizeof(key), "peer %s prefixes", p);
 		b->h->status_int(st, key, (int64_t)(in.announced[0] +
 						    in.announced[1]));
+		snprintf(key, sizeof(key), "peer %s prefixes_withheld", p);
+		b->h->status_int(st, key, (int64_t)in.withheld);
+		snprintf(key, sizeof(key), "peer %s direction", p);
+		b->h->status_str(st, key, in.state == BGP_ST_IDLE ? "none" :
+				 in.inbound ? "passive" : "active");
 		snprintf(key, sizeof(key), "peer %s last_error", p);
 		b->h->status_str(st, key, in.last_error[0] ? in.last_error :
 				 "none");
@@ -438,6 +706,7 @@ static const struct strata_advertiser_ops bgp_adv_ops = {
 	.size = sizeof(struct strata_advertiser_ops),
 	.scopes = bgp_scopes,
 	.reconcile = bgp_reconcile,
+	.installed = bgp_installed,
 };
 
 STRATA_PLUGIN(STRATA_KIND_ADVERTISER, "bgp", STRATA_VERSION,

@@ -426,6 +426,10 @@ int bgp_encode_open(uint8_t *buf, size_t cap, const struct bgp_open *o)
 		c = put8(c, 4);
 		c = put32(c, o->as);
 	}
+	if (o->ext_msg) {
+		c = put8(c, BGP_CAP_EXT_MSG);
+		c = put8(c, 0);
+	}
 	ncaps = (size_t)(c - caps);
 	len = BGP_MIN_OPEN + (ncaps ? 2 + ncaps : 0);
 	if (len > cap)

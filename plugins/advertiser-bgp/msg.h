@@ -154,8 +154,7 @@ struct bgp_neg {
 
 /*
  * An OPEN, sent or received. Encoding reads version (ignored: always 4),
- * as, hold, id, families, route_refresh, as4, gr*; an extended message
- * capability is never advertised.
+ * as, hold, id, families, route_refresh, as4, ext_msg, gr*.
  */
 struct bgp_open {
 	uint8_t version;
@@ -168,7 +167,7 @@ struct bgp_open {
 	uint32_t n_mp_other;   /* of which for AFI/SAFIs not in BGP_FAM_* */
 	bool route_refresh;    /* capability 2 */
 	bool as4;              /* capability 65 */
-	bool ext_msg;          /* capability 6 (decoded only) */
+	bool ext_msg;          /* capability 6 (RFC 8654) */
 	bool gr;               /* capability 64 */
 	bool gr_restarting;    /* its R bit */
 	bool gr_notification;  /* its N bit (RFC 8538, decoded only) */

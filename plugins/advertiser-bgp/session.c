@@ -18,10 +18,13 @@
 #include "session.h"
 
 #define NS 1000000000LL
-#define OUT_CAP (64 * 1024)
-#define IN_CAP (2 * BGP_MAX_MSG)
+/* Room for a largest UPDATE (RFC 8654) and the control messages behind */
+#define OUT_CAP (2 * 65536 + 4 * BGP_MAX_MSG)
+#define IN_CAP (2 * 65536)
+#define READ_MAX (64 * 1024)    /* read per wake-up, then yield */
 #define BATCH_MSGS 16           /* messages encoded before yielding */
 #define OPEN_HOLD_NS (240 * NS) /* RFC 4271 8: a large hold in OpenSent */
+#define CLOSE_NS NS /* a stop's NOTIFICATION: give up after this */
 
 struct fam_rib {
 	struct strata_prefix *adj; /* announced, sorted */
@@ -37,6 +40,15 @@ struct fam_rib {
 	bool eor_sent;
 };
 
+/* An accepted connection waiting for the peer's OPEN next to our own. */
+struct pending {
+	int fd;
+	struct strata_watch *watch;
+	struct strata_timer *timer;
+	uint8_t in[2 * BGP_MAX_MSG];
+	size_t in_len;
+};
+
 struct bgp_session {
 	const struct strata_host *h;
 	struct strata_instance *inst;
@@ -48,8 +60,11 @@ struct bgp_session {
 	bool running;
 	bool may_delete;
 	int fd;
+	bool inbound; /* fd was accepted, not connected */
+	uint64_t conn_gen; /* counts connections closed */
 	struct strata_watch *watch;
 	uint32_t watch_ev;
+	struct pending pend;
 	struct strata_timer *retry_timer;
 	struct strata_timer *hold_timer;
 	struct strata_timer *ka_timer;
@@ -73,11 +88,15 @@ struct bgp_session {
 
 	uint8_t *out;
 	size_t out_len;
+	size_t head_rem; /* of out's first message, unsent (0: boundary) */
+	bool closing;    /* stopped: sending what is left, then close */
 	uint8_t *in;
 	size_t in_len;
 
 	uint64_t updates_out, updates_in, notifications_in, resets;
 	char last_error[256];
+	size_t withheld; /* over max_prefixes, as last logged */
+	char limit_msg[128];
 };
 
 static void session_reset(struct bgp_session *s, const char *fmt, ...)
@@ -139,32 +158,33 @@ static void set_error(struct bgp_session *s, const char *fmt, va_list ap)
 
 /* -- Adj-RIB-Out bookkeeping ------------------------------------------- */
 
-/* (adj | ann) - wd, all sorted; the result replaces adj. */
-static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
-		     size_t na, const struct strata_prefix *wd, size_t nw)
+/* (adj | ann) - wd, all sorted, into a new array. */
+static int merge_sets(const struct strata_prefix *adj, size_t n_adj,
+		      const struct strata_prefix *ann, size_t na,
+		      const struct strata_prefix *wd, size_t nw,
+		      struct strata_prefix **res, size_t *n_res)
 {
-	struct strata_prefix *out, *src;
+	const struct strata_prefix *src;
+	struct strata_prefix *out;
 	size_t i = 0, j = 0, k = 0, n = 0;
 	int c;
 
-	if (!na && !nw)
-		return 0;
-	out = malloc((r->n_adj + na + 1) * sizeof(*out));
+	out = malloc((n_adj + na + 1) * sizeof(*out));
 	if (!out)
 		return -ENOMEM;
-	while (i < r->n_adj || j < na) {
-		if (i == r->n_adj)
+	while (i < n_adj || j < na) {
+		if (i == n_adj)
 			c = 1;
 		else if (j == na)
 			c = -1;
 		else
-			c = bgp_prefix_cmp(&r->adj[i], &ann[j]);
+			c = bgp_prefix_cmp(&adj[i], &ann[j]);
 		if (c < 0) {
-			src = &r->adj[i++];
+			src = &adj[i++];
 		} else if (c > 0) {
-			src = (struct strata_prefix *)&ann[j++];
+			src = &ann[j++];
 		} else {
-			src = &r->adj[i++];
+			src = &adj[i++];
 			j++;
 		}
 		while (k < nw && bgp_prefix_cmp(&wd[k], src) < 0)
@@ -173,6 +193,24 @@ static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
 			continue;
 		out[n++] = *src;
 	}
+	*res = out;
+	*n_res = n;
+	return 0;
+}
+
+/* (adj | ann) - wd; the result replaces adj. */
+static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
+		     size_t na, const struct strata_prefix *wd, size_t nw)
+{
+	struct strata_prefix *out;
+	size_t n;
+	int rc;
+
+	if (!na && !nw)
+		return 0;
+	rc = merge_sets(r->adj, r->n_adj, ann, na, wd, nw, &out, &n);
+	if (rc < 0)
+		return rc;
 	free(r->adj);
 	r->adj = out;
 	r->n_adj = n;
@@ -223,29 +261,103 @@ static int set_minus(const struct strata_prefix *a, size_t na,
 	return 0;
 }
 
+static bool fam_sends(const struct bgp_session *s, unsigned i);
+
+/* How many of family i's desired prefixes may go out: max_prefixes
+ * counts in bgp_prefix_cmp order, IPv4 first. */
+static size_t quota(const struct bgp_session *s, unsigned i)
+{
+	size_t max = s->cfg.max_prefixes, before = 0, n = s->rib[i].n_want;
+
+	if (!max)
+		return n;
+	if (i == BGP_IDX_V6 && fam_sends(s, BGP_IDX_V4))
+		before = s->rib[BGP_IDX_V4].n_want < max ?
+			 s->rib[BGP_IDX_V4].n_want : max;
+	return n < max - before ? n : max - before;
+}
+
+static size_t withheld(const struct bgp_session *s)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (fam_sends(s, i))
+			n += s->rib[i].n_want - quota(s, i);
+	return n;
+}
+
+/* Before the barrier nothing is withdrawn: cut the announcements so the
+ * peer never holds more than max_prefixes. */
+static void cap_new(struct bgp_session *s, struct fam_rib *r)
+{
+	const struct fam_rib *o = &s->rib[r == &s->rib[0] ? 1 : 0];
+	size_t held = r->n_adj + o->n_adj + o->n_ann, room, i, j = 0, fresh = 0;
+	int c;
+
+	room = held < s->cfg.max_prefixes ? s->cfg.max_prefixes - held : 0;
+	for (i = 0; i < r->n_ann; i++) {
+		c = 1;
+		while (j < r->n_adj &&
+		       (c = bgp_prefix_cmp(&r->adj[j], &r->ann[i])) < 0)
+			j++;
+		if (j < r->n_adj && !c)
+			continue;
+		if (fresh++ == room)
+			break;
+	}
+	r->n_ann = i;
+}
+
+static void note_limit(struct bgp_session *s)
+{
+	size_t w = withheld(s), total = w;
+	unsigned i;
+
+	if (w == s->withheld)
+		return;
+	s->withheld = w;
+	for (i = 0; i < 2; i++)
+		total += fam_sends(s, i) ? quota(s, i) : 0;
+	if (w)
+		snprintf(s->limit_msg, sizeof(s->limit_msg),
+			 "max_prefixes %u: announcing %zu of %zu prefixes",
+			 s->cfg.max_prefixes, total - w, total);
+	else
+		s->limit_msg[0] = '\0';
+	s->h->log(s->inst, w ? STRATA_LOG_WARNING : STRATA_LOG_INFO, "%s: %s",
+		  s->name, w ? s->limit_msg :
+		  "max_prefixes: every prefix announced again");
+}
+
 static int rib_plan(struct bgp_session *s, struct fam_rib *r, bool can_send)
 {
+	size_t n = quota(s, (unsigned)(r - s->rib));
 	int rc = rib_fold(r);
 
 	if (rc < 0)
 		return rc;
 	if (s->may_delete) {
-		rc = set_minus(r->adj, r->n_adj, r->want, r->n_want, &r->wd,
-			       &r->n_wd);
+		rc = set_minus(r->adj, r->n_adj, r->want, n, &r->wd, &r->n_wd);
 		if (rc < 0)
 			return rc;
 	}
 	if (!can_send)
 		rc = 0;
 	else if (r->full)
-		rc = set_minus(r->want, r->n_want, NULL, 0, &r->ann, &r->n_ann);
+		rc = set_minus(r->want, n, NULL, 0, &r->ann, &r->n_ann);
 	else
-		rc = set_minus(r->want, r->n_want, r->adj, r->n_adj, &r->ann,
+		rc = set_minus(r->want, n, r->adj, r->n_adj, &r->ann,
 			       &r->n_ann);
 	if (rc < 0)
 		return rc;
+	if (s->cfg.max_prefixes && !s->may_delete)
+		cap_new(s, r);
 	r->full = false;
 	r->dirty = false;
+	if (s->cfg.max_prefixes)
+		note_limit(s);
 	return 0;
 }
 
@@ -280,12 +392,15 @@ static void close_fd(struct bgp_session *s)
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
+		s->conn_gen++;
 	}
 	stop_timer(s, &s->hold_timer);
 	stop_timer(s, &s->ka_timer);
 	stop_timer(s, &s->yield_timer);
 	s->out_len = 0;
+	s->head_rem = 0;
 	s->in_len = 0;
+	s->closing = false;
 }
 
 static void want_events(struct bgp_session *s, uint32_t ev)
@@ -293,6 +408,22 @@ static void want_events(struct bgp_session *s, uint32_t ev)
 	if (s->watch && ev != s->watch_ev &&
 	    s->h->fd_modify(s->inst, s->watch, ev) == 0)
 		s->watch_ev = ev;
+}
+
+/* sent bytes left the buffer: where does its first message end now */
+static void advance_head(struct bgp_session *s, size_t sent)
+{
+	size_t pos = 0, take;
+
+	while (sent) {
+		if (!s->head_rem)
+			s->head_rem = (size_t)s->out[pos + 16] << 8 |
+				      s->out[pos + 17];
+		take = s->head_rem < sent ? s->head_rem : sent;
+		s->head_rem -= take;
+		sent -= take;
+		pos += take;
+	}
 }
 
 /* Write what the socket takes. 0, or -errno after which the caller resets. */
@@ -312,9 +443,11 @@ static int flush(struct bgp_session *s)
 		}
 		off += (size_t)w;
 	}
+	advance_head(s, off);
 	memmove(s->out, s->out + off, s->out_len - off);
 	s->out_len -= off;
-	want_events(s, STRATA_FD_IN | (s->out_len ? STRATA_FD_OUT : 0));
+	want_events(s, (s->closing ? 0 : STRATA_FD_IN) |
+			       (s->out_len ? STRATA_FD_OUT : 0));
 	return 0;
 }
 
@@ -381,7 +514,7 @@ static void session_reset(struct bgp_session *s, const char *fmt, ...)
 	s->resets++;
 	rib_clear_sent(&s->rib[0]);
 	rib_clear_sent(&s->rib[1]);
-	if (s->running)
+	if (s->running && !s->cfg.passive)
 		schedule_retry(s);
 }
 
@@ -487,10 +620,10 @@ static int set_md5(struct bgp_session *s, int fd)
 }
 
 static void io_cb(void *arg, int fd, uint32_t events);
+static bool collision_on_open(struct bgp_session *s, uint32_t peer_id);
 
-static void send_open(struct bgp_session *s)
+static int encode_open(const struct bgp_session *s, uint8_t *buf, size_t cap)
 {
-	uint8_t buf[BGP_MAX_MSG];
 	struct bgp_open o = {
 		.version = BGP_VERSION,
 		.as = s->cfg.local_as,
@@ -499,14 +632,23 @@ static void send_open(struct bgp_session *s)
 		.families = s->cfg.families,
 		.route_refresh = true,
 		.as4 = true,
+		.ext_msg = true,
 		.gr = s->cfg.gr_time > 0,
 		.gr_restarting = s->cfg.gr_restarting,
 		.gr_time = s->cfg.gr_time,
 		.gr_families = s->cfg.families,
 		.gr_forwarding = s->cfg.families,
 	};
-	int n = bgp_encode_open(buf, sizeof(buf), &o), rc;
 
+	return bgp_encode_open(buf, cap, &o);
+}
+
+static void send_open(struct bgp_session *s)
+{
+	uint8_t buf[BGP_MAX_MSG];
+	int n = encode_open(s, buf, sizeof(buf)), rc;
+
+	s->neg = (struct bgp_neg){ .as4 = false };
 	if (n < 0) {
 		session_reset(s, "encoding OPEN: %s", strerror(-n));
 		return;
@@ -562,6 +704,7 @@ static void do_connect(struct bgp_session *s)
 		return;
 	}
 	s->fd = fd;
+	s->inbound = false;
 	set_sockopts(s, fd, family);
 	if (s->password && (rc = set_md5(s, fd)) < 0) {
 		session_reset(s, "TCP_MD5SIG: %s", strerror(-rc));
@@ -642,10 +785,12 @@ static void got_open(struct bgp_session *s, const uint8_t *msg, size_t len)
 		session_reset(s, "peer BGP identifier equals ours");
 		return;
 	}
+	if (collision_on_open(s, o->id))
+		return;
 	s->hold = o->hold < ours ? o->hold : ours;
 	s->neg = (struct bgp_neg){
 		.as4 = o->as4,
-		.ext_msg = false, /* never offered */
+		.ext_msg = o->ext_msg, /* always offered */
 		.ibgp = o->as == s->cfg.local_as,
 	};
 	/* No multiprotocol capability at all means IPv4 unicast. */
@@ -754,7 +899,7 @@ static void got_refresh(struct bgp_session *s, const uint8_t *msg, size_t len)
 static bool dispatch(struct bgp_session *s, uint8_t type, const uint8_t *msg,
 		     size_t len)
 {
-	uint64_t resets = s->resets;
+	uint64_t gen = s->conn_gen;
 
 	s->last_rx = s->h->now();
 	if (type == BGP_NOTIFICATION) {
@@ -786,29 +931,17 @@ static bool dispatch(struct bgp_session *s, uint8_t type, const uint8_t *msg,
 		fsm_error(s, type);
 		break;
 	}
-	return s->resets == resets;
+	return s->conn_gen == gen;
 }
 
-static void on_readable(struct bgp_session *s)
+/* Dispatch the whole messages in the input buffer. */
+static void process_in(struct bgp_session *s)
 {
 	struct bgp_notify err;
 	size_t off, msglen;
 	uint8_t type;
-	ssize_t r;
 	int n;
 
-	r = recv(s->fd, s->in + s->in_len, IN_CAP - s->in_len, 0);
-	if (r < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			session_reset(s, "recv: %s", strerror(errno));
-		return;
-	}
-	if (r == 0) {
-		session_reset(s, "connection closed by peer%s",
-			      s->in_len ? " mid-message" : "");
-		return;
-	}
-	s->in_len += (size_t)r;
 	off = 0;
 	for (;;) {
 		n = bgp_frame(s->in + off, s->in_len - off, bgp_neg_max(&s->neg),
@@ -829,12 +962,66 @@ static void on_readable(struct bgp_session *s)
 	s->in_len -= off;
 }
 
+static void on_readable(struct bgp_session *s)
+{
+	ssize_t r;
+
+	/* a flooding peer gets READ_MAX per turn of the loop */
+	r = recv(s->fd, s->in + s->in_len,
+		 IN_CAP - s->in_len < READ_MAX ? IN_CAP - s->in_len : READ_MAX,
+		 0);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			session_reset(s, "recv: %s", strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		session_reset(s, "connection closed by peer%s",
+			      s->in_len ? " mid-message" : "");
+		return;
+	}
+	s->in_len += (size_t)r;
+	process_in(s);
+}
+
+/* Unread input would make close() send a RST and drop what is queued:
+ * read it (bounded), then close. */
+static void finish_close(struct bgp_session *s)
+{
+	uint8_t buf[4096];
+	int i;
+
+	for (i = 0; s->fd >= 0 && i < 64; i++)
+		if (recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_WR);
+	close_fd(s);
+}
+
+static void close_timeout_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->hold_timer = NULL;
+	s->h->log(s->inst, STRATA_LOG_INFO,
+		  "%s: the Cease did not go out within %lld ms: closing",
+		  s->name, (long long)(CLOSE_NS / 1000000));
+	finish_close(s);
+}
+
 static void io_cb(void *arg, int fd, uint32_t events)
 {
 	struct bgp_session *s = arg;
 	int rc;
 
 	(void)fd;
+	if (s->closing) {
+		rc = flush(s);
+		if (rc < 0 || !s->out_len)
+			finish_close(s);
+		return;
+	}
 	if (s->state == BGP_ST_CONNECT) {
 		connect_done(s);
 		return;
@@ -852,6 +1039,271 @@ static void io_cb(void *arg, int fd, uint32_t events)
 	}
 	if (events & (STRATA_FD_IN | STRATA_FD_HUP | STRATA_FD_ERR))
 		on_readable(s);
+}
+
+/* -- accepted connections and collisions (RFC 4271 6.8) ------------------ */
+
+/* Best effort on a connection being given up: the socket is fresh or
+ * idle, so one small message fits its buffer. */
+static void notify_fd(int fd, uint8_t code, uint8_t sub)
+{
+	uint8_t buf[BGP_MIN_NOTIFICATION];
+	int n = bgp_encode_notification(buf, sizeof(buf), code, sub, NULL, 0);
+
+	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return;
+}
+
+static void pend_close(struct bgp_session *s, uint8_t code, uint8_t sub)
+{
+	struct pending *p = &s->pend;
+
+	if (p->watch) {
+		s->h->fd_unwatch(s->inst, p->watch);
+		p->watch = NULL;
+	}
+	stop_timer(s, &p->timer);
+	if (p->fd >= 0) {
+		if (code)
+			notify_fd(p->fd, code, sub);
+		close(p->fd);
+		p->fd = -1;
+	}
+	p->in_len = 0;
+}
+
+static void take_fd(struct bgp_session *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	stop_timer(s, &s->retry_timer);
+	s->fd = fd;
+	s->inbound = true;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		set_sockopts(s, fd, ss.ss_family);
+	s->watch = s->h->fd_watch(s->inst, fd, STRATA_FD_IN, io_cb, s);
+	s->watch_ev = STRATA_FD_IN;
+}
+
+/* The waiting connection wins: it becomes the session's, with the OPEN
+ * it brought (msglen bytes; 0: none yet) and whatever followed. */
+static void pend_promote(struct bgp_session *s, size_t msglen)
+{
+	struct pending *p = &s->pend;
+	uint8_t open[BGP_MAX_MSG];
+	size_t rest = p->in_len - msglen;
+	int fd = p->fd;
+
+	close_fd(s);
+	memcpy(open, p->in, msglen);
+	memcpy(s->in, p->in + msglen, rest);
+	s->h->fd_unwatch(s->inst, p->watch);
+	p->watch = NULL;
+	stop_timer(s, &p->timer);
+	p->fd = -1;
+	p->in_len = 0;
+	take_fd(s, fd);
+	if (!s->watch) {
+		session_reset(s, "fd_watch failed");
+		return;
+	}
+	s->in_len = rest;
+	s->neg = (struct bgp_neg){ .as4 = false };
+	s->state = BGP_ST_OPENSENT; /* our OPEN went out on it */
+	s->hold_ns = OPEN_HOLD_NS;
+	s->last_rx = s->h->now();
+	arm_hold(s, s->hold_ns);
+	if (msglen)
+		got_open(s, open, msglen);
+	if (s->state != BGP_ST_IDLE)
+		process_in(s);
+}
+
+/* Give up our connection for the waiting one (Cease/7 on ours). */
+static void yield_to_pending(struct bgp_session *s, size_t msglen)
+{
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: connection collision: %s",
+		  s->name, s->state == BGP_ST_IDLE ? "taking the peer's" :
+		  "the peer's BGP identifier is higher: taking the peer's");
+	if (s->state >= BGP_ST_OPENSENT)
+		send_notify(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION, NULL, 0);
+	pend_promote(s, msglen);
+}
+
+/*
+ * Our connection's OPEN told the peer's identifier while an accepted one
+ * waits: resolve now. True when our connection was given up (the
+ * caller's message belongs to a closed connection).
+ */
+static bool collision_on_open(struct bgp_session *s, uint32_t peer_id)
+{
+	if (s->pend.fd < 0)
+		return false;
+	if (s->cfg.router_id > peer_id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: our BGP identifier is "
+			  "higher: keeping ours", s->name);
+		pend_close(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		return false;
+	}
+	yield_to_pending(s, 0);
+	return true;
+}
+
+/* The peer's OPEN on the waiting connection: its identifier decides. */
+static void pend_open(struct bgp_session *s, size_t msglen)
+{
+	struct pending *p = &s->pend;
+	struct bgp_notify err;
+	struct bgp_open o;
+	const char *why;
+
+	if (bgp_decode_open(p->in, msglen, &o, &err) < 0) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: accepted connection: bad OPEN: %s", s->name,
+			  err.text);
+		pend_close(s, err.code, err.sub);
+		return;
+	}
+	if ((s->cfg.peer_as && o.as != s->cfg.peer_as) ||
+	    o.id == s->cfg.router_id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: accepted connection: %s", s->name,
+			  o.id == s->cfg.router_id ? "same BGP identifier" :
+			  "wrong peer AS");
+		pend_close(s, BGP_ERR_OPEN, o.id == s->cfg.router_id ?
+			   BGP_OPEN_BAD_ID : BGP_OPEN_BAD_PEER_AS);
+		return;
+	}
+	if (s->state == BGP_ST_ESTABLISHED) {
+		why = "already Established";
+	} else if (s->state != BGP_ST_IDLE && s->cfg.router_id > o.id) {
+		why = "our BGP identifier is higher: keeping ours";
+	} else {
+		yield_to_pending(s, msglen);
+		return;
+	}
+	s->h->log(s->inst, STRATA_LOG_INFO, "%s: connection collision: %s",
+		  s->name, why);
+	pend_close(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+}
+
+static void pend_io_cb(void *arg, int fd, uint32_t events)
+{
+	struct bgp_session *s = arg;
+	struct pending *p = &s->pend;
+	struct bgp_notify err;
+	size_t msglen;
+	uint8_t type;
+	ssize_t r;
+	int n;
+
+	(void)events;
+	r = recv(fd, p->in + p->in_len, sizeof(p->in) - p->in_len, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (r <= 0) {
+		pend_close(s, 0, 0);
+		return;
+	}
+	p->in_len += (size_t)r;
+	n = bgp_frame(p->in, p->in_len, BGP_MAX_MSG, &type, &msglen, &err);
+	if (n == 0)
+		return;
+	if (n < 0) {
+		pend_close(s, err.code, err.sub);
+		return;
+	}
+	if (type == BGP_OPEN)
+		pend_open(s, msglen);
+	else
+		pend_close(s, type == BGP_NOTIFICATION ? 0 : BGP_ERR_FSM,
+			   BGP_ST_OPENSENT - 1);
+}
+
+static void pend_timeout_cb(void *arg)
+{
+	struct bgp_session *s = arg;
+
+	s->pend.timer = NULL;
+	s->h->log(s->inst, STRATA_LOG_INFO,
+		  "%s: accepted connection sent no OPEN in time", s->name);
+	pend_close(s, BGP_ERR_HOLD, 0);
+}
+
+int bgp_session_accept(struct bgp_session *s, int fd)
+{
+	struct pending *p = &s->pend;
+	uint8_t buf[BGP_MAX_MSG];
+	int n;
+
+	if (!s->running) {
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_ESTABLISHED) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: already Established, "
+			  "refusing the new one", s->name);
+		notify_fd(fd, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_OPENCONFIRM && !s->inbound &&
+	    s->cfg.router_id > s->peer_open.id) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: our BGP identifier is "
+			  "higher: keeping ours", s->name);
+		notify_fd(fd, BGP_ERR_CEASE, BGP_CEASE_COLLISION);
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (s->state == BGP_ST_OPENCONFIRM && !s->inbound) {
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: connection collision: the peer's BGP identifier "
+			  "is higher: taking the peer's", s->name);
+		send_notify(s, BGP_ERR_CEASE, BGP_CEASE_COLLISION, NULL, 0);
+		close_fd(s);
+		s->state = BGP_ST_IDLE;
+	}
+	if (s->state != BGP_ST_IDLE && s->inbound) {
+		/* the peer gave up its earlier connection */
+		s->h->log(s->inst, STRATA_LOG_INFO,
+			  "%s: a new connection from the peer replaces its "
+			  "earlier one", s->name);
+		close_fd(s);
+		s->state = BGP_ST_IDLE;
+	}
+	if (s->state == BGP_ST_IDLE) {
+		pend_close(s, 0, 0);
+		take_fd(s, fd);
+		if (!s->watch) {
+			session_reset(s, "fd_watch failed");
+			return 0;
+		}
+		s->h->log(s->inst, STRATA_LOG_DEBUG, "%s: accepted", s->name);
+		send_open(s);
+		return 0;
+	}
+	/* Next to our own connection: send our OPEN, wait for the peer's. */
+	pend_close(s, 0, 0);
+	n = encode_open(s, buf, sizeof(buf));
+	if (n < 0 || send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+		close(fd);
+		return 0;
+	}
+	p->fd = fd;
+	p->watch = s->h->fd_watch(s->inst, fd, STRATA_FD_IN, pend_io_cb, s);
+	if (!p->watch) {
+		pend_close(s, 0, 0);
+		return 0;
+	}
+	p->timer = s->h->timer_start(s->inst, s->cfg.no_hold ? OPEN_HOLD_NS :
+				     (int64_t)s->cfg.hold * NS, 0,
+				     pend_timeout_cb, s);
+	return 0;
 }
 
 /* -- sending UPDATEs --------------------------------------------------- */
@@ -891,6 +1343,12 @@ static void fill_attrs(const struct bgp_session *s, unsigned i,
 
 /* Encode one message of family i's pending work into the output buffer:
  * 1 when one was, 0 when the family has nothing left, -errno. */
+/* The largest UPDATE we send: 4096, or max_msg once RFC 8654 is agreed. */
+static size_t send_max(const struct bgp_session *s)
+{
+	return s->neg.ext_msg ? s->cfg.max_msg : BGP_MAX_MSG;
+}
+
 static int encode_one(struct bgp_session *s, unsigned i)
 {
 	struct fam_rib *r = &s->rib[i];
@@ -899,6 +1357,8 @@ static int encode_one(struct bgp_session *s, unsigned i)
 	struct bgp_attrs a;
 	int n, rc;
 
+	if (cap > send_max(s))
+		cap = send_max(s);
 	if (r->dirty) {
 		rc = rib_plan(s, r, fam_sends(s, i));
 		if (rc < 0)
@@ -941,6 +1401,8 @@ static int encode_one(struct bgp_session *s, unsigned i)
 
 static void pump(struct bgp_session *s)
 {
+	/* one more UPDATE, and the control messages that may follow it */
+	size_t room = send_max(s) + 2 * BGP_MAX_MSG;
 	unsigned i, msgs = 0;
 	bool more = false;
 	int rc;
@@ -951,7 +1413,7 @@ static void pump(struct bgp_session *s)
 		if (!(s->fams & fam_bit(i)))
 			continue;
 		while (msgs < BATCH_MSGS &&
-		       OUT_CAP - s->out_len >= 2 * BGP_MAX_MSG) {
+		       OUT_CAP - s->out_len >= room) {
 			rc = encode_one(s, i);
 			if (rc < 0) {
 				send_notify(s, BGP_ERR_CEASE,
@@ -964,8 +1426,7 @@ static void pump(struct bgp_session *s)
 				break;
 			msgs++;
 		}
-		if (msgs >= BATCH_MSGS ||
-		    OUT_CAP - s->out_len < 2 * BGP_MAX_MSG)
+		if (msgs >= BATCH_MSGS || OUT_CAP - s->out_len < room)
 			more = true;
 	}
 	rc = flush(s);
@@ -993,6 +1454,7 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	     cfg->peer.family != STRATA_AF_INET6) ||
 	    (!cfg->no_hold && cfg->hold && cfg->hold < 3) ||
 	    cfg->gr_time > BGP_GR_TIME_MAX ||
+	    (cfg->max_msg && cfg->max_msg < BGP_MAX_MSG) ||
 	    (cfg->password && strlen(cfg->password) > TCP_MD5SIG_MAXKEYLEN))
 		return NULL;
 	s = calloc(1, sizeof(*s));
@@ -1002,6 +1464,7 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	s->inst = inst;
 	s->cfg = *cfg;
 	s->fd = -1;
+	s->pend.fd = -1;
 	if (!s->cfg.port)
 		s->cfg.port = 179;
 	if (!s->cfg.hold)
@@ -1013,6 +1476,8 @@ struct bgp_session *bgp_session_new(const struct strata_host *h,
 	if (s->cfg.retry_max_ns < s->cfg.retry_min_ns)
 		s->cfg.retry_max_ns = 60 * NS > s->cfg.retry_min_ns ?
 				      60 * NS : s->cfg.retry_min_ns;
+	if (!s->cfg.max_msg)
+		s->cfg.max_msg = BGP_MAX_MSG_EXT;
 	if (s->cfg.connect_timeout_ns <= 0)
 		s->cfg.connect_timeout_ns = 10 * NS;
 	s->backoff_ns = s->cfg.retry_min_ns;
@@ -1036,9 +1501,11 @@ int bgp_session_start(struct bgp_session *s)
 {
 	if (s->running)
 		return 0;
+	if (s->closing)
+		finish_close(s);
 	s->running = true;
 	s->backoff_ns = s->cfg.retry_min_ns;
-	if (s->state == BGP_ST_IDLE)
+	if (s->state == BGP_ST_IDLE && !s->cfg.passive)
 		do_connect(s);
 	return 0;
 }
@@ -1077,6 +1544,9 @@ int bgp_session_set_prefixes(struct bgp_session *s, uint8_t family,
 	r->want = copy;
 	r->n_want = n;
 	r->dirty = true;
+	/* the other family's share of max_prefixes may change */
+	if (s->cfg.max_prefixes)
+		s->rib[0].dirty = s->rib[1].dirty = true;
 	pump(s);
 	return 0;
 }
@@ -1130,22 +1600,40 @@ void bgp_session_may_delete(struct bgp_session *s)
 void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text)
 {
 	uint8_t buf[BGP_MAX_MSG];
+	bool linger = false;
 	int n;
 
 	s->running = false;
 	stop_timer(s, &s->retry_timer);
+	pend_close(s, graceful ? 0 : BGP_ERR_CEASE, BGP_CEASE_ADMIN_SHUTDOWN);
 	if (s->state == BGP_ST_IDLE)
 		return;
 	if (!graceful && s->state >= BGP_ST_OPENSENT) {
+		/* Finish the message on the wire, drop the UPDATEs queued
+		 * behind it: the Cease goes next. */
+		s->out_len = s->head_rem;
 		n = bgp_encode_cease(buf, sizeof(buf), BGP_CEASE_ADMIN_SHUTDOWN,
 				     text);
-		/* the pump leaves room for it after what is queued */
-		if (n > 0 && queue(s, buf, (size_t)n) == 0)
-			flush(s);
+		if (n > 0 && queue(s, buf, (size_t)n) == 0 && flush(s) == 0 &&
+		    s->out_len)
+			linger = true;
 	}
 	s->h->log(s->inst, STRATA_LOG_INFO, "%s: stopped%s", s->name,
 		  graceful ? " (graceful: no Cease)" : "");
-	close_fd(s);
+	if (linger) {
+		/* the rest on writability, within CLOSE_NS */
+		stop_timer(s, &s->hold_timer);
+		stop_timer(s, &s->ka_timer);
+		stop_timer(s, &s->yield_timer);
+		s->closing = true;
+		want_events(s, STRATA_FD_OUT);
+		s->hold_timer = s->h->timer_start(s->inst, CLOSE_NS, 0,
+						  close_timeout_cb, s);
+	} else if (!graceful) {
+		finish_close(s);
+	} else {
+		close_fd(s);
+	}
 	s->state = BGP_ST_IDLE;
 	s->established_ns = 0;
 	rib_clear_sent(&s->rib[0]);
@@ -1160,6 +1648,13 @@ void bgp_session_free(struct bgp_session *s)
 		return;
 	s->running = false;
 	stop_timer(s, &s->retry_timer);
+	pend_close(s, 0, 0);
+	/* The loop may not run again: one last try, never blocking; what
+	 * the socket took still goes out after close(). */
+	if (s->closing) {
+		flush(s);
+		finish_close(s);
+	}
 	close_fd(s);
 	for (i = 0; i < 2; i++) {
 		rib_clear_sent(&s->rib[i]);
@@ -1194,7 +1689,10 @@ void bgp_session_info(const struct bgp_session *s,
 		.updates_in = s->updates_in,
 		.notifications_in = s->notifications_in,
 		.resets = s->resets,
-		.last_error = s->last_error,
+		.inbound = s->state != BGP_ST_IDLE && s->inbound,
+		.ext_msg = up && s->neg.ext_msg,
+		.withheld = s->withheld,
+		.last_error = s->last_error[0] ? s->last_error : s->limit_msg,
 	};
 	for (i = 0; i < 2; i++) {
 		const struct fam_rib *r = &s->rib[i];
@@ -1203,4 +1701,13 @@ void bgp_session_info(const struct bgp_session *s,
 		out->pending += (r->n_ann - r->i_ann) + (r->n_wd - r->i_wd);
 		out->eor_sent[i] = r->eor_sent;
 	}
+}
+
+int bgp_session_announced(const struct bgp_session *s, uint8_t family,
+			  struct strata_prefix **out, size_t *n)
+{
+	const struct fam_rib *r = &s->rib[fam_idx(family)];
+
+	return merge_sets(r->adj, r->n_adj, r->ann, r->i_ann, r->wd, r->i_wd,
+			  out, n);
 }

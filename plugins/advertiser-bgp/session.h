@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One BGP peer's session on the host's loop: an active, advertise-only
- * speaker (RFC 4271 FSM Idle, Connect, OpenSent, OpenConfirm,
- * Established). Never blocks: a non-blocking connect, timers for
+ * One BGP peer's session on the host's loop: an advertise-only speaker
+ * (RFC 4271 FSM Idle, Connect, OpenSent, OpenConfirm, Established) that
+ * connects (unless passive) and takes the connections a listener hands
+ * it, resolving collisions by BGP identifier (RFC 4271 6.8). Never
+ * blocks: a non-blocking connect, timers for
  * connect-retry (exponential backoff with jitter), hold and keepalive,
  * and UPDATEs encoded lazily, one message at a time into a bounded
  * output buffer, yielding to the loop between batches.
@@ -51,6 +53,10 @@ struct bgp_session_cfg {
 	int64_t retry_max_ns;     /* 0: 60 s */
 	int64_t connect_timeout_ns; /* 0: 10 s */
 	uint32_t seed;            /* backoff jitter */
+	bool passive;             /* never connect; only accept */
+	uint32_t max_prefixes;    /* announce at most this many; 0: any */
+	uint16_t max_msg;         /* largest message sent once RFC 8654 is
+				     negotiated, >= 4096; 0: 65535 */
 };
 
 /* The path attributes of every announced prefix (copied). */
@@ -78,6 +84,9 @@ struct bgp_session_info {
 	size_t pending;         /* prefixes still to send or withdraw */
 	uint64_t updates_out, updates_in, notifications_in, resets;
 	bool eor_sent[2];
+	bool inbound;           /* the live connection was accepted */
+	bool ext_msg;           /* extended messages negotiated */
+	size_t withheld;        /* desired prefixes over max_prefixes */
 	const char *last_error; /* "" when none; valid until the next call */
 };
 
@@ -98,6 +107,17 @@ int bgp_session_start(struct bgp_session *s);
  */
 int bgp_session_set_prefixes(struct bgp_session *s, uint8_t family,
 			     const struct strata_prefix *pfx, size_t n);
+/*
+ * A connection accepted from this peer (the listener matched its source
+ * address); the session owns fd from here on, whatever it returns. With
+ * no connection it becomes the session's (OPEN sent). Next to a
+ * connection of our own it waits for the peer's OPEN, then the one
+ * initiated by the side with the higher BGP identifier stays and the
+ * other is closed with Cease/7; at most one such connection waits (a
+ * newer one replaces it). 0, or -ECONNREFUSED: refused (stopped, or
+ * Established: Cease/7 sent).
+ */
+int bgp_session_accept(struct bgp_session *s, int fd);
 /* New attributes: every desired prefix is announced again. */
 int bgp_session_set_attrs(struct bgp_session *s,
 			  const struct bgp_session_attrs *a);
@@ -111,6 +131,13 @@ void bgp_session_stop(struct bgp_session *s, bool graceful, const char *text);
 void bgp_session_free(struct bgp_session *s);
 void bgp_session_info(const struct bgp_session *s,
 		      struct bgp_session_info *out);
+/*
+ * What the peer was sent and holds of a family (STRATA_AF_INET/6): the
+ * Adj-RIB-Out with the messages already encoded. A new sorted array for
+ * the caller to free (valid when *n is 0 too), or -ENOMEM.
+ */
+int bgp_session_announced(const struct bgp_session *s, uint8_t family,
+			  struct strata_prefix **out, size_t *n);
 const char *bgp_state_name(enum bgp_state st);
 
 #endif

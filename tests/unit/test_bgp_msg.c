@@ -553,6 +553,7 @@ START_TEST(open_round_trip)
 		o.id = rnd() | 0x100;
 		o.families = rnd() & 3;
 		o.route_refresh = rnd() & 1;
+		o.ext_msg = rnd() & 1;
 		o.gr = rnd() & 1;
 		if (o.gr) {
 			o.gr_restarting = rnd() & 1;
@@ -573,6 +574,7 @@ START_TEST(open_round_trip)
 		ck_assert_uint_eq(back.families, o.families);
 		ck_assert_int_eq(back.route_refresh, o.route_refresh);
 		ck_assert_int_eq(back.as4, o.as4);
+		ck_assert_int_eq(back.ext_msg, o.ext_msg);
 		ck_assert_int_eq(back.gr, o.gr);
 		ck_assert_int_eq(back.gr_restarting, o.gr_restarting);
 		ck_assert_uint_eq(back.gr_time, o.gr_time);
@@ -580,6 +582,32 @@ START_TEST(open_round_trip)
 		ck_assert_uint_eq(back.gr_forwarding, o.gr_forwarding);
 		ck_assert_uint_eq(back.n_unknown_caps, 0);
 	}
+}
+END_TEST
+
+/* RFC 8654: capability 6 with no value, only when asked for. */
+START_TEST(open_ext_msg)
+{
+	uint8_t buf[4096];
+	struct bgp_open o = { .as = 65001, .hold = 9, .id = 0x0a000001,
+			      .ext_msg = true }, back;
+	int n, i;
+	bool found = false;
+
+	n = bgp_encode_open(buf, sizeof(buf), &o);
+	ck_assert_int_gt(n, 0);
+	for (i = BGP_MIN_OPEN + 2; i + 1 < n; i++)
+		if (buf[i] == BGP_CAP_EXT_MSG && buf[i + 1] == 0)
+			found = true;
+	ck_assert(found);
+	open_ok(buf, (size_t)n, &back);
+	ck_assert(back.ext_msg);
+	ck_assert_uint_eq(back.n_caps, 1);
+	o.ext_msg = false;
+	n = bgp_encode_open(buf, sizeof(buf), &o);
+	ck_assert_int_eq(n, BGP_MIN_OPEN);
+	open_ok(buf, (size_t)n, &back);
+	ck_assert(!back.ext_msg);
 }
 END_TEST
 
@@ -1526,6 +1554,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, open_decode_extended_params);
 	tcase_add_test(tc, open_refusals);
 	tcase_add_test(tc, open_round_trip);
+	tcase_add_test(tc, open_ext_msg);
 	tcase_add_test(tc, small_messages);
 	tcase_add_test(tc, notification_decode);
 	tcase_add_test(tc, update_encode_v4);

@@ -28,7 +28,11 @@ STRATA_PLUGIN_DECL_
 struct peer {
 	int lfd, fd;
 	uint16_t port;
-	uint8_t buf[4 * BGP_MAX_MSG];
+	uint8_t buf[2 * BGP_MAX_MSG_EXT];
+	bool ext;      /* offers extended messages (RFC 8654) */
+	bool paused;   /* reads nothing */
+	bool eof;      /* the session closed after its last message */
+	size_t longest; /* UPDATE received */
 	size_t len;
 	uint16_t hold; /* proposed in its OPEN */
 	bool silent;   /* no keepalives */
@@ -100,7 +104,7 @@ static void peer_handle(struct peer *p, uint8_t type, const uint8_t *m,
 	uint8_t out[BGP_MAX_MSG];
 	struct bgp_notify err;
 	struct bgp_update_info ui;
-	struct bgp_neg neg = { .as4 = true };
+	struct bgp_neg neg = { .as4 = true, .ext_msg = p->ext };
 	int n;
 
 	switch (type) {
@@ -108,7 +112,7 @@ static void peer_handle(struct peer *p, uint8_t type, const uint8_t *m,
 		struct bgp_open o = {
 			.as = 65000, .hold = p->hold, .id = 0x0a000001,
 			.families = BGP_FAM_IPV4 | BGP_FAM_IPV6,
-			.route_refresh = true, .as4 = true,
+			.route_refresh = true, .as4 = true, .ext_msg = p->ext,
 		};
 
 		ck_assert_int_eq(bgp_decode_open(m, len, &p->open, &err), 0);
@@ -125,6 +129,8 @@ static void peer_handle(struct peer *p, uint8_t type, const uint8_t *m,
 	case BGP_UPDATE:
 		ck_assert_int_eq(bgp_decode_update(m, len, &neg, &ui), 0);
 		p->updates++;
+		if (len > p->longest)
+			p->longest = len;
 		if (ui.verdict == BGP_VERDICT_EOR)
 			p->eors++;
 		p->announced += ui.announced[0] + ui.announced[1];
@@ -148,6 +154,8 @@ static void peer_poll(struct peer *p)
 	ssize_t r;
 	int n, fd, i;
 
+	if (p->paused)
+		return;
 	if (p->fd < 0) {
 		fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK);
 		if (fd < 0)
@@ -166,6 +174,7 @@ static void peer_poll(struct peer *p)
 	for (i = 0; i < 64; i++) {
 		r = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, 0);
 		if (r == 0) {
+			p->eof = p->len == 0;
 			p->closed = true;
 			peer_close(p);
 			return;
@@ -174,7 +183,8 @@ static void peer_poll(struct peer *p)
 			break;
 		p->len += (size_t)r;
 		off = 0;
-		while ((n = bgp_frame(p->buf + off, p->len - off, BGP_MAX_MSG,
+		while ((n = bgp_frame(p->buf + off, p->len - off,
+				      p->ext ? BGP_MAX_MSG_EXT : BGP_MAX_MSG,
 				      &type, &msglen, &err)) > 0) {
 			peer_handle(p, type, p->buf + off, msglen);
 			off += msglen;
@@ -197,7 +207,7 @@ static bool run_until(struct fx *f, bool (*done)(struct fx *f), int64_t ns)
 	while (loop_now() < end) {
 		loop_run_once(mock_host_loop(f->mh), 5);
 		peer_poll(&f->p);
-		if (done(f))
+		if (done && done(f))
 			return true;
 	}
 	return false;
@@ -233,6 +243,9 @@ static struct bgp_session_cfg base_cfg(const struct peer *p)
 }
 
 static const uint32_t comms[] = { (65001u << 16) | 100 };
+/* set by a test before fx_init */
+static uint32_t max_prefixes;
+static uint16_t max_msg;
 
 static void fx_init(struct fx *f, bool restarting)
 {
@@ -252,6 +265,8 @@ static void fx_init(struct fx *f, bool restarting)
 	peer_listen(&f->p);
 	c = base_cfg(&f->p);
 	c.gr_restarting = restarting;
+	c.max_prefixes = max_prefixes;
+	c.max_msg = max_msg;
 	f->s = bgp_session_new(f->h, mock_instance(f->mh), &c);
 	ck_assert_ptr_nonnull(f->s);
 	ck_assert_int_eq(bgp_session_set_attrs(f->s, &a), 0);
@@ -706,6 +721,410 @@ START_TEST(test_plugin_waits_for_table)
 	ck_assert_int_eq(pl->ops->stop(self), 0);
 	ck_assert(run_until(&f, peer_closed, 2000 * MS));
 	pl->ops->destroy(self);
+}
+END_TEST
+
+static struct strata_prefix pfx6(uint8_t a)
+{
+	struct strata_prefix p = { .family = STRATA_AF_INET6, .len = 64,
+				   .addr = { 0xfd, 0, 2, 0x44, 0, a } };
+	return p;
+}
+
+/* At most max_prefixes go out, the first in bgp_prefix_cmp order. */
+START_TEST(test_max_prefixes)
+{
+	struct fx f;
+	struct strata_prefix v4[5], v6[2] = { pfx6(1), pfx6(2) };
+	struct bgp_session_info info;
+	unsigned i, warnings;
+
+	for (i = 0; i < 5; i++)
+		v4[i] = pfx4(10, 244, (uint8_t)i, 24);
+	max_prefixes = 3;
+	max_msg = 0;
+	fx_init(&f, false);
+	max_prefixes = 0;
+	bgp_session_may_delete(f.s);
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, v4, 5);
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET6, v6, 2);
+	bgp_session_start(f.s);
+	want_ann = 3;
+	want_wd = 0;
+	want_eors = 2;
+	ck_assert(run_until(&f, got_counts, 3000 * MS));
+	run_until(&f, got_counts, 200 * MS);
+	ck_assert_uint_eq(f.p.announced, 3);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 3);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V6], 0);
+	ck_assert_uint_eq(info.withheld, 4);
+	ck_assert_ptr_nonnull(strstr(info.last_error, "max_prefixes 3"));
+	ck_assert_ptr_nonnull(strstr(info.last_error, "3 of 7"));
+	warnings = mock_host_log_count(f.mh, STRATA_LOG_WARNING);
+	ck_assert_uint_eq(warnings, 1); /* once, not per message */
+
+	/* two IPv4 prefixes fewer: both IPv6 ones fit now */
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, v4, 1);
+	want_ann = 5;
+	want_wd = 2;
+	ck_assert(run_until(&f, got_counts, 2000 * MS));
+	run_until(&f, got_counts, 200 * MS);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 1);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V6], 2);
+	ck_assert_uint_eq(info.withheld, 0);
+	ck_assert_str_eq(info.last_error, "");
+	ck_assert_uint_eq(f.p.announced, 5);
+	ck_assert_uint_eq(f.p.withdrawn, 2);
+	fx_fini(&f);
+}
+END_TEST
+
+/* Before the barrier nothing is withdrawn, so a changed set may not push
+ * the peer over the limit either. */
+START_TEST(test_max_prefixes_before_barrier)
+{
+	struct fx f;
+	struct strata_prefix a[2] = { pfx4(10, 1, 0, 24), pfx4(10, 2, 0, 24) };
+	struct strata_prefix b[2] = { pfx4(10, 0, 0, 24), pfx4(10, 3, 0, 24) };
+	struct bgp_session_info info;
+
+	max_prefixes = 2;
+	max_msg = 0;
+	fx_init(&f, false);
+	max_prefixes = 0;
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, a, 2);
+	bgp_session_start(f.s);
+	want_ann = 2;
+	want_wd = 0;
+	want_eors = 0;
+	ck_assert(run_until(&f, got_counts, 3000 * MS));
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, b, 2);
+	run_until(&f, got_counts, 300 * MS);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(f.p.announced, 2);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 2);
+	/* the barrier: the old ones go, the new ones come */
+	bgp_session_may_delete(f.s);
+	want_ann = 4;
+	want_wd = 2;
+	ck_assert(run_until(&f, got_counts, 2000 * MS));
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], 2);
+	fx_fini(&f);
+}
+END_TEST
+
+static bool all_in(struct fx *f)
+{
+	return f->p.announced >= want_ann && f->p.eors >= 1;
+}
+
+/* RFC 8654: UPDATEs beyond 4096 bytes only when both offered it, and
+ * never beyond max_msg. */
+START_TEST(test_extended_messages)
+{
+	struct fx f;
+	size_t n = 3000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	struct bgp_session_info info;
+	unsigned round;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4(11, (uint8_t)(i >> 8), (uint8_t)i, 24);
+	for (round = 0; round < 3; round++) {
+		max_prefixes = 0;
+		max_msg = round == 2 ? 8192 : 0;
+		fx_init(&f, false);
+		max_msg = 0;
+		f.p.ext = round > 0;
+		bgp_session_may_delete(f.s);
+		bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n);
+		bgp_session_start(f.s);
+		want_ann = n;
+		ck_assert(run_until(&f, all_in, 5000 * MS));
+		ck_assert(f.p.open.ext_msg); /* always offered */
+		bgp_session_info(f.s, &info);
+		ck_assert_int_eq(info.ext_msg, round > 0);
+		if (round == 0)
+			ck_assert_uint_le(f.p.longest, BGP_MAX_MSG);
+		else if (round == 1)
+			ck_assert_uint_gt(f.p.longest, 8192);
+		else
+			ck_assert(f.p.longest > BGP_MAX_MSG &&
+				  f.p.longest <= 8192);
+		fx_fini(&f);
+	}
+	free(set);
+}
+END_TEST
+
+/* A withdraw-only UPDATE of len bytes (/24s), as a peer may send one. */
+static size_t big_update(uint8_t *m, size_t len)
+{
+	size_t wl = len - BGP_MIN_UPDATE, i;
+
+	memset(m, 0xff, BGP_MARKER_LEN);
+	m[16] = (uint8_t)(len >> 8);
+	m[17] = (uint8_t)len;
+	m[18] = BGP_UPDATE;
+	m[19] = (uint8_t)(wl >> 8);
+	m[20] = (uint8_t)wl;
+	for (i = 0; i < wl / 4; i++) {
+		m[21 + 4 * i] = 24;
+		m[22 + 4 * i] = 10;
+		m[23 + 4 * i] = (uint8_t)(i >> 8);
+		m[24 + 4 * i] = (uint8_t)i;
+	}
+	m[len - 2] = 0; /* no path attributes */
+	m[len - 1] = 0;
+	return len;
+}
+
+/* Longer than negotiated: NOTIFICATION 1/2; with RFC 8654 it is fine. */
+START_TEST(test_message_length)
+{
+	struct fx f;
+	static uint8_t m[5023];
+	struct bgp_session_info info;
+	unsigned round;
+
+	big_update(m, sizeof(m));
+	for (round = 0; round < 2; round++) {
+		max_prefixes = 0;
+		max_msg = 0;
+		fx_init(&f, false);
+		f.p.ext = round == 1;
+		bgp_session_start(f.s);
+		ck_assert(run_until(&f, is_up, 3000 * MS));
+		peer_send(&f.p, m, sizeof(m));
+		run_until(&f, is_idle_with_notify, 500 * MS);
+		bgp_session_info(f.s, &info);
+		if (round == 0) {
+			ck_assert_uint_eq(f.p.notifications, 1);
+			ck_assert_uint_eq(f.p.notify_code, BGP_ERR_HEADER);
+			ck_assert_uint_eq(f.p.notify_sub, BGP_HDR_BAD_LENGTH);
+			ck_assert_uint_eq(info.resets, 1);
+		} else {
+			ck_assert_uint_eq(f.p.notifications, 0);
+			ck_assert_int_eq(info.state, BGP_ST_ESTABLISHED);
+			ck_assert_uint_eq(info.updates_in, 1);
+		}
+		fx_fini(&f);
+	}
+}
+END_TEST
+
+/* A peer flooding UPDATEs is read 64 KiB per turn of the loop: timers
+ * run in between, and the session stays up. */
+START_TEST(test_read_bounded)
+{
+	struct fx f;
+	uint8_t eor[BGP_MIN_UPDATE];
+	static uint8_t flood[1 << 20];
+	struct bgp_session_info before, after;
+	struct strata_timer *t;
+	size_t off = 0, sent = 0;
+	ssize_t w;
+	int i;
+
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	ck_assert_int_eq(bgp_encode_eor(eor, sizeof(eor), STRATA_AF_INET),
+			 BGP_MIN_UPDATE);
+	for (off = 0; off + sizeof(eor) <= sizeof(flood); off += sizeof(eor))
+		memcpy(flood + off, eor, sizeof(eor));
+	/* as much as the socket takes, without the loop running */
+	for (i = 0; i < 1000 && sent < off; i++) {
+		w = send(f.p.fd, flood + sent, off - sent,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w <= 0)
+			break;
+		sent += (size_t)w;
+	}
+	ck_assert_uint_gt(sent, 256 * 1024);
+	bgp_session_info(f.s, &before);
+	loop_run_once(mock_host_loop(f.mh), 100);
+	bgp_session_info(f.s, &after);
+	ck_assert_uint_gt(after.updates_in, before.updates_in);
+	ck_assert_uint_le(after.updates_in - before.updates_in,
+			  64 * 1024 / BGP_MIN_UPDATE + 1);
+	/* the rest follows over further turns, timers running between */
+	ticks = 0;
+	t = f.h->timer_start(mock_instance(f.mh), MS, MS, tick_cb, NULL);
+	for (i = 0; i < 2000; i++) {
+		bgp_session_info(f.s, &after);
+		if (after.updates_in - before.updates_in ==
+		    sent / BGP_MIN_UPDATE)
+			break;
+		loop_run_once(mock_host_loop(f.mh), 5);
+	}
+	ck_assert_uint_eq(after.updates_in - before.updates_in,
+			  sent / BGP_MIN_UPDATE);
+	ck_assert_int_gt(ticks, 0);
+	ck_assert_int_eq(after.state, BGP_ST_ESTABLISHED);
+	f.h->timer_stop(mock_instance(f.mh), t);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A small receive window, so that the session's socket fills up. */
+static void small_window(struct peer *p)
+{
+	int sz = 4096;
+
+	setsockopt(p->lfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* And a small send buffer on the session's socket (same process: found
+ * by its address), so that it fills up without megabytes queued. */
+static void small_sndbuf(struct peer *p)
+{
+	struct sockaddr_in want, got;
+	socklen_t sl = sizeof(want);
+	int fd, sz = 4096, found = 0;
+
+	ck_assert_int_eq(getpeername(p->fd, (struct sockaddr *)&want, &sl), 0);
+	for (fd = 3; fd < 1024; fd++) {
+		sl = sizeof(got);
+		if (fd == p->fd || getsockname(fd, (struct sockaddr *)&got,
+					       &sl) < 0 ||
+		    got.sin_family != AF_INET || got.sin_port != want.sin_port)
+			continue;
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz,
+					    sizeof(sz)), 0);
+		found++;
+	}
+	ck_assert_int_eq(found, 1);
+}
+
+static bool closed_after_notify(struct fx *f)
+{
+	return f->p.closed;
+}
+
+/*
+ * stop(false) with the socket full and an UPDATE half written: the peer
+ * still reads a clean stream that ends with the Cease, then the close.
+ */
+START_TEST(test_stop_full_socket)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	struct bgp_session_info info;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n),
+			 0);
+	/* the socket fills up; the session keeps the rest queued */
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_gt(info.pending, 0);
+	bgp_session_stop(f.s, false, "maintenance");
+	ck_assert_int_eq(state(&f), BGP_ST_IDLE);
+	f.p.paused = false;
+	/* peer_poll fails the test on a broken stream */
+	ck_assert(run_until(&f, closed_after_notify, 3000 * MS));
+	ck_assert_uint_eq(f.p.notifications, 1);
+	ck_assert_uint_eq(f.p.notify_code, BGP_ERR_CEASE);
+	ck_assert_uint_eq(f.p.notify_sub, BGP_CEASE_ADMIN_SHUTDOWN);
+	ck_assert(f.p.eof); /* nothing after it, nothing cut */
+	/* the two End-of-RIBs, what the small buffers held, the one in
+	 * flight; not the UPDATEs queued behind it (16 per pump) */
+	ck_assert_uint_le(f.p.updates, 12);
+	ck_assert_uint_lt(f.p.announced, n);
+	free(set);
+	fx_fini(&f);
+}
+END_TEST
+
+/* A peer that never reads again: the stop gives up after a second. */
+START_TEST(test_stop_gives_up)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	int64_t t0;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n);
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_stop(f.s, false, NULL);
+	t0 = loop_now();
+	/* the timer fires at 1 s; the loop has nothing else to do */
+	while (loop_now() - t0 < 1500 * MS)
+		loop_run_once(mock_host_loop(f.mh), 50);
+	ck_assert_uint_ge(mock_host_log_count(f.mh, STRATA_LOG_INFO), 1);
+	/* a new start works from a clean slate */
+	f.p.paused = false;
+	peer_close(&f.p);
+	f.p.opens = 0;
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	free(set);
+	fx_fini(&f);
+}
+END_TEST
+
+/* Stopped and freed at once (the loop will not run again): no block. */
+START_TEST(test_free_while_closing)
+{
+	struct fx f;
+	size_t n = 100000, i;
+	struct strata_prefix *set = calloc(n, sizeof(*set));
+	int64_t t0;
+
+	ck_assert_ptr_nonnull(set);
+	for (i = 0; i < n; i++)
+		set[i] = pfx4((uint8_t)(11 + (i >> 16)), (uint8_t)(i >> 8),
+			      (uint8_t)i, 24);
+	max_prefixes = 0;
+	max_msg = 0;
+	fx_init(&f, false);
+	small_window(&f.p);
+	bgp_session_may_delete(f.s);
+	bgp_session_start(f.s);
+	ck_assert(run_until(&f, is_up, 3000 * MS));
+	small_sndbuf(&f.p);
+	f.p.paused = true;
+	bgp_session_set_prefixes(f.s, STRATA_AF_INET, set, n);
+	run_until(&f, NULL, 300 * MS);
+	bgp_session_stop(f.s, false, NULL);
+	t0 = loop_now();
+	bgp_session_free(f.s);
+	f.s = NULL;
+	ck_assert_int_lt(loop_now() - t0, 100 * MS);
+	free(set);
 	peer_close(&f.p);
 	close(f.p.lfd);
 	mock_host_free(f.mh);
@@ -728,6 +1147,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_plugin);
 	tcase_add_test(tc, test_plugin_waits_for_table);
+	tcase_add_test(tc, test_max_prefixes);
+	tcase_add_test(tc, test_max_prefixes_before_barrier);
+	tcase_add_test(tc, test_extended_messages);
+	tcase_add_test(tc, test_message_length);
+	tcase_add_test(tc, test_read_bounded);
+	tcase_add_test(tc, test_stop_full_socket);
+	tcase_add_test(tc, test_stop_gives_up);
+	tcase_add_test(tc, test_free_while_closing);
 	suite_add_tcase(s, tc);
 	return s;
 }
