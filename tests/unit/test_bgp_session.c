@@ -721,6 +721,9 @@ START_TEST(test_plugin_waits_for_table)
 	ck_assert_int_eq(pl->ops->stop(self), 0);
 	ck_assert(run_until(&f, peer_closed, 2000 * MS));
 	pl->ops->destroy(self);
+	peer_close(&f.p);
+	close(f.p.lfd);
+	mock_host_free(f.mh);
 }
 END_TEST
 
