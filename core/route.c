@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <strata/plugin.h>
 
@@ -677,11 +678,29 @@ static int node_qcmp(const void *pa, const void *pb)
 	return (int)a->dst.len - (int)b->dst.len;
 }
 
+/* The model's nodes in the scopes into v (route_count() of them), sorted;
+ * their number. */
+static size_t nodes_fill(const struct route_model *m, uint32_t scopes,
+			 struct rnode **v)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *nd;
+
+		for (nd = m->bucket[i]; nd; nd = nd->next)
+			if (nd->scope & scopes)
+				v[k++] = nd;
+	}
+	qsort(v, k, sizeof(*v), node_qcmp);
+	return k;
+}
+
 /* The model's nodes in the scopes, sorted; NULL with *n 0 if none. */
 static int nodes_sorted(const struct route_model *m, uint32_t scopes,
 			struct rnode ***out, size_t *n)
 {
-	size_t i, k = 0, total = route_count(m, scopes);
+	size_t total = route_count(m, scopes);
 	struct rnode **v;
 
 	*out = NULL;
@@ -691,16 +710,8 @@ static int nodes_sorted(const struct route_model *m, uint32_t scopes,
 	v = malloc(total * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < m->n_buckets; i++) {
-		struct rnode *nd;
-
-		for (nd = m->bucket[i]; nd; nd = nd->next)
-			if (nd->scope & scopes)
-				v[k++] = nd;
-	}
-	qsort(v, k, sizeof(*v), node_qcmp);
+	*n = nodes_fill(m, scopes, v);
 	*out = v;
-	*n = k;
 	return 0;
 }
 
@@ -739,44 +750,74 @@ static void node_merge(const struct rnode *n, struct strata_route *out)
 	out->n_nexthops = k;
 }
 
+/*
+ * The routes handed to an advertiser, their pointers and the sorted nodes
+ * they come from, in one anonymous mapping: a reconcile of a big table
+ * needs hundreds of bytes per route for a moment, and a mapping goes back
+ * to the kernel when unmapped, where malloc could keep those pages in its
+ * heap for good.
+ */
+struct batch {
+	void *map;
+	size_t len;
+	struct rnode **nodes;
+	const struct strata_route **ptrs;
+	struct strata_route *routes;
+};
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+	size_t off_p = n * sizeof(*b->nodes);
+	size_t off_r = off_p + n * sizeof(*b->ptrs);
+
+	/* both offsets are multiples of 8, as is struct strata_route's
+	 * alignment */
+	*b = (struct batch){ .len = off_r + n * sizeof(*b->routes) };
+	if (!n)
+		return 0;
+	b->map = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		return -ENOMEM;
+	}
+	b->nodes = b->map;
+	b->ptrs = (const struct strata_route **)((char *)b->map + off_p);
+	b->routes = (struct strata_route *)((char *)b->map + off_r);
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	if (b->map)
+		munmap(b->map, b->len);
+	b->map = NULL;
+}
+
 static void adv_reconcile(struct route_adv *a)
 {
 	struct route_model *m = a->m;
-	const struct strata_route **ptrs = NULL;
-	struct strata_route *routes = NULL;
-	struct rnode **nodes;
+	struct batch b = { 0 };
 	size_t i, n;
 	uint32_t flags;
 	int64_t cap;
 	int rc;
 
-	rc = nodes_sorted(m, a->scopes, &nodes, &n);
+	rc = batch_alloc(&b, route_count(m, a->scopes));
 	if (rc < 0)
 		goto failed;
-	if (n) {
-		/* Copies, so an fn that changes the model cannot pull the
-		 * routes from under itself. */
-		routes = malloc(n * sizeof(*routes));
-		ptrs = malloc(n * sizeof(*ptrs));
-		if (!routes || !ptrs) {
-			free(nodes);
-			rc = -ENOMEM;
-			goto failed;
-		}
-		for (i = 0; i < n; i++) {
-			node_merge(nodes[i], &routes[i]);
-			ptrs[i] = &routes[i];
-		}
+	/* Copies, so an fn that changes the model cannot pull the routes
+	 * from under itself. */
+	n = b.map ? nodes_fill(m, a->scopes, b.nodes) : 0;
+	for (i = 0; i < n; i++) {
+		node_merge(b.nodes[i], &b.routes[i]);
+		b.ptrs[i] = &b.routes[i];
 	}
-	free(nodes);
 	flags = route_may_delete(m) ? STRATA_RECONCILE_MAY_DELETE : 0;
 	a->busy = true;
-	rc = a->fn(a->arg, ptrs, n, flags);
+	rc = a->fn(a->arg, n ? b.ptrs : NULL, n, flags);
 	a->busy = false;
-	free(ptrs);
-	free(routes);
-	ptrs = NULL;
-	routes = NULL;
+	batch_free(&b);
 	if (a->removed) {
 		adv_free(a);
 		return;
@@ -788,8 +829,7 @@ static void adv_reconcile(struct route_adv *a)
 		return;
 	}
 failed:
-	free(ptrs);
-	free(routes);
+	batch_free(&b);
 	/* up to the resync period, which would retry anyway */
 	cap = !m->resync_ns ? ROUTE_RETRY_MAX_NS
 	      : m->resync_ns > ROUTE_RETRY_MIN_NS ? m->resync_ns
