@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,12 @@ int main(int argc, char **argv)
 	if (test)
 		return daemon_check_config(config, stdout, stderr);
 
+	/* A fixed threshold: blocks of 128 KiB and more (a big table's
+	 * per-reconcile arrays) are mapped and go back to the kernel when
+	 * freed. glibc's default raises the threshold to the largest block
+	 * freed, after which such arrays land in the heap and their pages
+	 * stay with the daemon. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	/* before any thread exists, so every thread inherits the mask */
 	if (loop_block_signals()) {
 		fprintf(stderr, "stratad: cannot block signals\n");

@@ -4,7 +4,11 @@
  *
  * Every stated route lives in one hash table keyed by (scope, dst). An
  * entry holds the contribution of each owner that states that key, kept
- * sorted by owner name. The desired route of a key is the merge of its
+ * sorted by owner name. A big table costs little per route: nodes come
+ * from slabs and hold only the address bytes of their family, one
+ * contribution is kept in the node itself (an array only for a second
+ * owner), and a contribution is a pointer to a statement (owner,
+ * nexthops, table, metric) shared by every key stated alike. The desired route of a key is the merge of its
  * contributions: table and metric come from the first owner by name, and
  * the nexthops are the union of every owner's (ECMP), deduplicated by
  * (gateway, device) keeping the largest weight, sorted, and capped at
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <strata/plugin.h>
 
@@ -54,21 +59,47 @@ struct nhset {
 	struct strata_nexthop nh[];
 };
 
-struct contrib {
+/*
+ * What an owner states for a key, shared by the keys it states alike: a
+ * big table from one owner holds one. A contribution is a pointer to it,
+ * with C_STALE: from before a restate, not yet stated again.
+ */
+struct stmt {
+	struct stmt *next;
+	uint32_t hash;
+	uint32_t refs;
 	struct route_owner *owner;
 	struct nhset *nhs;
 	uint32_t table;
 	uint32_t metric;
-	bool stale; /* from before a restate, not yet stated again */
 };
 
+#define C_STALE ((uintptr_t)1)
+/* rnode.c: a struct cvec *, not a contribution */
+#define C_VEC ((uintptr_t)2)
+
+/* A node's contributions when there are several, sorted by owner name. */
+struct cvec {
+	uint32_t n, cap;
+	uintptr_t c[];
+};
+
+/* Only the family's address bytes are kept: slabs by family. */
 struct rnode {
 	struct rnode *next;
-	uint32_t hash;
-	uint32_t scope;
-	struct strata_prefix dst;
-	uint32_t n, cap;
-	struct contrib *c; /* sorted by owner name */
+	uintptr_t c; /* one contribution, a cvec | C_VEC, or 0: none */
+	uint8_t scope;
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[];
+};
+
+#define SLAB_NODES 1024
+
+struct slab {
+	struct slab *next;
+	size_t size;
+	_Alignas(struct rnode) unsigned char mem[];
 };
 
 struct route_owner {
@@ -98,9 +129,15 @@ struct route_model {
 	struct rnode **bucket;
 	size_t n_buckets;
 	size_t n_nodes;
+	struct slab *slabs;
+	struct rnode *free_nodes[2]; /* IPv4, IPv6 */
 	struct nhset **nh_bucket;
 	size_t n_nh_buckets;
 	size_t n_nhsets;
+	struct stmt **st_bucket;
+	size_t n_st_buckets;
+	size_t n_stmts;
+	size_t bytes; /* allocated for routes, for route_model_bytes() */
 	size_t count[ROUTE_N_SCOPES];
 	struct route_owner *owners;
 	size_t n_unsynced;
@@ -437,17 +474,21 @@ static bool route_norm(const struct strata_route *r, struct strata_route *out)
 
 /* -- shared nexthop lists ---------------------------------------------- */
 
-static uint32_t nh_hash(const struct strata_nexthop *nh, uint32_t n)
+static uint32_t fnv(uint32_t h, const void *p, size_t len)
 {
-	const uint8_t *p = (const uint8_t *)nh;
-	size_t i, len = n * sizeof(*nh);
-	uint32_t h = 2166136261u;
+	const uint8_t *b = p;
+	size_t i;
 
 	for (i = 0; i < len; i++) {
-		h ^= p[i];
+		h ^= b[i];
 		h *= 16777619u;
 	}
 	return h;
+}
+
+static uint32_t nh_hash(const struct strata_nexthop *nh, uint32_t n)
+{
+	return fnv(2166136261u, nh, n * sizeof(*nh));
 }
 
 static int nh_table_grow(struct route_model *m)
@@ -467,6 +508,7 @@ static int nh_table_grow(struct route_model *m)
 		}
 	}
 	free(m->nh_bucket);
+	m->bytes += (nb - m->n_nh_buckets) * sizeof(*b);
 	m->nh_bucket = b;
 	m->n_nh_buckets = nb;
 	return 0;
@@ -500,6 +542,7 @@ static struct nhset *nhset_get(struct route_model *m,
 	s->next = m->nh_bucket[h & (m->n_nh_buckets - 1)];
 	m->nh_bucket[h & (m->n_nh_buckets - 1)] = s;
 	m->n_nhsets++;
+	m->bytes += sizeof(*s) + n * sizeof(*nh);
 	return s;
 }
 
@@ -517,34 +560,189 @@ static void nhset_put(struct route_model *m, struct nhset *s)
 		}
 	}
 	m->n_nhsets--;
+	m->bytes -= sizeof(*s) + s->n * sizeof(s->nh[0]);
 	free(s);
+}
+
+/* -- statements -------------------------------------------------------- */
+
+static uint32_t stmt_hash(const struct route_owner *o, const struct nhset *nhs,
+			  uint32_t table, uint32_t metric)
+{
+	uint32_t h = 2166136261u;
+
+	h = fnv(h, &o, sizeof(o));
+	h = fnv(h, &nhs, sizeof(nhs));
+	h = fnv(h, &table, sizeof(table));
+	return fnv(h, &metric, sizeof(metric));
+}
+
+static int st_table_grow(struct route_model *m)
+{
+	size_t nb = m->n_st_buckets ? m->n_st_buckets * 2 : 16, i;
+	struct stmt **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < m->n_st_buckets; i++) {
+		struct stmt *s = m->st_bucket[i], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			s->next = b[s->hash & (nb - 1)];
+			b[s->hash & (nb - 1)] = s;
+		}
+	}
+	free(m->st_bucket);
+	m->bytes += (nb - m->n_st_buckets) * sizeof(*b);
+	m->st_bucket = b;
+	m->n_st_buckets = nb;
+	return 0;
+}
+
+/* The shared statement of o for the normalized r, with a reference
+ * taken; NULL without memory. */
+static struct stmt *stmt_get(struct route_model *m, struct route_owner *o,
+			     const struct strata_route *r)
+{
+	struct nhset *nhs;
+	struct stmt *s;
+	uint32_t h;
+
+	if (m->n_stmts >= m->n_st_buckets && st_table_grow(m) < 0 &&
+	    !m->n_st_buckets)
+		return NULL;
+	nhs = nhset_get(m, r->nh, r->n_nexthops);
+	if (!nhs)
+		return NULL;
+	h = stmt_hash(o, nhs, r->table, r->metric);
+	for (s = m->st_bucket[h & (m->n_st_buckets - 1)]; s; s = s->next) {
+		if (s->owner == o && s->nhs == nhs && s->table == r->table &&
+		    s->metric == r->metric) {
+			nhset_put(m, nhs); /* s holds one already */
+			s->refs++;
+			return s;
+		}
+	}
+	s = malloc(sizeof(*s));
+	if (!s) {
+		nhset_put(m, nhs);
+		return NULL;
+	}
+	*s = (struct stmt){
+		.next = m->st_bucket[h & (m->n_st_buckets - 1)],
+		.hash = h,
+		.refs = 1,
+		.owner = o,
+		.nhs = nhs,
+		.table = r->table,
+		.metric = r->metric,
+	};
+	m->st_bucket[h & (m->n_st_buckets - 1)] = s;
+	m->n_stmts++;
+	m->bytes += sizeof(*s);
+	return s;
+}
+
+static void stmt_put(struct route_model *m, struct stmt *s)
+{
+	struct stmt **pp;
+
+	if (--s->refs)
+		return;
+	for (pp = &m->st_bucket[s->hash & (m->n_st_buckets - 1)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	m->n_stmts--;
+	m->bytes -= sizeof(*s);
+	nhset_put(m, s->nhs);
+	free(s);
+}
+
+static struct stmt *c_stmt(uintptr_t c)
+{
+	return (struct stmt *)(c & ~C_STALE);
 }
 
 /* -- the table --------------------------------------------------------- */
 
+static unsigned node_fam(uint8_t family)
+{
+	return family == STRATA_AF_INET6 ? 1 : 0;
+}
+
+static size_t node_size(uint8_t family)
+{
+	size_t n = offsetof(struct rnode, addr) + family_bytes(family);
+	size_t a = _Alignof(struct rnode);
+
+	return (n + a - 1) / a * a;
+}
+
+/* A node for a key of the family, from its slabs; NULL without memory. */
+static struct rnode *node_alloc(struct route_model *m, uint8_t family)
+{
+	struct rnode **fl = &m->free_nodes[node_fam(family)], *n;
+	size_t size = node_size(family), i;
+	struct slab *sl;
+
+	if (!*fl) {
+		sl = malloc(sizeof(*sl) + SLAB_NODES * size);
+		if (!sl)
+			return NULL;
+		sl->next = m->slabs;
+		sl->size = SLAB_NODES * size;
+		m->slabs = sl;
+		m->bytes += sizeof(*sl) + sl->size;
+		for (i = SLAB_NODES; i-- > 0;) {
+			n = (struct rnode *)(sl->mem + i * size);
+			n->next = *fl;
+			*fl = n;
+		}
+	}
+	n = *fl;
+	*fl = n->next;
+	memset(n, 0, size);
+	return n;
+}
+
+static void node_key(const struct rnode *n, struct strata_prefix *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = n->family;
+	out->len = n->len;
+	memcpy(out->addr, n->addr, family_bytes(n->family));
+}
+
 static uint32_t key_hash(uint32_t scope, const struct strata_prefix *dst)
 {
-	uint32_t h = 2166136261u;
 	uint8_t k[2 + 16 + 1];
-	size_t i;
 
 	k[0] = dst->family;
 	k[1] = dst->len;
 	memcpy(k + 2, dst->addr, 16);
 	k[18] = (uint8_t)scope;
-	for (i = 0; i < sizeof(k); i++) {
-		h ^= k[i];
-		h *= 16777619u;
-	}
-	return h;
+	return fnv(2166136261u, k, sizeof(k));
+}
+
+static uint32_t node_hash(const struct rnode *n)
+{
+	struct strata_prefix p;
+
+	node_key(n, &p);
+	return key_hash(n->scope, &p);
 }
 
 static bool key_eq(const struct rnode *n, uint32_t scope,
 		   const struct strata_prefix *dst)
 {
-	return n->scope == scope && n->dst.family == dst->family &&
-	       n->dst.len == dst->len &&
-	       !memcmp(n->dst.addr, dst->addr, sizeof(dst->addr));
+	return n->scope == scope && n->family == dst->family &&
+	       n->len == dst->len &&
+	       !memcmp(n->addr, dst->addr, family_bytes(dst->family));
 }
 
 /* The link pointing at the node with this key, or at the chain's end. */
@@ -562,6 +760,7 @@ static int table_grow(struct route_model *m)
 {
 	size_t nb = m->n_buckets * 2, i;
 	struct rnode **b = calloc(nb, sizeof(*b));
+	uint32_t h;
 
 	if (!b)
 		return -ENOMEM;
@@ -570,14 +769,48 @@ static int table_grow(struct route_model *m)
 
 		for (; n; n = next) {
 			next = n->next;
-			n->next = b[n->hash & (nb - 1)];
-			b[n->hash & (nb - 1)] = n;
+			h = node_hash(n);
+			n->next = b[h & (nb - 1)];
+			b[h & (nb - 1)] = n;
 		}
 	}
 	free(m->bucket);
+	m->bytes += (nb - m->n_buckets) * sizeof(*b);
 	m->bucket = b;
 	m->n_buckets = nb;
 	return 0;
+}
+
+static uint32_t node_n(const struct rnode *n)
+{
+	if (n->c & C_VEC)
+		return ((const struct cvec *)(n->c & ~C_VEC))->n;
+	return n->c ? 1 : 0;
+}
+
+/* Contribution i of the node (i < node_n()). */
+static uintptr_t *node_at(struct rnode *n, uint32_t i)
+{
+	if (n->c & C_VEC)
+		return &((struct cvec *)(n->c & ~C_VEC))->c[i];
+	return &n->c;
+}
+
+static uintptr_t node_get(const struct rnode *n, uint32_t i)
+{
+	return *node_at((struct rnode *)n, i);
+}
+
+static void node_clear(struct route_model *m, struct rnode *n)
+{
+	struct cvec *v;
+
+	if (n->c & C_VEC) {
+		v = (struct cvec *)(n->c & ~C_VEC);
+		m->bytes -= sizeof(*v) + v->cap * sizeof(v->c[0]);
+		free(v);
+	}
+	n->c = 0;
 }
 
 static void node_unlink(struct route_model *m, struct rnode **pp)
@@ -587,29 +820,86 @@ static void node_unlink(struct route_model *m, struct rnode **pp)
 	*pp = n->next;
 	m->n_nodes--;
 	m->count[scope_index(n->scope)]--;
-	free(n->c);
-	free(n);
+	node_clear(m, n);
+	n->next = m->free_nodes[node_fam(n->family)];
+	m->free_nodes[node_fam(n->family)] = n;
 }
 
-static struct contrib *node_find_owner(struct rnode *n,
-				       const struct route_owner *o)
+static uintptr_t *node_find_owner(struct rnode *n, const struct route_owner *o)
 {
-	uint32_t i;
+	uint32_t i, k = node_n(n);
 
-	for (i = 0; i < n->n; i++)
-		if (n->c[i].owner == o)
-			return &n->c[i];
+	for (i = 0; i < k; i++)
+		if (c_stmt(node_get(n, i))->owner == o)
+			return node_at(n, i);
 	return NULL;
 }
 
 static void contrib_remove(struct route_model *m, struct rnode *n,
-			   struct contrib *c)
+			   uintptr_t *c)
 {
-	size_t i = (size_t)(c - n->c);
+	struct cvec *v;
+	size_t i;
 
-	nhset_put(m, c->nhs);
-	memmove(c, c + 1, (n->n - i - 1) * sizeof(*c));
-	n->n--;
+	stmt_put(m, c_stmt(*c));
+	if (!(n->c & C_VEC)) {
+		n->c = 0;
+		return;
+	}
+	v = (struct cvec *)(n->c & ~C_VEC);
+	i = (size_t)(c - v->c);
+	memmove(c, c + 1, (v->n - i - 1) * sizeof(*c));
+	v->n--;
+	if (v->n == 1) {
+		/* back to the common case: one, in the node */
+		uintptr_t one = v->c[0];
+
+		node_clear(m, n);
+		n->c = one;
+	}
+}
+
+/* Add c at its place by owner name; -ENOMEM leaves the node as it was. */
+static int contrib_insert(struct route_model *m, struct rnode *n,
+			  uintptr_t c)
+{
+	const char *name = c_stmt(c)->owner->name;
+	struct cvec *v;
+	uint32_t i, k = node_n(n);
+
+	if (!k) {
+		n->c = c;
+		return 0;
+	}
+	if (!(n->c & C_VEC)) {
+		v = malloc(sizeof(*v) + 2 * sizeof(v->c[0]));
+		if (!v)
+			return -ENOMEM;
+		m->bytes += sizeof(*v) + 2 * sizeof(v->c[0]);
+		v->n = 1;
+		v->cap = 2;
+		v->c[0] = n->c;
+		n->c = (uintptr_t)v | C_VEC;
+	}
+	v = (struct cvec *)(n->c & ~C_VEC);
+	if (v->n == v->cap) {
+		struct cvec *g = realloc(v, sizeof(*v) +
+					 2 * v->cap * sizeof(v->c[0]));
+
+		if (!g)
+			return -ENOMEM;
+		m->bytes += g->cap * sizeof(g->c[0]);
+		g->cap *= 2;
+		v = g;
+		n->c = (uintptr_t)v | C_VEC;
+	}
+	for (i = 0; i < v->n; i++)
+		if (strcmp(name, c_stmt(v->c[i])->owner->name) < 0)
+			break;
+	memmove(&v->c[i + 1], &v->c[i], (v->n - i) * sizeof(v->c[0]));
+	v->c[i] = c;
+	v->n++;
+	return 0;
 }
 
 /* -- advertisers ------------------------------------------------------- */
@@ -669,19 +959,37 @@ static int node_qcmp(const void *pa, const void *pb)
 
 	if (a->scope != b->scope)
 		return a->scope < b->scope ? -1 : 1;
-	if (a->dst.family != b->dst.family)
-		return a->dst.family < b->dst.family ? -1 : 1;
-	c = memcmp(a->dst.addr, b->dst.addr, sizeof(a->dst.addr));
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->addr, b->addr, family_bytes(a->family));
 	if (c)
 		return c;
-	return (int)a->dst.len - (int)b->dst.len;
+	return (int)a->len - (int)b->len;
+}
+
+/* The model's nodes in the scopes into v (route_count() of them), sorted;
+ * their number. */
+static size_t nodes_fill(const struct route_model *m, uint32_t scopes,
+			 struct rnode **v)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < m->n_buckets; i++) {
+		struct rnode *nd;
+
+		for (nd = m->bucket[i]; nd; nd = nd->next)
+			if (nd->scope & scopes)
+				v[k++] = nd;
+	}
+	qsort(v, k, sizeof(*v), node_qcmp);
+	return k;
 }
 
 /* The model's nodes in the scopes, sorted; NULL with *n 0 if none. */
 static int nodes_sorted(const struct route_model *m, uint32_t scopes,
 			struct rnode ***out, size_t *n)
 {
-	size_t i, k = 0, total = route_count(m, scopes);
+	size_t total = route_count(m, scopes);
 	struct rnode **v;
 
 	*out = NULL;
@@ -691,16 +999,8 @@ static int nodes_sorted(const struct route_model *m, uint32_t scopes,
 	v = malloc(total * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < m->n_buckets; i++) {
-		struct rnode *nd;
-
-		for (nd = m->bucket[i]; nd; nd = nd->next)
-			if (nd->scope & scopes)
-				v[k++] = nd;
-	}
-	qsort(v, k, sizeof(*v), node_qcmp);
+	*n = nodes_fill(m, scopes, v);
 	*out = v;
-	*n = k;
 	return 0;
 }
 
@@ -708,28 +1008,31 @@ static int nodes_sorted(const struct route_model *m, uint32_t scopes,
 static void node_merge(const struct rnode *n, struct strata_route *out)
 {
 	struct strata_nexthop all[STRATA_MAX_NEXTHOPS * 4];
-	uint32_t i, j, k = 0;
+	const struct stmt *st = c_stmt(node_get(n, 0));
+	uint32_t i, j, k = 0, nc = node_n(n);
 	char buf[64];
 
 	memset(out, 0, sizeof(*out));
 	out->size = sizeof(*out);
 	out->scope = n->scope;
-	out->dst = n->dst;
-	out->table = n->c[0].table;
-	out->metric = n->c[0].metric;
-	for (i = 0; i < n->n; i++) {
-		for (j = 0; j < n->c[i].nhs->n; j++) {
+	node_key(n, &out->dst);
+	out->table = st->table;
+	out->metric = st->metric;
+	for (i = 0; i < nc; i++) {
+		const struct nhset *nhs = c_stmt(node_get(n, i))->nhs;
+
+		for (j = 0; j < nhs->n; j++) {
 			if (k == sizeof(all) / sizeof(all[0])) {
 				k = nh_sort_dedup(all, k);
 				if (k == sizeof(all) / sizeof(all[0]))
 					continue;
 			}
-			all[k++] = n->c[i].nhs->nh[j];
+			all[k++] = nhs->nh[j];
 		}
 	}
 	k = nh_sort_dedup(all, k);
 	if (k > STRATA_MAX_NEXTHOPS) {
-		route_prefix_format(&n->dst, buf, sizeof(buf));
+		route_prefix_format(&out->dst, buf, sizeof(buf));
 		log_warn("route: %s: %" PRIu32
 			 " nexthops, keeping the first %d",
 			 buf, k, STRATA_MAX_NEXTHOPS);
@@ -739,44 +1042,74 @@ static void node_merge(const struct rnode *n, struct strata_route *out)
 	out->n_nexthops = k;
 }
 
+/*
+ * The routes handed to an advertiser, their pointers and the sorted nodes
+ * they come from, in one anonymous mapping: a reconcile of a big table
+ * needs hundreds of bytes per route for a moment, and a mapping goes back
+ * to the kernel when unmapped, where malloc could keep those pages in its
+ * heap for good.
+ */
+struct batch {
+	void *map;
+	size_t len;
+	struct rnode **nodes;
+	const struct strata_route **ptrs;
+	struct strata_route *routes;
+};
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+	size_t off_p = n * sizeof(*b->nodes);
+	size_t off_r = off_p + n * sizeof(*b->ptrs);
+
+	/* both offsets are multiples of 8, as is struct strata_route's
+	 * alignment */
+	*b = (struct batch){ .len = off_r + n * sizeof(*b->routes) };
+	if (!n)
+		return 0;
+	b->map = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		return -ENOMEM;
+	}
+	b->nodes = b->map;
+	b->ptrs = (const struct strata_route **)((char *)b->map + off_p);
+	b->routes = (struct strata_route *)((char *)b->map + off_r);
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	if (b->map)
+		munmap(b->map, b->len);
+	b->map = NULL;
+}
+
 static void adv_reconcile(struct route_adv *a)
 {
 	struct route_model *m = a->m;
-	const struct strata_route **ptrs = NULL;
-	struct strata_route *routes = NULL;
-	struct rnode **nodes;
+	struct batch b = { 0 };
 	size_t i, n;
 	uint32_t flags;
 	int64_t cap;
 	int rc;
 
-	rc = nodes_sorted(m, a->scopes, &nodes, &n);
+	rc = batch_alloc(&b, route_count(m, a->scopes));
 	if (rc < 0)
 		goto failed;
-	if (n) {
-		/* Copies, so an fn that changes the model cannot pull the
-		 * routes from under itself. */
-		routes = malloc(n * sizeof(*routes));
-		ptrs = malloc(n * sizeof(*ptrs));
-		if (!routes || !ptrs) {
-			free(nodes);
-			rc = -ENOMEM;
-			goto failed;
-		}
-		for (i = 0; i < n; i++) {
-			node_merge(nodes[i], &routes[i]);
-			ptrs[i] = &routes[i];
-		}
+	/* Copies, so an fn that changes the model cannot pull the routes
+	 * from under itself. */
+	n = b.map ? nodes_fill(m, a->scopes, b.nodes) : 0;
+	for (i = 0; i < n; i++) {
+		node_merge(b.nodes[i], &b.routes[i]);
+		b.ptrs[i] = &b.routes[i];
 	}
-	free(nodes);
 	flags = route_may_delete(m) ? STRATA_RECONCILE_MAY_DELETE : 0;
 	a->busy = true;
-	rc = a->fn(a->arg, ptrs, n, flags);
+	rc = a->fn(a->arg, n ? b.ptrs : NULL, n, flags);
 	a->busy = false;
-	free(ptrs);
-	free(routes);
-	ptrs = NULL;
-	routes = NULL;
+	batch_free(&b);
 	if (a->removed) {
 		adv_free(a);
 		return;
@@ -788,8 +1121,7 @@ static void adv_reconcile(struct route_adv *a)
 		return;
 	}
 failed:
-	free(ptrs);
-	free(routes);
+	batch_free(&b);
 	/* up to the resync period, which would retry anyway */
 	cap = !m->resync_ns ? ROUTE_RETRY_MAX_NS
 	      : m->resync_ns > ROUTE_RETRY_MIN_NS ? m->resync_ns
@@ -831,6 +1163,7 @@ int route_model_new(struct loop *loop, int64_t resync_ns,
 		free(m);
 		return -ENOMEM;
 	}
+	m->bytes = m->n_buckets * sizeof(*m->bucket);
 	route_model_set_resync(m, resync_ns);
 	*out = m;
 	return 0;
@@ -873,15 +1206,27 @@ void route_model_free(struct route_model *m)
 		free(o);
 	}
 	for (i = 0; i < m->n_buckets; i++) {
-		struct rnode *n = m->bucket[i], *next;
+		struct rnode *n;
 
-		for (; n; n = next) {
-			next = n->next;
-			free(n->c);
-			free(n);
-		}
+		for (n = m->bucket[i]; n; n = n->next)
+			node_clear(m, n);
 	}
 	free(m->bucket);
+	while (m->slabs) {
+		struct slab *sl = m->slabs;
+
+		m->slabs = sl->next;
+		free(sl);
+	}
+	for (i = 0; i < m->n_st_buckets; i++) {
+		struct stmt *s = m->st_bucket[i], *next;
+
+		for (; s; s = next) {
+			next = s->next;
+			free(s);
+		}
+	}
+	free(m->st_bucket);
 	for (i = 0; i < m->n_nh_buckets; i++) {
 		struct nhset *s = m->nh_bucket[i], *next;
 
@@ -931,12 +1276,12 @@ static void owner_drop(struct route_owner *o, bool stale_only)
 
 		while (*pp) {
 			struct rnode *n = *pp;
-			struct contrib *c = node_find_owner(n, o);
+			uintptr_t *c = node_find_owner(n, o);
 
-			if (c && (!stale_only || c->stale)) {
+			if (c && (!stale_only || (*c & C_STALE))) {
 				contrib_remove(m, n, c);
 				scopes |= n->scope;
-				if (!n->n) {
+				if (!node_n(n)) {
 					node_unlink(m, pp);
 					continue;
 				}
@@ -984,10 +1329,10 @@ void route_owner_restate(struct route_owner *o)
 		struct rnode *n;
 
 		for (n = m->bucket[i]; n; n = n->next) {
-			struct contrib *c = node_find_owner(n, o);
+			uintptr_t *c = node_find_owner(n, o);
 
 			if (c)
-				c->stale = true;
+				*c |= C_STALE;
 		}
 	}
 }
@@ -1002,7 +1347,7 @@ bool route_owner_is_synced(const struct route_owner *o)
 	return o->synced;
 }
 
-static bool contrib_same(const struct contrib *c, const struct strata_route *r)
+static bool stmt_same(const struct stmt *c, const struct strata_route *r)
 {
 	return c->table == r->table && c->metric == r->metric &&
 	       c->nhs->n == r->n_nexthops &&
@@ -1014,9 +1359,9 @@ int route_set(struct route_owner *o, const struct strata_route *r)
 	struct route_model *m = o->m;
 	struct strata_route nr;
 	struct rnode **pp, *n;
-	struct nhset *nhs;
-	struct contrib *c;
-	uint32_t h, i;
+	struct stmt *st;
+	uintptr_t *c;
+	uint32_t h;
 
 	if (!r || !route_norm(r, &nr))
 		return -EINVAL;
@@ -1025,61 +1370,41 @@ int route_set(struct route_owner *o, const struct strata_route *r)
 	n = *pp;
 	c = n ? node_find_owner(n, o) : NULL;
 	if (c) {
-		c->stale = false;
-		if (contrib_same(c, &nr))
+		*c &= ~C_STALE;
+		if (stmt_same(c_stmt(*c), &nr))
 			return 0;
 	}
-	nhs = nhset_get(m, nr.nh, nr.n_nexthops);
-	if (!nhs)
+	st = stmt_get(m, o, &nr);
+	if (!st)
 		return -ENOMEM;
 	if (c) {
-		nhset_put(m, c->nhs);
-		c->nhs = nhs;
-		c->table = nr.table;
-		c->metric = nr.metric;
+		stmt_put(m, c_stmt(*c));
+		*c = (uintptr_t)st;
 		changed(m, nr.scope);
 		return 0;
 	}
 	if (!n) {
-		if (m->n_nodes >= m->n_buckets && table_grow(m) == 0)
+		if (m->n_nodes >= 2 * m->n_buckets && table_grow(m) == 0)
 			pp = node_slot(m, nr.scope, &nr.dst, h);
-		n = calloc(1, sizeof(*n));
+		n = node_alloc(m, nr.dst.family);
 		if (!n) {
-			nhset_put(m, nhs);
+			stmt_put(m, st);
 			return -ENOMEM;
 		}
-		n->hash = h;
-		n->scope = nr.scope;
-		n->dst = nr.dst;
+		n->scope = (uint8_t)nr.scope;
+		n->family = nr.dst.family;
+		n->len = nr.dst.len;
+		memcpy(n->addr, nr.dst.addr, family_bytes(nr.dst.family));
 		*pp = n;
 		m->n_nodes++;
 		m->count[scope_index(n->scope)]++;
 	}
-	if (n->n == n->cap) {
-		uint32_t cap = n->cap ? n->cap * 2 : 1;
-		struct contrib *v = realloc(n->c, cap * sizeof(*v));
-
-		if (!v) {
-			nhset_put(m, nhs);
-			if (!n->n)
-				node_unlink(m, node_slot(m, nr.scope, &nr.dst,
-							 h));
-			return -ENOMEM;
-		}
-		n->c = v;
-		n->cap = cap;
+	if (contrib_insert(m, n, (uintptr_t)st) < 0) {
+		stmt_put(m, st);
+		if (!node_n(n))
+			node_unlink(m, node_slot(m, nr.scope, &nr.dst, h));
+		return -ENOMEM;
 	}
-	for (i = 0; i < n->n; i++)
-		if (strcmp(o->name, n->c[i].owner->name) < 0)
-			break;
-	memmove(&n->c[i + 1], &n->c[i], (n->n - i) * sizeof(n->c[0]));
-	n->c[i] = (struct contrib){
-		.owner = o,
-		.nhs = nhs,
-		.table = nr.table,
-		.metric = nr.metric,
-	};
-	n->n++;
 	changed(m, nr.scope);
 	return 0;
 }
@@ -1090,7 +1415,7 @@ int route_unset(struct route_owner *o, uint32_t scope,
 	struct route_model *m = o->m;
 	struct strata_prefix p;
 	struct rnode **pp;
-	struct contrib *c;
+	uintptr_t *c;
 
 	if (!dst || !scope_ok(scope) || !prefix_norm(dst, &p))
 		return -EINVAL;
@@ -1101,7 +1426,7 @@ int route_unset(struct route_owner *o, uint32_t scope,
 	if (!c)
 		return -ENOENT;
 	contrib_remove(m, *pp, c);
-	if (!(*pp)->n)
+	if (!node_n(*pp))
 		node_unlink(m, pp);
 	changed(m, scope);
 	return 0;
@@ -1204,10 +1529,11 @@ int route_desired_each(const struct route_model *m, uint32_t scopes,
 		return rc;
 	for (i = 0; i < n; i++) {
 		size_t need = 1, off = 0;
-		uint32_t j;
+		uint32_t j, nc = node_n(nodes[i]);
 
-		for (j = 0; j < nodes[i]->n; j++)
-			need += strlen(nodes[i]->c[j].owner->name) + 1;
+		for (j = 0; j < nc; j++)
+			need += strlen(c_stmt(node_get(nodes[i], j))->owner->name)
+				+ 1;
 		if (need > cap) {
 			char *s = realloc(owners, need);
 
@@ -1219,9 +1545,9 @@ int route_desired_each(const struct route_model *m, uint32_t scopes,
 			cap = need;
 		}
 		owners[0] = '\0';
-		for (j = 0; j < nodes[i]->n; j++)
+		for (j = 0; j < nc; j++)
 			append(owners, cap, &off, "%s%s", j ? "," : "",
-			       nodes[i]->c[j].owner->name);
+			       c_stmt(node_get(nodes[i], j))->owner->name);
 		node_merge(nodes[i], &r);
 		cb(arg, &r, owners);
 	}
@@ -1246,4 +1572,9 @@ size_t route_count(const struct route_model *m, uint32_t scopes)
 size_t route_nexthop_lists(const struct route_model *m)
 {
 	return m->n_nhsets;
+}
+
+size_t route_model_bytes(const struct route_model *m)
+{
+	return m->bytes;
 }

@@ -79,6 +79,8 @@ int route_desired_each(const struct route_model *m, uint32_t scopes,
 size_t route_count(const struct route_model *m, uint32_t scopes);
 /* Distinct nexthop lists stored: routes stating the same list share it. */
 size_t route_nexthop_lists(const struct route_model *m);
+/* Bytes the model holds for its routes (nodes, tables, shared lists). */
+size_t route_model_bytes(const struct route_model *m);
 
 /* Text forms, for logs, config and stratactl: "10.0.0.0/24", "fd00::/64". */
 int route_prefix_parse(const char *text, struct strata_prefix *out);

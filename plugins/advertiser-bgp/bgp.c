@@ -557,8 +557,13 @@ static int bgp_reconcile(void *self, const struct strata_route *const *desired,
 	size_t i, n4 = 0, n6 = 0;
 	int rc = 0, r;
 
-	v4 = malloc((n + 1) * sizeof(*v4));
-	v6 = malloc((n + 1) * sizeof(*v6));
+	for (i = 0; i < n; i++)
+		if (desired[i]->dst.family == STRATA_AF_INET6)
+			n6++;
+	/* no room for a family that is absent: 20 bytes a route */
+	v4 = malloc((n - n6 + 1) * sizeof(*v4));
+	v6 = malloc((n6 + 1) * sizeof(*v6));
+	n6 = 0;
 	if (!v4 || !v6) {
 		rc = -ENOMEM;
 		goto out;

@@ -26,6 +26,11 @@
 #define OPEN_HOLD_NS (240 * NS) /* RFC 4271 8: a large hold in OpenSent */
 #define CLOSE_NS NS /* a stop's NOTIFICATION: give up after this */
 
+/*
+ * Once everything desired went out, adj and want are equal: they share
+ * one array (adj == want) rather than hold two copies of a big table. An
+ * array is freed when neither points at it any more (adj_set, want_set).
+ */
 struct fam_rib {
 	struct strata_prefix *adj; /* announced, sorted */
 	size_t n_adj;
@@ -198,7 +203,24 @@ static int merge_sets(const struct strata_prefix *adj, size_t n_adj,
 	return 0;
 }
 
-/* (adj | ann) - wd; the result replaces adj. */
+static void adj_set(struct fam_rib *r, struct strata_prefix *v, size_t n)
+{
+	if (r->adj != r->want)
+		free(r->adj);
+	r->adj = v;
+	r->n_adj = n;
+}
+
+static void want_set(struct fam_rib *r, struct strata_prefix *v, size_t n)
+{
+	if (r->want != r->adj)
+		free(r->want);
+	r->want = v;
+	r->n_want = n;
+}
+
+/* (adj | ann) - wd; the result replaces adj, sharing want's array when
+ * equal to it. */
 static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
 		     size_t na, const struct strata_prefix *wd, size_t nw)
 {
@@ -211,9 +233,12 @@ static int rib_apply(struct fam_rib *r, const struct strata_prefix *ann,
 	rc = merge_sets(r->adj, r->n_adj, ann, na, wd, nw, &out, &n);
 	if (rc < 0)
 		return rc;
-	free(r->adj);
-	r->adj = out;
-	r->n_adj = n;
+	if (r->want && n == r->n_want &&
+	    !memcmp(out, r->want, n * sizeof(*out))) {
+		free(out);
+		out = r->want;
+	}
+	adj_set(r, out, n);
 	return 0;
 }
 
@@ -363,11 +388,11 @@ static int rib_plan(struct bgp_session *s, struct fam_rib *r, bool can_send)
 
 static void rib_clear_sent(struct fam_rib *r)
 {
-	free(r->adj);
+	adj_set(r, NULL, 0);
 	free(r->ann);
 	free(r->wd);
-	r->adj = r->ann = r->wd = NULL;
-	r->n_adj = r->n_ann = r->i_ann = r->n_wd = r->i_wd = 0;
+	r->ann = r->wd = NULL;
+	r->n_ann = r->i_ann = r->n_wd = r->i_wd = 0;
 	r->eor_sent = false;
 	r->full = true;
 	r->dirty = true;
@@ -1540,9 +1565,7 @@ int bgp_session_set_prefixes(struct bgp_session *s, uint8_t family,
 		free(copy);
 		return rc;
 	}
-	free(r->want);
-	r->want = copy;
-	r->n_want = n;
+	want_set(r, copy, n);
 	r->dirty = true;
 	/* the other family's share of max_prefixes may change */
 	if (s->cfg.max_prefixes)
@@ -1658,7 +1681,7 @@ void bgp_session_free(struct bgp_session *s)
 	close_fd(s);
 	for (i = 0; i < 2; i++) {
 		rib_clear_sent(&s->rib[i]);
-		free(s->rib[i].want);
+		want_set(&s->rib[i], NULL, 0);
 	}
 	free(s->communities);
 	free(s->large);
@@ -1698,6 +1721,9 @@ void bgp_session_info(const struct bgp_session *s,
 		const struct fam_rib *r = &s->rib[i];
 
 		out->announced[i] = r->n_adj;
+		out->rib_bytes += (r->n_want + r->n_ann + r->n_wd +
+				   (r->adj != r->want ? r->n_adj : 0)) *
+				  sizeof(struct strata_prefix);
 		out->pending += (r->n_ann - r->i_ann) + (r->n_wd - r->i_wd);
 		out->eor_sent[i] = r->eor_sent;
 	}

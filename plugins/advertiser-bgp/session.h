@@ -87,6 +87,8 @@ struct bgp_session_info {
 	bool inbound;           /* the live connection was accepted */
 	bool ext_msg;           /* extended messages negotiated */
 	size_t withheld;        /* desired prefixes over max_prefixes */
+	size_t rib_bytes;       /* held for the desired, announced and
+				   pending sets */
 	const char *last_error; /* "" when none; valid until the next call */
 };
 

@@ -526,6 +526,7 @@ START_TEST(test_lazy_bulk)
 	struct fx f;
 	size_t n = 50000, i;
 	struct strata_prefix *set = calloc(n, sizeof(*set));
+	struct bgp_session_info info;
 	struct strata_timer *t;
 
 	ck_assert_ptr_nonnull(set);
@@ -551,6 +552,20 @@ START_TEST(test_lazy_bulk)
 	ck_assert_uint_ge(f.p.updates, n / 1020);
 	/* the loop kept running other timers meanwhile */
 	ck_assert_int_gt(ticks, 0);
+	/* all sent: the announced and desired sets share one copy */
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], n);
+	ck_assert_uint_eq(info.rib_bytes, n * sizeof(*set));
+	/* one prefix less: a copy while the withdrawal is pending, then
+	 * one again */
+	ck_assert_int_eq(bgp_session_set_prefixes(f.s, STRATA_AF_INET, set,
+						  n - 1), 0);
+	want_wd = 1;
+	ck_assert(run_until(&f, got_counts, 2000 * MS));
+	mock_host_run(f.mh, 0);
+	bgp_session_info(f.s, &info);
+	ck_assert_uint_eq(info.announced[BGP_IDX_V4], n - 1);
+	ck_assert_uint_eq(info.rib_bytes, (n - 1) * sizeof(*set));
 	f.h->timer_stop(mock_instance(f.mh), t);
 	free(set);
 	fx_fini(&f);

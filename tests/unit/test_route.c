@@ -760,6 +760,92 @@ START_TEST(test_100k)
 }
 END_TEST
 
+/*
+ * A big table from one owner costs little per route: the node from a
+ * slab, one shared statement, no per-route arrays. A second owner on a
+ * key costs an array, given back when it leaves; IPv6 keys work alike.
+ */
+START_TEST(test_compact)
+{
+	struct fixture f;
+	struct route_owner *o, *p;
+	struct strata_route r, q;
+	struct each e;
+	size_t base, full, i, n = 20000;
+	char buf[256];
+
+	setup(&f, 0);
+	o = route_owner_add(f.m, "o");
+	p = route_owner_add(f.m, "p");
+	base = route_model_bytes(f.m);
+	r = mkroute(STRATA_SCOPE_BGP, "10.0.0.0/24", "192.168.0.1", NULL);
+	for (i = 0; i < n; i++) {
+		r.dst.addr[1] = (uint8_t)(i >> 8);
+		r.dst.addr[2] = (uint8_t)i;
+		ck_assert_int_eq(route_set(o, &r), 0);
+	}
+	full = route_model_bytes(f.m);
+	printf("model: %.1f bytes per IPv4 route\n",
+	       (double)(full - base) / (double)n);
+	ck_assert_uint_le(full - base, n * 40);
+
+	/* p joins one key with a metric of its own, then leaves it */
+	q = r;
+	q.metric = 7;
+	add_nh(&q, "192.168.0.9");
+	ck_assert_int_eq(route_set(p, &q), 0);
+	ck_assert_uint_gt(route_model_bytes(f.m), full);
+	ck_assert_uint_eq(route_count(f.m, STRATA_SCOPE_BGP), n);
+	ck_assert_int_eq(route_unset(p, STRATA_SCOPE_BGP, &q.dst), 0);
+	ck_assert_int_eq(route_unset(p, STRATA_SCOPE_BGP, &q.dst), -ENOENT);
+	ck_assert_uint_eq(route_model_bytes(f.m), full);
+	route_owner_remove(o);
+	ck_assert_uint_eq(route_count(f.m, STRATA_SCOPE_BGP), 0);
+
+	/* a second owner first by name: its table and metric, then back to
+	 * p's alone when its stale contribution goes */
+	ck_assert_int_eq(route_set(p, &q), 0);
+	o = route_owner_add(f.m, "n");
+	ck_assert_int_eq(route_set(o, &r), 0);
+	memset(&e, 0, sizeof(e));
+	route_desired_each(f.m, STRATA_SCOPE_BGP, each_cb, &e);
+	ck_assert_int_eq(e.n, 1);
+	ck_assert_str_eq(e.owners[0], "n,p");
+	route_format(&e.r[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.78.31.0/24 via 192.168.0.1, via 192.168.0.9");
+	route_synced(o);
+	route_owner_restate(o);
+	route_synced(o);
+	memset(&e, 0, sizeof(e));
+	route_desired_each(f.m, STRATA_SCOPE_BGP, each_cb, &e);
+	ck_assert_int_eq(e.n, 1);
+	ck_assert_str_eq(e.owners[0], "p");
+	route_format(&e.r[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.78.31.0/24 via 192.168.0.1, via 192.168.0.9 "
+			 "metric 7");
+
+	/* IPv6 keys sort and merge like IPv4 ones */
+	r = mkroute(STRATA_SCOPE_BGP, "fd00:0:0:2::/64", "fe80::1", "eth0");
+	ck_assert_int_eq(route_set(o, &r), 0);
+	r = mkroute(STRATA_SCOPE_BGP, "fd00:0:0:1::/64", "fe80::1", "eth0");
+	ck_assert_int_eq(route_set(o, &r), 0);
+	ck_assert_int_eq(route_set(p, &r), 0);
+	memset(&e, 0, sizeof(e));
+	route_desired_each(f.m, STRATA_SCOPE_BGP, each_cb, &e);
+	ck_assert_int_eq(e.n, 3);
+	route_format(&e.r[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fd00:0:0:1::/64 via fe80::1 dev eth0");
+	ck_assert_str_eq(e.owners[1], "n,p");
+	route_format(&e.r[2], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fd00:0:0:2::/64 via fe80::1 dev eth0");
+	route_owner_remove(p);
+	route_owner_remove(o);
+	ck_assert_uint_eq(route_count(f.m, STRATA_SCOPE_BGP), 0);
+	ck_assert_uint_eq(route_nexthop_lists(f.m), 0);
+	teardown(&f);
+}
+END_TEST
+
 static Suite *route_suite(void)
 {
 	Suite *s = suite_create("route");
@@ -781,6 +867,7 @@ static Suite *route_suite(void)
 	tcase_add_test(tc, test_retry_with_routes);
 	tcase_add_test(tc, test_adv_remove);
 	tcase_add_test(tc, test_shared_nexthops);
+	tcase_add_test(tc, test_compact);
 	suite_add_tcase(s, tc);
 	/* correctness at scale; the timeout only allows for valgrind */
 	tcase_set_timeout(big, 300);
