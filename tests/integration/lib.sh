@@ -19,6 +19,23 @@ _pids=()
 # SIGPIPE would fail the test; has reads everything.
 has() { grep "$@" >/dev/null; }
 
+# same_time "HH:MM:SS.mmm REST" "HH:MM:SS.mmm REST": within 10 ms, the rest
+# equal. BIRD shows its monotonic times through the wall clock, so the
+# same instant reads a millisecond apart from one call to the next.
+same_time() {
+	awk -v a="$1" -v b="$2" '
+		function ms(s, t) {
+			split(s, t, /[:. ]/)
+			return ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4]
+		}
+		function rest(s) { return substr(s, index(s " ", " ")) }
+		BEGIN {
+			d = ms(a) - ms(b)
+			if (d < 0) d = -d
+			exit !(a != "" && d <= 10 && rest(a) == rest(b))
+		}'
+}
+
 cleanup() {
 	local rc=$? pid ns
 	for pid in "${_pids[@]}"; do
