@@ -117,21 +117,24 @@ phase_end
 
 # The integration tests mostly wait on timers and peers, so the two
 # CPU-heavy builds that need nothing from them run beside them at the
-# lowest priority: make distcheck (the tarball builds, installs and
-# uninstalls, and carries what the tests read from the source tree; the
-# unit tests that read it run from the tarball, every unit test having run
-# above), then the fuzzing build.
+# lowest priority: the fuzz targets (only those: the daemon and plugins
+# are built and tested elsewhere), then make distcheck (the tarball
+# builds, installs and uninstalls, and carries what the tests read from
+# the source tree; the unit tests that read it run from the tarball,
+# every unit test having run above).
 dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
 	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
+fuzz_targets=$(sed -n 's|^noinst_PROGRAMS += \(tests/fuzz/fuzz_[a-z0-9_]*\)$|\1|p' \
+	"$top/tests/fuzz/subdir.am")
 background_builds() {
 	renice -n 19 "$BASHPID" >/dev/null
+	mkdir -p "$builds/fuzz"
+	(cd "$builds/fuzz" && "$top/configure" -q CC=clang --enable-fuzzing \
+		--enable-asan --enable-ubsan && make -s -j"$jobs" $fuzz_targets) \
+		>"$builds/fuzz.build.log" 2>&1 || return 2
 	STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
 		TESTS="$(echo $dist_tests)" >"$builds/default.distcheck.log" 2>&1 ||
 		return 1
-	mkdir -p "$builds/fuzz"
-	(cd "$builds/fuzz" && "$top/configure" -q CC=clang --enable-fuzzing \
-		--enable-asan --enable-ubsan && make -s -j"$jobs") \
-		>"$builds/fuzz.build.log" 2>&1 || return 2
 }
 kill_tree() {
 	local c
@@ -163,7 +166,7 @@ else
 fi
 phase_end
 
-phase_start "distcheck and fuzzing build, beside the integration tests" 420
+phase_start "fuzzing build and distcheck, beside the integration tests" 420
 bg_rc=0
 wait "$bg_pid" || bg_rc=$?
 bg_pid=
@@ -179,15 +182,32 @@ fi
 phase_end
 
 phase_start fuzz 300
-for t in "$builds"/fuzz/tests/fuzz/fuzz_*; do
-	[ -x "$t" ] || continue
-	name=$(basename "$t")
-	corpus="$builds/fuzz/corpus-run/$name"
+# fuzz_one NAME: runs one target for $fuzz_seconds, writes NAME.result
+fuzz_one() {
+	local t=$builds/fuzz/tests/fuzz/$1 corpus=$builds/fuzz/corpus-run/$1 seeds
 	mkdir -p "$corpus"
-	seeds="$top/tests/fuzz/corpus/${name#fuzz_}"
+	seeds="$top/tests/fuzz/corpus/${1#fuzz_}"
 	[ -d "$seeds" ] || seeds=""
 	if "$t" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$corpus-" \
 		-print_final_stats=0 "$corpus" $seeds >"$corpus.log" 2>&1; then
+		echo ok >"$corpus.result"
+	else
+		echo failed >"$corpus.result"
+	fi
+}
+# each target is single-threaded: one per core
+names=()
+for t in $fuzz_targets; do
+	names+=("$(basename "$t")")
+	[ -x "$builds/fuzz/$t" ] || { echo "fuzz: $t was not built" >&2; exit 1; }
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+	fuzz_one "$(basename "$t")" &
+done
+wait
+for name in "${names[@]}"; do
+	corpus="$builds/fuzz/corpus-run/$name"
+	if [ "$(cat "$corpus.result" 2>/dev/null)" = ok ]; then
 		echo "fuzz $name: ${fuzz_seconds}s, no crash"
 		passed=$((passed + 1))
 	else

@@ -50,7 +50,8 @@ static void open_again(const struct bgp_open *o)
 	if (back.as != in.as || back.hold != in.hold || back.id != in.id ||
 	    back.families != in.families ||
 	    back.route_refresh != in.route_refresh || back.as4 != in.as4 ||
-	    back.gr != in.gr || back.ext_msg || back.n_unknown_caps)
+	    back.gr != in.gr || back.ext_msg != in.ext_msg ||
+	    back.n_unknown_caps)
 		abort();
 	if (in.gr && (back.gr_time != in.gr_time ||
 		      back.gr_restarting != in.gr_restarting ||
