@@ -38,8 +38,8 @@ struct bgp_listener {
 	struct unknown unknown[UNKNOWN_SLOTS];
 };
 
-static socklen_t to_sockaddr(const struct strata_addr *a, uint16_t port,
-			     struct sockaddr_storage *ss)
+socklen_t bgp_sockaddr(const struct strata_addr *a, uint16_t port,
+		       struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (a->family == STRATA_AF_INET6) {
@@ -189,7 +189,7 @@ int bgp_listener_open(const struct strata_host *h, struct strata_instance *inst,
 	else if (cfg->gtsm)
 		setsockopt(l->fd, IPPROTO_IPV6, IPV6_MINHOPCOUNT, &ttl,
 			   sizeof(ttl));
-	sl = to_sockaddr(&cfg->addr, cfg->port, &ss);
+	sl = bgp_sockaddr(&cfg->addr, cfg->port, &ss);
 	if (bind(l->fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    listen(l->fd, 16) < 0) {
 		rc = -errno;
@@ -233,7 +233,7 @@ int bgp_listener_add_key(struct bgp_listener *l, const struct strata_addr *peer,
 		return -EINVAL;
 	if ((peer->family == STRATA_AF_INET6) != (l->family == AF_INET6))
 		return -EAFNOSUPPORT;
-	to_sockaddr(peer, 0, &md.tcpm_addr);
+	bgp_sockaddr(peer, 0, &md.tcpm_addr);
 	md.tcpm_keylen = (uint16_t)len;
 	memcpy(md.tcpm_key, password, len);
 	rc = setsockopt(l->fd, IPPROTO_TCP, TCP_MD5SIG, &md, sizeof(md)) < 0 ?

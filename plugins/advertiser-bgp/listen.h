@@ -10,11 +10,17 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <strata/host.h>
 #include <strata/types.h>
 
 struct bgp_listener;
+
+/* The sockaddr of a with port (host order), and its length; the session
+ * connects and sets TCP-MD5 keys with it too. */
+socklen_t bgp_sockaddr(const struct strata_addr *a, uint16_t port,
+		       struct sockaddr_storage *ss);
 
 struct bgp_listener_cfg {
 	struct strata_addr addr; /* family required; all zero: any */

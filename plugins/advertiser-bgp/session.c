@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "session.h"
 
 #define NS 1000000000LL
@@ -609,26 +610,6 @@ static void set_sockopts(struct bgp_session *s, int fd, int family)
 	}
 }
 
-static socklen_t to_sockaddr(const struct strata_addr *a, uint16_t port,
-			     struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->family == STRATA_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		memcpy(&s6->sin6_addr, a->addr, 16);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	memcpy(&s4->sin_addr, a->addr, 4);
-	return sizeof(*s4);
-}
-
 static int set_md5(struct bgp_session *s, int fd)
 {
 	struct tcp_md5sig md = { .tcpm_keylen = 0 };
@@ -636,7 +617,7 @@ static int set_md5(struct bgp_session *s, int fd)
 
 	if (len > TCP_MD5SIG_MAXKEYLEN)
 		return -EINVAL;
-	to_sockaddr(&s->cfg.peer, 0, &md.tcpm_addr);
+	bgp_sockaddr(&s->cfg.peer, 0, &md.tcpm_addr);
 	md.tcpm_keylen = (uint16_t)len;
 	memcpy(md.tcpm_key, s->password, len);
 	if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md, sizeof(md)) < 0)
@@ -736,7 +717,7 @@ static void do_connect(struct bgp_session *s)
 		return;
 	}
 	if (s->cfg.local.family) {
-		sl = to_sockaddr(&s->cfg.local, 0, &ss);
+		sl = bgp_sockaddr(&s->cfg.local, 0, &ss);
 		if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 			session_reset(s, "bind: %s", strerror(errno));
 			return;
@@ -749,7 +730,7 @@ static void do_connect(struct bgp_session *s)
 	}
 	s->watch_ev = STRATA_FD_OUT;
 	s->state = BGP_ST_CONNECT;
-	sl = to_sockaddr(&s->cfg.peer, s->cfg.port, &ss);
+	sl = bgp_sockaddr(&s->cfg.peer, s->cfg.port, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
 		connect_done(s);
 		return;
