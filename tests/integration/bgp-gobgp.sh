@@ -12,11 +12,7 @@
 
 GOBGPD=${GOBGPD:-$(command -v gobgpd || echo /usr/bin/gobgpd)}
 GOBGP=${GOBGP:-$(command -v gobgp || echo /usr/bin/gobgp)}
-if [ ! -x "$GOBGPD" ] || [ ! -x "$GOBGP" ]; then
-	[ "${CI:-}" = true ] && fail "gobgpd not installed (scripts/deps.sh test installs gobgpd)"
-	echo "SKIP: gobgpd not installed"
-	exit 0 # run.sh counts any other status as a failure
-fi
+need gobgpd "$GOBGPD" "$GOBGP"
 
 rx=$(mkns rx)
 tx=$(mkns tx)

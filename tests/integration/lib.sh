@@ -19,6 +19,20 @@ _pids=()
 # SIGPIPE would fail the test; has reads everything.
 has() { grep "$@" >/dev/null; }
 
+# need PACKAGE PROGRAM...: every PROGRAM (a path) is there, or the test is
+# skipped (exit 0: run.sh counts any other status as a failure); under
+# CI=true a missing one fails instead.
+need() {
+	local pkg=$1 p
+	shift
+	for p in "$@"; do
+		[ -x "$p" ] && continue
+		[ "${CI:-}" = true ] && fail "$p not installed (scripts/deps.sh test installs $pkg)"
+		echo "SKIP: $p not installed"
+		exit 0
+	done
+}
+
 # same_time "HH:MM:SS.mmm REST" "HH:MM:SS.mmm REST": within 10 ms, the rest
 # equal. BIRD shows its monotonic times through the wall clock, so the
 # same instant reads a millisecond apart from one call to the next.
