@@ -196,7 +196,15 @@ struct strata_host {
 	/* An advertiser asks for a reconcile soon (say, after a route event). */
 	int (*route_resync)(struct strata_instance *inst);
 
-	/* Metrics, named "plugin_metric" by the host. */
+	/*
+	 * Metrics, served by the host's Prometheus endpoint. A series is a
+	 * name, [a-z_][a-z0-9_]* of at most 64 bytes, with optional labels
+	 * in Prometheus's own syntax: bgp_prefixes_sent{peer="192.0.2.1"}.
+	 * The host prefixes the name with "strata_" and adds the label
+	 * plugin="<instance name>". metric_add grows a counter, metric_set
+	 * sets a gauge; -EINVAL for a malformed series, -ENOSPC past the
+	 * host's bound on series per instance.
+	 */
 	int (*metric_add)(struct strata_instance *inst, const char *name,
 			  int64_t delta);
 	int (*metric_set)(struct strata_instance *inst, const char *name,
@@ -244,6 +252,15 @@ struct strata_host {
 	 * Every advertiser is resynced when leadership begins or ends.
 	 */
 	int64_t (*route_writer_remaining)(struct strata_instance *inst);
+
+	/*
+	 * 0.5. A duration observed into a histogram series (named *_seconds;
+	 * the host's buckets, from 100 us to 30 s), and forgetting a series
+	 * whose subject is gone (a peer removed), of any type.
+	 */
+	int (*metric_observe)(struct strata_instance *inst, const char *name,
+			      int64_t ns);
+	int (*metric_delete)(struct strata_instance *inst, const char *name);
 };
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@
  *        ipam_pools (the node's IPAM, for front ends); the IPAM request
  *        and result types moved to <strata/types.h>.
  *   0.4  host: route_writer_remaining (fencing a shared scope's writes).
+ *   0.5  host: metric_observe, metric_delete; metric series take labels.
  *
  * While the ABI is 0.x a plugin loads only into a host of the same minor.
  */
