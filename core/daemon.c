@@ -162,9 +162,7 @@ static void inst_unlink(struct daemon *d, struct strata_instance *inst)
 
 static void inst_free(struct strata_instance *inst)
 {
-	for (size_t i = 0; i < inst->n_metrics; i++)
-		free(inst->metrics[i].name);
-	free(inst->metrics);
+	metric_set_clear(&inst->metrics);
 	free(inst->name);
 	free(inst);
 }
@@ -1616,21 +1614,30 @@ static void cmd_metrics(void *arg, struct control_call *call, yajl_val args)
 {
 	struct daemon *d = arg;
 	yajl_gen g = control_call_gen(call);
-	char name[160];
+	char name[METRIC_KEY_MAX + 64];
 
 	(void)args;
 	yajl_gen_map_open(g);
 	gs(g, "metrics");
 	yajl_gen_array_open(g);
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
-		for (size_t k = 0; k < i->n_metrics; k++) {
+		for (size_t k = 0; k < i->metrics.n; k++) {
+			const struct metric_series *m = &i->metrics.v[k];
+
 			snprintf(name, sizeof(name), "%s_%s",
-				 i->plug->desc->name, i->metrics[k].name);
+				 i->plug->desc->name, m->key);
 			yajl_gen_map_open(g);
 			gkv(g, "name", name);
 			gkv(g, "instance", i->name);
-			gkv(g, "type", i->metrics[k].gauge ? "gauge" : "counter");
-			gki(g, "value", i->metrics[k].value);
+			gkv(g, "type", m->type == METRIC_COUNTER ? "counter"
+				       : m->type == METRIC_GAUGE ? "gauge"
+								 : "histogram");
+			if (m->type == METRIC_HISTOGRAM) {
+				gki(g, "value", (int64_t)m->count);
+				gki(g, "sum_ns", m->sum_ns);
+			} else {
+				gki(g, "value", m->value);
+			}
 			yajl_gen_map_close(g);
 		}
 	}
