@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_core.h"
 #include "nl.h"
 #include "planner.h"
 #include "healthview.h"
@@ -1001,6 +1002,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	d->cfg = cfg;
 	cfg_free(old);
 	free(plugs);
+	metrics_core_sync(d);
 	if (planner_sync(d))
 		log_err("planner: out of memory");
 	health_sync(d);
@@ -2018,6 +2020,7 @@ int daemon_new(const char *cfg_path, struct daemon **out)
 		log_err("control socket: %s", err);
 		goto fail;
 	}
+	metrics_core_sync(d);
 	rc = register_commands(d);
 	if (!rc)
 		rc = loop_signal(d->loop, SIGTERM, on_terminate, d);
@@ -2084,6 +2087,7 @@ void daemon_free(struct daemon *d)
 		loop_timer_cancel(d->stop_timer);
 	if (d->reg_timer)
 		loop_timer_cancel(d->reg_timer);
+	metrics_core_free(d);
 	control_free(d->ctl);
 	if (d->store)
 		store_close(d->store);

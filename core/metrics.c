@@ -313,7 +313,7 @@ static int find(struct metric_set *s, const char *series,
 		*out = m;
 		return 0;
 	}
-	if (s->n >= METRIC_SERIES_MAX)
+	if (s->n >= (s->max ? s->max : METRIC_SERIES_MAX))
 		return -ENOSPC;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;

@@ -52,6 +52,7 @@ struct metric_set {
 	uint32_t *index; /* open addressing: 0 empty, else position + 1 */
 	size_t n_index;
 	bool core; /* the core's own: may use the label "plugin" */
+	size_t max; /* series at most; 0: METRIC_SERIES_MAX */
 };
 
 /* The buckets' upper bounds, ns, ascending. */
@@ -66,7 +67,7 @@ int metric_canon(const char *series, bool core, char *out, size_t outlen,
 		 size_t *family_len);
 
 /* Every setter: 0, -EINVAL (malformed series, or the series exists with
- * another type), -ENOSPC past METRIC_SERIES_MAX, -ENOMEM. */
+ * another type), -ENOSPC past the set's bound, -ENOMEM. */
 int metric_add(struct metric_set *s, const char *series, int64_t delta);
 int metric_gauge(struct metric_set *s, const char *series, int64_t value);
 int metric_gauge_double(struct metric_set *s, const char *series,
