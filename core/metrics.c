@@ -30,8 +30,10 @@ static const struct {
 	const char *name;
 	const char *help;
 } helps[] = {
-	{ "bgp_prefixes_received", "Prefixes the peer announced to us." },
+	{ "bgp_prefixes_pending", "Prefixes still to announce or withdraw." },
 	{ "bgp_prefixes_sent", "Prefixes announced to the peer." },
+	{ "bgp_prefixes_withheld",
+	  "Desired prefixes held back by the peer's max_prefixes." },
 	{ "bgp_session_state",
 	  "BGP FSM state: 1 Idle, 2 Connect, 3 Active, 4 OpenSent, "
 	  "5 OpenConfirm, 6 Established." },

@@ -853,7 +853,7 @@ START_TEST(test_desc_header)
 	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v0, found "
 			      "NULL");
 	t_desc.abi_minor = 0;
-	desc_refused("abi minor: expected 4, found 0");
+	desc_refused("abi minor: expected 5, found 0");
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
