@@ -438,3 +438,10 @@ metric_ge() {
 	v=$(metrics "$1" "$2" | metric_value "$3") || return 1
 	awk -v v="$v" -v m="$4" 'BEGIN { exit !(v + 0 >= m + 0) }'
 }
+
+# metric_is NS PORT SERIES VALUE: the series has exactly VALUE
+metric_is() {
+	local v
+	v=$(metrics "$1" "$2" | metric_value "$3") || return 1
+	[ "$v" = "$4" ]
+}
