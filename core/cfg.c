@@ -4,6 +4,7 @@
  * the meaning. Every error is one line, "FILE:LINE: what", so that
  * `stratad -t` points at the place to fix.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +61,8 @@ struct qbuf {
 
 static const char *const top_keys[] = { "log",	      "control", "routes",
 					"store",      "node",	 "plugin_dir",
-					"plugins",    "health",  NULL };
+					"plugins",    "health",
+					"metrics",    NULL };
 static const char *const store_keys[] = { "url",      "history",
 					  "prefix",   "username",
 					  "password_file", "ca",
@@ -77,6 +79,7 @@ static const char *const health_keys[] = { "checker", "interval", "timeout",
 					   "path", "expect", "observers",
 					   "quorum", "failback", "hold_down",
 					   "writer_lease", NULL };
+static const char *const metrics_keys[] = { "listen", "port", NULL };
 static const char *const plugin_keys[] = { "instance", "file", "config",
 					   NULL };
 
@@ -608,6 +611,39 @@ static int duration_of(const struct ctx *cx, const config_setting_t *g,
 			    path, (long long)(min_ns / 1000000),
 			    (long long)(max_ns / NS_PER_S));
 	*out = ns;
+	return 0;
+}
+
+/* The Prometheus endpoint: off unless a port is set. */
+static int load_metrics(struct cfg *cfg, const struct ctx *cx,
+			const config_setting_t *root)
+{
+	const config_setting_t *g, *s;
+	const char *v = NULL;
+	unsigned char addr[16];
+	struct qbuf q;
+	int r;
+
+	r = group_of(cx, root, "metrics", metrics_keys, &g);
+	if (r || !g)
+		return r;
+	r = int_of(cx, g, "metrics", "port", 1, 65535, &cfg->metrics_port);
+	if (r)
+		return r;
+	r = string_of(cx, g, "metrics", "listen", &v, &s);
+	if (r)
+		return r;
+	if (!v)
+		v = "127.0.0.1";
+	else if (inet_pton(AF_INET, v, addr) != 1 &&
+		 inet_pton(AF_INET6, v, addr) != 1)
+		return fail(cx, s,
+			    "metrics.listen: expected an IPv4 or IPv6 address, found %s",
+			    quote(&q, v));
+	else if (!cfg->metrics_port)
+		return fail(cx, s, "metrics.listen: set without metrics.port");
+	if (set_str(&cfg->metrics_listen, v))
+		return oom(cx);
 	return 0;
 }
 
@@ -1174,6 +1210,8 @@ static int load_parsed(struct cfg *cfg, const struct ctx *cx)
 	if (!r)
 		r = load_health(cfg, cx, root);
 	if (!r)
+		r = load_metrics(cfg, cx, root);
+	if (!r)
 		r = load_store(cfg, cx, root);
 	if (!r)
 		r = load_node(cfg, cx, root);
@@ -1409,6 +1447,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->path);
 	free(cfg->log_target);
 	free(cfg->control_socket);
+	free(cfg->metrics_listen);
 	free(cfg->control_group);
 	free(cfg->health.checker);
 	free(cfg->health.path);

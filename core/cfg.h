@@ -71,6 +71,8 @@ struct cfg {
 	char *store_cert;          /* etcd https: client certificate */
 	char *store_key;           /* and its key */
 	struct cfg_health health;
+	uint32_t metrics_port;  /* the Prometheus endpoint; 0: off */
+	char *metrics_listen;   /* its address; "127.0.0.1" */
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_core.h"
 #include "nl.h"
 #include "planner.h"
 #include "healthview.h"
@@ -162,9 +163,7 @@ static void inst_unlink(struct daemon *d, struct strata_instance *inst)
 
 static void inst_free(struct strata_instance *inst)
 {
-	for (size_t i = 0; i < inst->n_metrics; i++)
-		free(inst->metrics[i].name);
-	free(inst->metrics);
+	metric_set_clear(&inst->metrics);
 	free(inst->name);
 	free(inst);
 }
@@ -1003,6 +1002,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	d->cfg = cfg;
 	cfg_free(old);
 	free(plugs);
+	metrics_core_sync(d);
 	if (planner_sync(d))
 		log_err("planner: out of memory");
 	health_sync(d);
@@ -1616,21 +1616,30 @@ static void cmd_metrics(void *arg, struct control_call *call, yajl_val args)
 {
 	struct daemon *d = arg;
 	yajl_gen g = control_call_gen(call);
-	char name[160];
+	char name[METRIC_KEY_MAX + 64];
 
 	(void)args;
 	yajl_gen_map_open(g);
 	gs(g, "metrics");
 	yajl_gen_array_open(g);
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
-		for (size_t k = 0; k < i->n_metrics; k++) {
+		for (size_t k = 0; k < i->metrics.n; k++) {
+			const struct metric_series *m = &i->metrics.v[k];
+
 			snprintf(name, sizeof(name), "%s_%s",
-				 i->plug->desc->name, i->metrics[k].name);
+				 i->plug->desc->name, m->key);
 			yajl_gen_map_open(g);
 			gkv(g, "name", name);
 			gkv(g, "instance", i->name);
-			gkv(g, "type", i->metrics[k].gauge ? "gauge" : "counter");
-			gki(g, "value", i->metrics[k].value);
+			gkv(g, "type", m->type == METRIC_COUNTER ? "counter"
+				       : m->type == METRIC_GAUGE ? "gauge"
+								 : "histogram");
+			if (m->type == METRIC_HISTOGRAM) {
+				gki(g, "value", (int64_t)m->count);
+				gki(g, "sum_ns", m->sum_ns);
+			} else {
+				gki(g, "value", m->value);
+			}
 			yajl_gen_map_close(g);
 		}
 	}
@@ -2011,6 +2020,7 @@ int daemon_new(const char *cfg_path, struct daemon **out)
 		log_err("control socket: %s", err);
 		goto fail;
 	}
+	metrics_core_sync(d);
 	rc = register_commands(d);
 	if (!rc)
 		rc = loop_signal(d->loop, SIGTERM, on_terminate, d);
@@ -2077,6 +2087,7 @@ void daemon_free(struct daemon *d)
 		loop_timer_cancel(d->stop_timer);
 	if (d->reg_timer)
 		loop_timer_cancel(d->reg_timer);
+	metrics_core_free(d);
 	control_free(d->ctl);
 	if (d->store)
 		store_close(d->store);

@@ -24,6 +24,7 @@ struct store;
 struct route_owner;
 struct plug;
 struct host_ipam_call;
+struct mhttp;
 
 struct daemon {
 	char *cfg_path;
@@ -56,6 +57,11 @@ struct daemon {
 	struct loop_timer *stop_timer;
 	bool stopping;
 	int exit_code;
+	/* metrics (metrics_core.c): the core's counted series, the endpoint */
+	struct metric_set metrics;
+	struct mhttp *metrics_http;
+	char *metrics_listen;
+	uint32_t metrics_port;
 };
 
 /* stratad -t: check the config and every plugin it names (in the checking

@@ -859,70 +859,36 @@ static int host_route_resync(struct strata_instance *inst)
 
 /* ---- metrics ------------------------------------------------------------- */
 
-static bool metric_name_ok(const char *name)
-{
-	size_t n = 0;
-
-	for (; name[n]; n++) {
-		char c = name[n];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return false;
-	}
-	return n > 0 && n <= 64;
-}
-
-static struct host_metric *metric_find(struct strata_instance *inst,
-				       const char *name, bool gauge)
-{
-	struct host_metric *m;
-
-	for (size_t i = 0; i < inst->n_metrics; i++)
-		if (!strcmp(inst->metrics[i].name, name))
-			return &inst->metrics[i];
-	if (inst->n_metrics >= 256)
-		return NULL; /* bounded: a plugin cannot grow this forever */
-	m = realloc(inst->metrics, (inst->n_metrics + 1) * sizeof(*m));
-	if (!m)
-		return NULL;
-	inst->metrics = m;
-	m = &inst->metrics[inst->n_metrics];
-	m->name = strdup(name);
-	if (!m->name)
-		return NULL;
-	m->value = 0;
-	m->gauge = gauge;
-	inst->n_metrics++;
-	return m;
-}
-
+/* The plugin's own words: -EINVAL, -ENOSPC or -ENOMEM from metrics.c. */
 static int host_metric_add(struct strata_instance *inst, const char *name,
 			   int64_t delta)
 {
-	struct host_metric *m;
-
-	if (!inst_ok(inst) || !name || !metric_name_ok(name))
+	if (!inst_ok(inst) || !name)
 		return -EINVAL;
-	m = metric_find(inst, name, false);
-	if (!m)
-		return -ENOSPC;
-	m->value += delta;
-	return 0;
+	return metric_add(&inst->metrics, name, delta);
 }
 
 static int host_metric_set(struct strata_instance *inst, const char *name,
 			   int64_t value)
 {
-	struct host_metric *m;
-
-	if (!inst_ok(inst) || !name || !metric_name_ok(name))
+	if (!inst_ok(inst) || !name)
 		return -EINVAL;
-	m = metric_find(inst, name, true);
-	if (!m)
-		return -ENOSPC;
-	m->value = value;
-	return 0;
+	return metric_gauge(&inst->metrics, name, value);
+}
+
+static int host_metric_observe(struct strata_instance *inst, const char *name,
+			       int64_t ns)
+{
+	if (!inst_ok(inst) || !name)
+		return -EINVAL;
+	return metric_observe(&inst->metrics, name, ns);
+}
+
+static int host_metric_delete(struct strata_instance *inst, const char *name)
+{
+	if (!inst_ok(inst) || !name)
+		return -EINVAL;
+	return metric_delete(&inst->metrics, name);
 }
 
 /* ---- status -------------------------------------------------------------- */
@@ -1455,6 +1421,8 @@ const struct strata_host host_table = {
 	.route_resync = host_route_resync,
 	.metric_add = host_metric_add,
 	.metric_set = host_metric_set,
+	.metric_observe = host_metric_observe,
+	.metric_delete = host_metric_delete,
 	.status_str = host_status_str,
 	.status_int = host_status_int,
 	.stopped = host_stopped,

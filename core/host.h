@@ -13,6 +13,8 @@
 
 #include <strata/plugin.h>
 
+#include "metrics.h"
+
 struct daemon;
 struct cfg_plugin;
 struct plug;
@@ -27,12 +29,6 @@ enum inst_state {
 	INST_STOPPING, /* stop() returned STRATA_PENDING */
 	INST_STOPPED,
 	INST_FAILED,
-};
-
-struct host_metric {
-	char *name;
-	int64_t value;
-	bool gauge;
 };
 
 struct strata_instance {
@@ -50,8 +46,7 @@ struct strata_instance {
 	bool owner_claimed;        /* route_owner() called by this incarnation */
 	struct route_adv *adv;     /* advertisers */
 	struct host_res *res;      /* tracked loop resources */
-	struct host_metric *metrics;
-	size_t n_metrics;
+	struct metric_set metrics; /* its series, served as strata_<name> */
 	struct strata_instance *next;
 };
 

@@ -292,11 +292,37 @@ static int off_route_unset(struct strata_instance *inst, uint32_t scope,
 	return -ENOTCONN;
 }
 
+/* Nobody reads metrics offline: checked as the daemon would, dropped. */
+static int off_metric_check(const char *name, bool histogram)
+{
+	char key[METRIC_KEY_MAX];
+	size_t len;
+
+	if (!name || metric_canon(name, false, key, sizeof(key), &len) < 0)
+		return -EINVAL;
+	if (histogram && (len < 8 || memcmp(key + len - 8, "_seconds", 8)))
+		return -EINVAL;
+	return 0;
+}
+
 static int off_metric(struct strata_instance *inst, const char *name,
 		      int64_t value)
 {
-	(void)inst, (void)name, (void)value;
-	return 0; /* nobody reads metrics offline */
+	(void)inst, (void)value;
+	return off_metric_check(name, false);
+}
+
+static int off_metric_observe(struct strata_instance *inst, const char *name,
+			      int64_t ns)
+{
+	(void)inst, (void)ns;
+	return off_metric_check(name, true);
+}
+
+static int off_metric_delete(struct strata_instance *inst, const char *name)
+{
+	(void)inst;
+	return off_metric_check(name, false);
 }
 
 static void off_status_str(struct strata_status *st, const char *key,
@@ -383,6 +409,8 @@ const struct strata_host offline_host = {
 	.route_resync = off_inst_only,
 	.metric_add = off_metric,
 	.metric_set = off_metric,
+	.metric_observe = off_metric_observe,
+	.metric_delete = off_metric_delete,
 	.status_str = off_status_str,
 	.status_int = off_status_int,
 	.stopped = off_stopped,

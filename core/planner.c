@@ -42,6 +42,7 @@ struct planner {
 	bool routed_here; /* an intent route points at this node */
 	struct planner_stats stats;
 	char error[256];
+	struct carving last; /* the last view read, for the metrics */
 };
 
 struct route_list {
@@ -186,6 +187,7 @@ static void replan(void *arg)
 	int64_t t0 = loop_now();
 	char err[512];
 	uint32_t self = UINT32_MAX;
+	bool viewed = false;
 	int rc;
 
 	loop_timer_cancel(p->timer);
@@ -200,6 +202,7 @@ static void replan(void *arg)
 		fail(p, "the IPAM's view failed: %s", strerror(-rc));
 		goto out;
 	}
+	viewed = !c.err;
 	err[0] = '\0';
 	rc = carving_plan_input(&c, err, sizeof(err));
 	if (rc) {
@@ -239,6 +242,13 @@ static void replan(void *arg)
 	if (self != UINT32_MAX && !(p->drained && !p->routed_here))
 		plan_host_bgp_routes(plan, self, collect, &l);
 	p->stats.bgp = l.n - p->stats.kernel - p->stats.cloud;
+	p->stats.cloud_family[0] = p->stats.cloud_family[1] = 0;
+	for (size_t i = p->stats.kernel; !l.err && i < l.n; i++)
+		if (l.v[i].scope == STRATA_SCOPE_CLOUD)
+			p->stats.cloud_family[l.v[i].dst.family ==
+					      STRATA_AF_INET6]++;
+	p->stats.cloud_budget[0] = plan_cloud_budget(plan, 0);
+	p->stats.cloud_budget[1] = plan_cloud_budget(plan, 1);
 	if (l.err) {
 		fail(p, "out of memory stating %zu routes", l.n);
 		goto out;
@@ -271,7 +281,17 @@ static void replan(void *arg)
 out:
 	free(l.v);
 	plan_free(plan);
-	carving_free(&c);
+	if (viewed) {
+		carving_free(&p->last);
+		p->last = c;
+	} else {
+		carving_free(&c);
+	}
+}
+
+const struct carving *planner_carving(const struct planner *p)
+{
+	return p->last.n_nodes ? &p->last : NULL;
 }
 
 int planner_new(struct loop *loop, struct route_model *routes,
@@ -373,6 +393,7 @@ void planner_free(struct planner *p)
 	free(p->prior);
 	free(p->stated);
 	free(p->node);
+	carving_free(&p->last);
 	free(p);
 }
 

@@ -51,9 +51,14 @@ struct planner_stats {
 	int64_t last_ns;    /* how long the last plan took */
 	size_t hosts, groups;
 	size_t kernel, cloud, bgp; /* routes stated per scope */
+	size_t cloud_family[2];    /* cloud routes: IPv4, IPv6 */
+	uint32_t cloud_budget[2];  /* the cloud table's budget per family */
 	const char *error;  /* the last failure, or NULL */
 	bool synced;        /* a plan has been stated */
 };
 void planner_stats(const struct planner *p, struct planner_stats *out);
+struct carving;
+/* The last view the IPAM reported (NULL: none yet), until the next plan. */
+const struct carving *planner_carving(const struct planner *p);
 
 #endif

@@ -125,6 +125,8 @@ struct route_adv {
 struct route_model {
 	struct loop *loop;
 	int64_t resync_ns;
+	route_observe_fn observe; /* each reconcile's duration and result */
+	void *observe_arg;
 	struct loop_timer *resync;
 	struct rnode **bucket;
 	size_t n_buckets;
@@ -1092,7 +1094,7 @@ static void adv_reconcile(struct route_adv *a)
 	struct batch b = { 0 };
 	size_t i, n;
 	uint32_t flags;
-	int64_t cap;
+	int64_t cap, t0;
 	int rc;
 
 	rc = batch_alloc(&b, route_count(m, a->scopes));
@@ -1107,6 +1109,7 @@ static void adv_reconcile(struct route_adv *a)
 	}
 	flags = route_may_delete(m) ? STRATA_RECONCILE_MAY_DELETE : 0;
 	a->busy = true;
+	t0 = loop_now();
 	rc = a->fn(a->arg, n ? b.ptrs : NULL, n, flags);
 	a->busy = false;
 	batch_free(&b);
@@ -1114,6 +1117,8 @@ static void adv_reconcile(struct route_adv *a)
 		adv_free(a);
 		return;
 	}
+	if (m->observe)
+		m->observe(m->observe_arg, a->name, loop_now() - t0, rc);
 	if (rc >= 0) {
 		if (a->backoff_ns)
 			log_info("route: %s: reconcile recovered", a->name);
@@ -1567,6 +1572,18 @@ size_t route_count(const struct route_model *m, uint32_t scopes)
 	if (scopes & STRATA_SCOPE_BGP)
 		n += m->count[2];
 	return n;
+}
+
+void route_model_set_observer(struct route_model *m, route_observe_fn fn,
+			      void *arg)
+{
+	m->observe = fn;
+	m->observe_arg = arg;
+}
+
+uint32_t route_adv_scopes(const struct route_adv *a)
+{
+	return a->scopes;
 }
 
 size_t route_nexthop_lists(const struct route_model *m)

@@ -77,6 +77,13 @@ int route_desired_each(const struct route_model *m, uint32_t scopes,
 				  const char *owners),
 		       void *arg);
 size_t route_count(const struct route_model *m, uint32_t scopes);
+uint32_t route_adv_scopes(const struct route_adv *a);
+/* Told after each reconcile an advertiser ran (not one that could not be
+ * set up): its name, how long fn took and what it returned. */
+typedef void (*route_observe_fn)(void *arg, const char *adv, int64_t ns,
+				 int rc);
+void route_model_set_observer(struct route_model *m, route_observe_fn fn,
+			      void *arg);
 /* Distinct nexthop lists stored: routes stating the same list share it. */
 size_t route_nexthop_lists(const struct route_model *m);
 /* Bytes the model holds for its routes (nodes, tables, shared lists). */

@@ -1343,6 +1343,8 @@ static void pass_end(struct vpc *v, int err)
 							   0, retry_fire, v);
 	}
 	v->h->metric_set(v->inst, "routes_ok", (int64_t)v->installed_ok);
+	/* the name every advertiser reports, next to the core's desired */
+	v->h->metric_set(v->inst, "routes_installed", (int64_t)v->installed_ok);
 	v->h->metric_set(v->inst, "mutations", v->mutations);
 	if (v->again) {
 		v->again = false;

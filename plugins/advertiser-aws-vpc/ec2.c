@@ -372,6 +372,16 @@ static void fail(struct ec2_call *k, int err, const char *fmt, ...)
 static void step(void *arg);
 static void http_done(void *arg, const struct strata_http_response *resp);
 
+/* ec2_calls_total / ec2_throttles_total by action, for Prometheus. */
+static void count(struct ec2_call *k, const char *family)
+{
+	char series[EC2_ACTION_MAX + 64];
+
+	snprintf(series, sizeof(series), "%s{action=\"%s\"}", family,
+		 k->action);
+	k->c->h->metric_add(k->c->inst, series, 1);
+}
+
 static void wait_then_step(struct ec2_call *k, int64_t delay_ns)
 {
 	k->timer = k->c->h->timer_start(k->c->inst, delay_ns, 0, step, k);
@@ -447,6 +457,7 @@ static int send_attempt(struct ec2_call *k, int64_t timeout_ns)
 
 		k->attempt++;
 		k->st->attempts++;
+		count(k, "ec2_calls_total");
 		k->have_ec2 = false;
 		k->http = c->h->http_start(c->inst, &hr, http_done, k);
 	}
@@ -522,8 +533,10 @@ static void http_done(void *arg, const struct strata_http_response *resp)
 		code = k->ec2.code;
 	}
 	cls = ec2_classify(resp->error, resp->status, code);
-	if (cls == EC2_CLASS_THROTTLE)
+	if (cls == EC2_CLASS_THROTTLE) {
 		k->st->throttled++;
+		count(k, "ec2_throttles_total");
+	}
 	switch (cls) {
 	case EC2_CLASS_OK:
 		finish(k, 0, resp->body, resp->body_len);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,60 @@ struct bgp {
 	int64_t reconciles;
 	int last_rc;
 	bool started;
+	struct strata_timer *metrics_timer;
 };
+
+#define METRICS_PERIOD_NS 1000000000LL
+
+/* The RFC 4271 numbers of the FSM's states, as operators know them. */
+static int64_t state_number(enum bgp_state st)
+{
+	switch (st) {
+	case BGP_ST_IDLE: return 1;
+	case BGP_ST_CONNECT: return 2;
+	case BGP_ST_OPENSENT: return 4;
+	case BGP_ST_OPENCONFIRM: return 5;
+	case BGP_ST_ESTABLISHED: return 6;
+	}
+	return 0;
+}
+
+static const char *const peer_series[] = {
+	"bgp_session_state", "bgp_prefixes_sent", "bgp_prefixes_pending",
+	"bgp_prefixes_withheld",
+};
+
+static void peer_key(char *out, size_t len, const char *family,
+		     const struct peer *p)
+{
+	snprintf(out, len, "%s{peer=\"%s\"}", family, p->name);
+}
+
+/* Each peer's state and prefixes, and what the busiest peer holds. */
+static void metrics_fire(void *arg)
+{
+	struct bgp *b = arg;
+	struct bgp_session_info in;
+	int64_t v[4], most = 0;
+	char key[128];
+	size_t i, k;
+
+	for (i = 0; i < b->n_peers; i++) {
+		bgp_session_info(b->peers[i].s, &in);
+		v[0] = state_number(in.state);
+		v[1] = (int64_t)(in.announced[0] + in.announced[1]);
+		v[2] = (int64_t)in.pending;
+		v[3] = (int64_t)in.withheld;
+		if (in.state == BGP_ST_ESTABLISHED && v[1] > most)
+			most = v[1];
+		for (k = 0; k < 4; k++) {
+			peer_key(key, sizeof(key), peer_series[k],
+				 &b->peers[i]);
+			b->h->metric_set(b->inst, key, v[k]);
+		}
+	}
+	b->h->metric_set(b->inst, "routes_installed", most);
+}
 
 static const struct strata_cfg_key bgp_config[] = {
 	{ "local_as", STRATA_CFG_INT, STRATA_CFG_REQUIRED, NULL, 1,
@@ -447,10 +501,22 @@ static int read_config(struct bgp *b)
 
 static void free_peers(struct bgp *b)
 {
-	size_t i;
+	/* metric_delete came with ABI 0.5 */
+	bool can_delete = b->h->size >= offsetof(struct strata_host,
+						 metric_delete) +
+					 sizeof(b->h->metric_delete);
+	char key[128];
+	size_t i, k;
 
-	for (i = 0; i < b->n_peers; i++)
+	for (i = 0; i < b->n_peers; i++) {
 		bgp_session_free(b->peers[i].s);
+		/* a peer gone: its series go too */
+		for (k = 0; k < 4 && can_delete; k++) {
+			peer_key(key, sizeof(key), peer_series[k],
+				 &b->peers[i]);
+			b->h->metric_delete(b->inst, key);
+		}
+	}
 	b->n_peers = 0;
 }
 
@@ -501,6 +567,10 @@ static int bgp_start(void *self)
 	}
 	b->started = true;
 	start_sessions(b);
+	if (!b->metrics_timer)
+		b->metrics_timer = b->h->timer_start(b->inst, 0,
+						     METRICS_PERIOD_NS,
+						     metrics_fire, b);
 	return 0;
 }
 
@@ -512,6 +582,10 @@ static int bgp_stop(void *self)
 
 	b->started = false;
 	close_listeners(b);
+	if (b->metrics_timer) {
+		b->h->timer_stop(b->inst, b->metrics_timer);
+		b->metrics_timer = NULL;
+	}
 	for (i = 0; i < b->n_peers; i++)
 		bgp_session_stop(b->peers[i].s, true, NULL);
 	return 0;

@@ -1328,11 +1328,16 @@ static void on_request(void *arg, struct conn *c, const char *buf,
 	char err[512];
 	int code;
 
+	static const char *const commands[] = { "ADD", "DEL", "CHECK", "GC",
+						"STATUS" };
+
 	code = cni_request_parse(buf, len, &r, err, sizeof(err));
 	if (code) {
+		conn_set_command(c, "invalid");
 		conn_fail(c, code, NULL, "%s", err);
 		return;
 	}
+	conn_set_command(c, commands[r->command]);
 	if (fe->stopping) {
 		cni_request_free(r);
 		conn_fail(c, CNI_ERR_TRY_AGAIN, NULL, "stratad is stopping");

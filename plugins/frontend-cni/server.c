@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,9 @@ struct conn {
 	size_t len, cap;
 	bool handling;
 	size_t sent;
+	int64_t t0;          /* when the request was handed over */
+	const char *command; /* for the latency metrics; NULL: not counted */
+	bool failed;
 };
 
 struct server {
@@ -115,10 +119,35 @@ static void conn_write(void *arg, int fd, uint32_t events)
 	conn_free(c);
 }
 
+void conn_set_command(struct conn *c, const char *command)
+{
+	c->command = command;
+}
+
+/* The request's latency by command, and its failure, for Prometheus. */
+static void conn_count(struct conn *c)
+{
+	const struct strata_host *h = c->s->h;
+	char series[96];
+
+	if (!c->command ||
+	    h->size < offsetof(struct strata_host, metric_observe) +
+			      sizeof(h->metric_observe))
+		return;
+	snprintf(series, sizeof(series),
+		 "cni_request_duration_seconds{command=\"%s\"}", c->command);
+	h->metric_observe(c->s->inst, series, h->now() - c->t0);
+	snprintf(series, sizeof(series), "cni_errors_total{command=\"%s\"}",
+		 c->command);
+	h->metric_add(c->s->inst, series, c->failed);
+	c->command = NULL;
+}
+
 void conn_reply(struct conn *c, const char *json, size_t len)
 {
 	char *b = malloc(len + 1);
 
+	conn_count(c);
 	if (c->watch) {
 		c->s->h->fd_unwatch(c->s->inst, c->watch);
 		c->watch = NULL;
@@ -153,7 +182,9 @@ void conn_fail(struct conn *c, int code, const char *details,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	c->failed = true;
 	if (!g) {
+		conn_count(c);
 		conn_free(c);
 		return;
 	}
@@ -187,6 +218,7 @@ static void conn_dispatch(struct conn *c)
 	c->s->h->timer_stop(c->s->inst, c->timer);
 	c->timer = NULL;
 	c->handling = true;
+	c->t0 = c->s->h->now();
 	c->s->cb(c->s->arg, c, c->buf, c->len);
 }
 

@@ -31,6 +31,9 @@ void server_close(struct server *s);
 /* Free what is left (connections whose handler never answered). */
 void server_free(struct server *s);
 
+/* Count the request's latency and failure under command (a string that
+ * outlives the connection) when it is answered. */
+void conn_set_command(struct conn *c, const char *command);
 /* The netns fd of the request (the connection keeps owning it), or -1. */
 int conn_fd(const struct conn *c);
 /* Send json (no newline; one is added) and close. */

@@ -107,7 +107,7 @@ OFF(strata_store_txn_result, results, 16);
 OFF(strata_store_txn_result, n_results, 24);
 SIZE(strata_store_event, 64);
 OFF(strata_store_event, kv, 8);
-SIZE(strata_host, 408);
+SIZE(strata_host, 424);
 OFF(strata_host, size, 0);
 OFF(strata_host, abi_major, 4);
 OFF(strata_host, abi_minor, 8);
@@ -160,6 +160,8 @@ OFF(strata_host, ipam_release, 376);
 OFF(strata_host, ipam_list, 384);
 OFF(strata_host, ipam_pools, 392);
 OFF(strata_host, route_writer_remaining, 400);
+OFF(strata_host, metric_observe, 408);
+OFF(strata_host, metric_delete, 416);
 
 SIZE(strata_cfg_key, 48);
 OFF(strata_cfg_key, name, 0);

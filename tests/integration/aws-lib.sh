@@ -174,6 +174,7 @@ node = { name = "$n"; address = "10.99.0.$k"; };
 plugin_dir = "$PLUGINDIR";
 routes = { $AWS_ROUTES };
 health = { $AWS_HEALTH };
+metrics = { port = 9477; };
 plugins = (
   { instance = "ipam"; file = "ipam-topology.so";
     config = { pools = [ "$CIDR" ]; }; },

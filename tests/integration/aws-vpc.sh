@@ -225,6 +225,18 @@ wait_until 30 "$DST restored through throttling" restored
 [ "$(count CreateRoute none)" -ge 1 ] || fail "no CreateRoute got through"
 ok "throttled twice (503 RequestLimitExceeded): retried with backoff, restored"
 
+# the writer's /metrics: EC2 calls and throttles, the cloud table of its
+# budget, the forwarders it probes
+m=$(metrics "$NSP-$WRITER" 9477) || fail "no /metrics on $WRITER"
+v=$(metric_value 'strata_ec2_throttles_total{plugin="vpc",action="CreateRoute"}' <<<"$m") && [ "$v" -ge 2 ] || fail "CreateRoute throttles: $v"
+v=$(metric_value 'strata_ec2_calls_total{plugin="vpc",action="CreateRoute"}' <<<"$m") && [ "$v" -ge 3 ] || fail "CreateRoute calls: $v"
+v=$(metric_value 'strata_ec2_calls_total{plugin="vpc",action="DescribeRouteTables"}' <<<"$m") && [ "$v" -ge 1 ] || fail "DescribeRouteTables calls: $v"
+v=$(metric_value 'strata_cloud_routes{family="ipv4"}' <<<"$m") && [ "$v" -ge 1 ] || fail "cloud routes: $v"
+b=$(metric_value 'strata_cloud_route_budget{family="ipv4"}' <<<"$m") && [ "$b" -ge "$v" ] || fail "cloud budget $b for $v routes"
+grep -q '^strata_forwarder_up{target="n[0-9]*"} 1$' <<<"$m" || fail "no forwarder up: $(grep forwarder <<<"$m")"
+grep -q '^strata_forwarder_checks_total{target="n[0-9]*"} [1-9]' <<<"$m" || fail "no forwarder checks"
+ok "/metrics: EC2 calls $(metric_value 'strata_ec2_calls_total{plugin="vpc",action="CreateRoute"}' <<<"$m") and throttles $(metric_value 'strata_ec2_throttles_total{plugin="vpc",action="CreateRoute"}' <<<"$m") of CreateRoute, $v cloud routes of $b, forwarders up"
+
 pctl POST reset-stats >/dev/null
 fault 5xx DescribeRouteTables 2
 fault throttle400 CreateRoute 1

@@ -62,6 +62,7 @@ node = { name = "tx"; zone = "z"; subnet = "s"; address = "10.99.0.2";
          address6 = "fd99::2"; };
 plugin_dir = "$PLUGINDIR";
 routes = { bgp = "${3:-blocks}"; resync_interval = "1s"; };
+metrics = { port = 9477; };
 plugins = (
   { instance = "ipam"; file = "ipam-topology.so";
     config = { pools = [ "10.112.0.0/16", "fd00:112::/48" ]; }; },
@@ -155,6 +156,20 @@ echo "$st" | has 'peer 10.99.0.1 prefixes: 2$' || fail "status prefixes: $st"
 echo "$st" | has 'peer 10.99.0.1 capabilities: ipv4 ipv6 ' ||
 	fail "status capabilities: $st"
 ok "stratactl plugins shows the session"
+
+# the same, and the pools, on the Prometheus endpoint
+P='plugin="bgp",peer="10.99.0.1"'
+wait_until 5 "session Established in /metrics" metric_is "$tx" 9477 "strata_bgp_session_state{$P}" 6
+wait_until 5 "2 prefixes sent in /metrics" metric_is "$tx" 9477 "strata_bgp_prefixes_sent{$P}" 2
+m=$(metrics "$tx" 9477)
+v=$(metric_value 'strata_routes_installed{plugin="bgp"}' <<<"$m") && [ "$v" = 2 ] || fail "routes_installed: $v"
+v=$(metric_value 'strata_routes_desired{plugin="bgp"}' <<<"$m") && [ "$v" = 2 ] || fail "routes_desired: $v"
+v=$(metric_value 'strata_ipam_pool_addresses{pool="10.112.0.0/16"}' <<<"$m") && [ "$v" = 65536 ] || fail "pool addresses: $v"
+v=$(metric_value 'strata_ipam_pool_blocks_used{pool="10.112.0.0/16"}' <<<"$m") && [ "$v" -ge 1 ] || fail "pool blocks used: $v"
+v=$(metric_value 'strata_ipam_blocks_used{level="cluster",node=""}' <<<"$m") && [ "$v" -ge 2 ] || fail "cluster blocks used: $v"
+metric_value 'strata_ipam_blocks_total{level="cluster",node=""}' <<<"$m" >/dev/null || fail "no cluster blocks total"
+metric_value 'strata_routes_planned{scope="bgp"}' <<<"$m" >/dev/null || fail "no routes planned"
+ok "/metrics: session state 6, prefixes sent, routes, pool addresses and blocks"
 
 # The plan changes: each subnet's aggregate instead of the blocks. The
 # bgp instance's config is unchanged, so the reload keeps its session.

@@ -74,6 +74,7 @@ log = { level = "info"; };
 control = { socket = "$d/ctl.sock"; };
 store = { url = "$d/store.db"; };
 routes = { resync_interval = "2s"; };
+metrics = { port = 9477; };
 node = { name = "h1"; zone = "z1"; subnet = "s1"; address = "10.78.0.1";
          address6 = "fd00:78::1"; };
 plugin_dir = "$PLUGINDIR";

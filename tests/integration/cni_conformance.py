@@ -330,6 +330,7 @@ class RefProfile(Profile):
                              r"CHECK passed with the host route gone"),
     }
     na = {
+        "metrics": "no daemon: no /metrics",
         "status-down": "no daemon: host-local is files",
         "daemon-down": "no daemon: host-local is files",
         "daemon-back": "no daemon: host-local is files",
@@ -1209,6 +1210,50 @@ def c_check_ok(ctx):
         need(not c.out.strip(), "CHECK printed %r" % c.out)
         out.append(v)
     return "ok at " + ", ".join(out)
+
+
+METRICS_URL = "http://127.0.0.1:9477/metrics"
+
+
+def cni_latency(ctx):
+    """command -> (count, +Inf bucket) of stratad's CNI latency histogram."""
+    p = subprocess.run([IP, "netns", "exec", ctx.host_ns, "curl", "-sf",
+                        "--max-time", "5", METRICS_URL],
+                       capture_output=True, text=True, timeout=10)
+    need(p.returncode == 0, "curl %s: exit %d" % (METRICS_URL, p.returncode))
+    got = {}
+    pat = re.compile(r'^strata_cni_request_duration_seconds_(count|bucket)'
+                     r'\{plugin="cni",command="([A-Z]+)"(,le="\+Inf")?\} '
+                     r'(\d+)$')
+    for line in p.stdout.splitlines():
+        m = pat.match(line)
+        if m and (m.group(1) == "count" or m.group(3)):
+            c = got.setdefault(m.group(2), [0, 0])
+            c[0 if m.group(1) == "count" else 1] = int(m.group(4))
+    return got
+
+
+@check("metrics", (), "stratad's /metrics counts each ADD, CHECK and DEL in "
+       "its latency histogram")
+def c_metrics(ctx):
+    n = 3
+    before = cni_latency(ctx)
+    for _ in range(n):
+        pod = Pod(ctx)
+        must_add(pod)
+        c = pod.check()
+        must_del(pod)
+        pod.gone()
+        need(c.rc == 0, "CHECK: %s" % c)
+    after = cni_latency(ctx)
+    for cmd in ("ADD", "CHECK", "DEL"):
+        b = before.get(cmd, [0, 0])[0]
+        a = after.get(cmd, [0, 0])
+        need(a[0] - b == n, "%s: %d observed after %d requests (%s)" %
+             (cmd, a[0] - b, n, after))
+        need(a[1] == a[0], "%s: +Inf bucket %d, count %d" % (cmd, a[1], a[0]))
+    return "ADD %d, CHECK %d, DEL %d observed" % (
+        after["ADD"][0], after["CHECK"][0], after["DEL"][0])
 
 
 def check_fails_after(ctx, what, damage, prev=True):

@@ -26,6 +26,7 @@ plugins = (
   { instance = "owner"; file = "$FIXTUREDIR/owner-fixture.so";
     config = { routes = [ $1 ]; }; }
 );
+metrics = { port = 9477; };
 CONF
 }
 write_conf '"10.9.0.0/24 via 10.0.0.2", "10.9.1.0/24 via 10.0.0.3"'
@@ -85,6 +86,23 @@ grep -q '"ok": *true' <<<"$c" || fail "store check: $c"
 grep -q '"store_ready": *true' <<<"$st" || fail "status: store not ready: $st"
 grep -q '"registered": *true' <<<"$st" || fail "status: node not registered: $st"
 ok "stratactl status, plugins, facts, routes, metrics, store check"
+
+# the Prometheus endpoint, inside the host's namespace
+m=$(metrics "$ns" 9477) || fail "no /metrics on port 9477"
+v=$(metric_value 'strata_routes_desired{plugin="kernel"}' <<<"$m") || fail "no routes_desired: $m"
+[ "$v" = 2 ] || fail "routes_desired is $v, not 2"
+wait_until 10 "routes_installed 2" sh -c "ip netns exec $ns curl -sf http://127.0.0.1:9477/metrics | grep -qx 'strata_routes_installed{plugin=\"kernel\"} 2'"
+metric_ge "$ns" 9477 'strata_reconcile_duration_seconds_count{plugin="kernel"}' 1 || fail "no reconcile durations: $m"
+metric_value 'strata_reconcile_errors_total{plugin="kernel"}' <<<"$m" >/dev/null || fail "no reconcile errors series: $m"
+grep -q '^# TYPE strata_reconcile_duration_seconds histogram$' <<<"$m" || fail "reconcile duration is no histogram"
+metric_value 'strata_reconcile_duration_seconds_bucket{plugin="kernel",le="+Inf"}' <<<"$m" >/dev/null || fail "no +Inf bucket"
+h=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code} %{content_type}' http://127.0.0.1:9477/metrics)
+[ "$h" = "200 text/plain; version=0.0.4; charset=utf-8" ] || fail "GET /metrics: $h"
+h=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:9477/metrics)
+[ "$h" = 405 ] || fail "POST /metrics: $h"
+h=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9477/)
+[ "$h" = 404 ] || fail "GET /: $h"
+ok "/metrics: routes desired and installed, reconcile duration and errors"
 
 # a route deleted by hand comes back on the next resync
 ip -n "$ns" route del 10.9.0.0/24 proto 220

@@ -420,3 +420,28 @@ demo_rt_via() {
 		/^[^ \t]/ { on = 0 }
 		on && $1 == "nexthop" { for (i = 2; i < NF; i++) if ($i == "via") print $(i + 1) }'
 }
+
+# metrics NS PORT [ADDR]: the /metrics exposition of the stratad in NS
+metrics() {
+	ip netns exec "$1" curl -sf --max-time 5 "http://${3:-127.0.0.1}:$2/metrics"
+}
+
+# metric_value SERIES < EXPOSITION: the value of the series written exactly
+# as the exposition has it (strata_ prefix, labels in order); fails if absent
+metric_value() {
+	awk -v s="$1" 'index($0, s " ") == 1 { print $NF; f = 1 } END { exit !f }'
+}
+
+# metric_ge NS PORT SERIES MIN: the series is at least MIN
+metric_ge() {
+	local v
+	v=$(metrics "$1" "$2" | metric_value "$3") || return 1
+	awk -v v="$v" -v m="$4" 'BEGIN { exit !(v + 0 >= m + 0) }'
+}
+
+# metric_is NS PORT SERIES VALUE: the series has exactly VALUE
+metric_is() {
+	local v
+	v=$(metrics "$1" "$2" | metric_value "$3") || return 1
+	[ "$v" = "$4" ]
+}

@@ -877,6 +877,35 @@ static int h_metric_set(struct strata_instance *inst, const char *name,
 	return 0;
 }
 
+/* A histogram reads as its number of observations. */
+static int h_metric_observe(struct strata_instance *inst, const char *name,
+			    int64_t ns)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_kv *e;
+
+	if (ns < 0)
+		return -EINVAL;
+	e = kv_get(&mh->metrics, &mh->n_metrics, name);
+	if (!e)
+		return -ENOMEM;
+	e->num++;
+	return 0;
+}
+
+static int h_metric_delete(struct strata_instance *inst, const char *name)
+{
+	struct mock_host *mh = MH(inst);
+	struct mock_kv *e = kv_find(mh->metrics, mh->n_metrics, name);
+
+	if (!e)
+		return -ENOENT;
+	free(e->key);
+	free(e->str);
+	*e = mh->metrics[--mh->n_metrics];
+	return 0;
+}
+
 int64_t mock_host_metric(const struct mock_host *mh, const char *name)
 {
 	const struct mock_kv *e = kv_find(mh->metrics, mh->n_metrics, name);
@@ -1637,6 +1666,8 @@ static const struct strata_host mock_table = {
 	.route_resync = h_route_resync,
 	.metric_add = h_metric_add,
 	.metric_set = h_metric_set,
+	.metric_observe = h_metric_observe,
+	.metric_delete = h_metric_delete,
 	.status_str = h_status_str,
 	.status_int = h_status_int,
 	.stopped = h_stopped,

@@ -124,7 +124,8 @@ unsigned mock_host_resync_calls(const struct mock_host *mh);
 unsigned mock_host_stopped_calls(const struct mock_host *mh);
 unsigned mock_host_topology_changes(const struct mock_host *mh);
 
-/* Metrics: the value, 0 if never touched. */
+/* Metrics, by the series as the plugin wrote it: the value (a histogram's
+ * observations), 0 if never touched or deleted. */
 int64_t mock_host_metric(const struct mock_host *mh, const char *name);
 bool mock_host_has_metric(const struct mock_host *mh, const char *name);
 

@@ -263,7 +263,7 @@ START_TEST(test_unknown)
 {
 	load_bad("log = {};\n\nlogging = { level = \"info\"; };\n",
 		 "x.conf:3: unknown setting \"logging\"; known settings: log, "
-		 "control, routes, store, node, plugin_dir, plugins, health");
+		 "control, routes, store, node, plugin_dir, plugins, health, metrics");
 	load_bad("log = {\n  lvl = \"info\";\n};\n",
 		 "x.conf:2: log: unknown key \"lvl\"; known keys: level, target");
 	load_bad("control = { sock = \"/x\"; };\n",
@@ -342,6 +342,35 @@ START_TEST(test_control_values)
 	cfg = load_ok("control = { mode = \"660\"; };\n");
 	ck_assert_uint_eq(cfg->control_mode, 0660);
 	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_metrics_values)
+{
+	struct cfg *cfg = load_ok("# nothing\n");
+
+	/* off unless a port is set */
+	ck_assert_uint_eq(cfg->metrics_port, 0);
+	cfg_free(cfg);
+	cfg = load_ok("metrics = { port = 9477; };\n");
+	ck_assert_uint_eq(cfg->metrics_port, 9477);
+	ck_assert_str_eq(cfg->metrics_listen, "127.0.0.1");
+	cfg_free(cfg);
+	cfg = load_ok("metrics = { listen = \"::\"; port = 1; };\n");
+	ck_assert_str_eq(cfg->metrics_listen, "::");
+	cfg_free(cfg);
+	load_bad("metrics = { port = 0; };\n",
+		 "x.conf:1: metrics.port: expected 1..65535, found 0");
+	load_bad("metrics = { port = \"80\"; };\n",
+		 "x.conf:1: metrics.port: expected an integer, found a string");
+	load_bad("metrics = { listen = \"localhost\"; port = 80; };\n",
+		 "x.conf:1: metrics.listen: expected an IPv4 or IPv6 address, "
+		 "found \"localhost\"");
+	load_bad("metrics = { listen = \"10.0.0.1\"; };\n",
+		 "x.conf:1: metrics.listen: set without metrics.port");
+	load_bad("metrics = { path = \"/m\"; };\n",
+		 "x.conf:1: metrics: unknown key \"path\"; known keys: "
+		 "listen, port");
 }
 END_TEST
 
@@ -1131,6 +1160,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_getters_defaults);
 	tcase_add_test(tc, test_getter_lifetime);
 	tcase_add_test(tc, test_getter_lifetime_values);
+	tcase_add_test(tc, test_metrics_values);
 	suite_add_tcase(s, tc);
 	return s;
 }

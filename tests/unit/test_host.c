@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "facts.h"
 #include "host.h"
+#include "offline.h"
 #include "http.h"
 #include "loop.h"
 #include "plug.h"
@@ -220,9 +221,7 @@ static void teardown(void)
 	host_ipam_calls_free(&d);
 	if (inst.owner)
 		route_owner_remove(inst.owner);
-	for (size_t i = 0; i < inst.n_metrics; i++)
-		free(inst.metrics[i].name);
-	free(inst.metrics);
+	metric_set_clear(&inst.metrics);
 	free(inst.name);
 	store_close(d.store);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dbdir);
@@ -390,23 +389,75 @@ END_TEST
 
 START_TEST(metrics_are_named_and_bounded)
 {
-	char name[32];
+	const struct metric_series *m;
+	char name[48];
 
 	ck_assert_int_eq(h->metric_add(&inst, "routes_added", 2), 0);
 	ck_assert_int_eq(h->metric_add(&inst, "routes_added", 3), 0);
 	ck_assert_int_eq(h->metric_set(&inst, "installed", 9), 0);
-	ck_assert_uint_eq(inst.n_metrics, 2);
-	ck_assert_int_eq(inst.metrics[0].value, 5);
-	ck_assert(!inst.metrics[0].gauge);
-	ck_assert(inst.metrics[1].gauge);
+	ck_assert_uint_eq(inst.metrics.n, 2);
+	m = metric_get(&inst.metrics, "routes_added");
+	ck_assert_int_eq(m->value, 5);
+	ck_assert_int_eq(m->type, METRIC_COUNTER);
+	ck_assert_int_eq(metric_get(&inst.metrics, "installed")->type,
+			 METRIC_GAUGE);
 	ck_assert_int_eq(h->metric_add(&inst, "Bad-Name", 1), -EINVAL);
 	ck_assert_int_eq(h->metric_add(&inst, "", 1), -EINVAL);
-	for (int i = 0; i < 300; i++) {
-		snprintf(name, sizeof(name), "m%d", i);
+	ck_assert_int_eq(h->metric_add(&inst, NULL, 1), -EINVAL);
+	/* a counter is not a gauge */
+	ck_assert_int_eq(h->metric_set(&inst, "routes_added", 1), -EINVAL);
+	for (int i = 0; i < METRIC_SERIES_MAX + 10; i++) {
+		snprintf(name, sizeof(name), "m{i=\"%d\"}", i);
 		h->metric_add(&inst, name, 1);
 	}
-	ck_assert_uint_eq(inst.n_metrics, 256);
+	ck_assert_uint_eq(inst.metrics.n, METRIC_SERIES_MAX);
 	ck_assert_int_eq(h->metric_add(&inst, "one_more", 1), -ENOSPC);
+}
+END_TEST
+
+START_TEST(metrics_labels_observe_delete)
+{
+	const struct metric_series *m;
+
+	ck_assert_int_eq(h->metric_set(&inst,
+				       "bgp_session_state{peer=\"192.0.2.1\"}",
+				       6), 0);
+	ck_assert_int_eq(h->metric_set(&inst, "x{plugin=\"other\"}", 1),
+			 -EINVAL);
+	ck_assert_int_eq(h->metric_set(&inst, "x{a=\"1\",a=\"2\"}", 1),
+			 -EINVAL);
+	ck_assert_int_eq(h->metric_set(&inst, "x{a=\"\\q\"}", 1), -EINVAL);
+	ck_assert_int_eq(h->metric_observe(&inst,
+					   "req_seconds{cmd=\"ADD\"}", 1500000),
+			 0);
+	ck_assert_int_eq(h->metric_observe(&inst, "req_ms", 1), -EINVAL);
+	m = metric_get(&inst.metrics, "req_seconds{cmd=\"ADD\"}");
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->count, 1);
+	ck_assert_int_eq(m->sum_ns, 1500000);
+	ck_assert_int_eq(h->metric_delete(&inst,
+					  "bgp_session_state{peer=\"192.0.2.1\"}"),
+			 0);
+	ck_assert_int_eq(h->metric_delete(&inst,
+					  "bgp_session_state{peer=\"192.0.2.1\"}"),
+			 -ENOENT);
+	ck_assert_ptr_null(metric_get(&inst.metrics,
+				      "bgp_session_state{peer=\"192.0.2.1\"}"));
+	ck_assert_int_eq(h->metric_delete(&inst, "Bad"), -EINVAL);
+}
+END_TEST
+
+/* Offline (stratad -t, plan tools): checked the same way, then dropped. */
+START_TEST(metrics_offline_checked_and_dropped)
+{
+	const struct strata_host *o = &offline_host;
+
+	ck_assert_int_eq(o->metric_add(NULL, "a_total{k=\"v\"}", 1), 0);
+	ck_assert_int_eq(o->metric_set(NULL, "a{k=v}", 1), -EINVAL);
+	ck_assert_int_eq(o->metric_observe(NULL, "d_seconds", 1), 0);
+	ck_assert_int_eq(o->metric_observe(NULL, "d", 1), -EINVAL);
+	ck_assert_int_eq(o->metric_delete(NULL, "a{plugin=\"x\"}"), -EINVAL);
+	ck_assert_int_eq(o->metric_delete(NULL, "gone"), 0);
 }
 END_TEST
 
@@ -857,6 +908,8 @@ static Suite *host_suite(void)
 	tcase_add_test(tc, posts_from_threads_all_arrive);
 	tcase_add_test(tc, posts_for_a_gone_instance_are_dropped);
 	tcase_add_test(tc, metrics_are_named_and_bounded);
+	tcase_add_test(tc, metrics_labels_observe_delete);
+	tcase_add_test(tc, metrics_offline_checked_and_dropped);
 	tcase_add_test(tc, config_facts_win_over_plugins);
 	tcase_add_test(tc, routes_need_an_owner);
 	tcase_add_test(tc, status_writer_builds_json);

@@ -296,7 +296,7 @@ static const struct {
 } refusals[] = {
 	{ "bad-magic", "magic: expected 0x53545241, found 0x41525453" },
 	{ "major", "abi major: expected 0, found 1" },
-	{ "minor", "abi minor: expected 4, found 5" },
+	{ "minor", "abi minor: expected 5, found 6" },
 	{ "short", "size: expected at least 64, found 40" },
 	{ "no-create", "ops create: expected a function, found NULL" },
 	{ "no-symbol", "symbol: expected strata_plugin_v0, found none" },
@@ -318,8 +318,8 @@ static const struct {
 
 START_TEST(test_refusal)
 {
-	_Static_assert(STRATA_ABI_MAJOR == 0 && STRATA_ABI_MINOR == 4,
-		       "the expected lines are written for ABI 0.4");
+	_Static_assert(STRATA_ABI_MAJOR == 0 && STRATA_ABI_MINOR == 5,
+		       "the expected lines are written for ABI 0.5");
 	ck_assert_int_eq(expect_refused(fixture(refusals[_i].fixture),
 					refusals[_i].line),
 			 -EINVAL);
@@ -853,7 +853,7 @@ START_TEST(test_desc_header)
 	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v0, found "
 			      "NULL");
 	t_desc.abi_minor = 0;
-	desc_refused("abi minor: expected 4, found 0");
+	desc_refused("abi minor: expected 5, found 0");
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
