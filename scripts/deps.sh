@@ -14,6 +14,8 @@ DEMO="python3 iputils-ping"
 # the CNI conformance suite runs the reference plugins too
 TEST="$TEST containernetworking-plugins"
 TEST="$TEST bird2 gobgpd"
+# the manual pages' test renders them with man-db and groff
+TEST="$TEST man-db groff-base"
 
 case ${1:-build} in
 build) want=$BUILD ;;
