@@ -46,6 +46,18 @@ struct cfg_health {
 	int64_t writer_lease_ns; /* 10 s */
 };
 
+/* The Kubernetes API (the top-level "kubernetes" group). */
+struct cfg_kube {
+	bool enabled;           /* the group is present */
+	char *kubeconfig;       /* NULL: in-cluster */
+	char *node_name;        /* this node's Node; NULL until resolved */
+	char *zone_label;       /* "topology.kubernetes.io/zone" */
+	char *subnet_label;     /* "strata.io/subnet" */
+	double qps;             /* 5 */
+	uint32_t burst;         /* 10 */
+	int64_t watch_timeout_ns; /* 5 min */
+};
+
 struct cfg {
 	config_t lc;
 	char *path;
@@ -71,6 +83,7 @@ struct cfg {
 	char *store_cert;          /* etcd https: client certificate */
 	char *store_key;           /* and its key */
 	struct cfg_health health;
+	struct cfg_kube kube;
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;
