@@ -268,9 +268,10 @@ int kube_watch_parse(const char *line, size_t len,
 			    sizeof(ev->rv)) || !ev->rv[0]) {
 		const char *name = str_at(obj, "metadata", "name");
 
+		errf(err, errlen,
+		     "%s event for %.64s without a valid name and resourceVersion",
+		     type, name ? name : "an object");
 		yajl_tree_free(obj);
-		errf(err, errlen, "%s event for %.64s%s without a name and resourceVersion",
-		     type, name ? name : "an object", name ? "" : "");
 		goto free_root;
 	}
 	ev->object = obj;
