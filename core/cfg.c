@@ -61,8 +61,8 @@ struct qbuf {
 
 static const char *const top_keys[] = { "log",	      "control", "routes",
 					"store",      "node",	 "plugin_dir",
-					"plugins",    "health",
-					"metrics",    NULL };
+					"plugins",    "health",  "metrics",
+					"kubernetes", NULL };
 static const char *const store_keys[] = { "url",      "history",
 					  "prefix",   "username",
 					  "password_file", "ca",
@@ -80,6 +80,9 @@ static const char *const health_keys[] = { "checker", "interval", "timeout",
 					   "quorum", "failback", "hold_down",
 					   "writer_lease", NULL };
 static const char *const metrics_keys[] = { "listen", "port", NULL };
+static const char *const kube_keys[] = { "kubeconfig", "node_name",
+					 "zone_label", "subnet_label", "qps",
+					 "burst", "watch_timeout", NULL };
 static const char *const plugin_keys[] = { "instance", "file", "config",
 					   NULL };
 
@@ -866,6 +869,119 @@ static int add_fact(struct cfg *cfg, const struct ctx *cx,
 	return 0;
 }
 
+static bool host_name_ok(const char *v)
+{
+	return *v && strlen(v) <= NODE_NAME_MAX &&
+	       !v[strspn(v, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")];
+}
+
+/* A label key: [prefix/]name of letters, digits, '-', '_', '.'. */
+static bool label_ok(const char *v)
+{
+	return *v && strlen(v) <= 316 &&
+	       !v[strspn(v, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_/")];
+}
+
+static int kube_string(const struct ctx *cx, const config_setting_t *g,
+		       const char *key, bool (*ok)(const char *),
+		       const char *what, char **dst)
+{
+	const config_setting_t *s;
+	const char *v = NULL;
+	struct qbuf q;
+	int r;
+
+	r = string_of(cx, g, "kubernetes", key, &v, &s);
+	if (r || !v)
+		return r;
+	if (!ok(v))
+		return fail(cx, s, "kubernetes.%s: expected %s, found %s", key,
+			    what, quote(&q, v));
+	return set_str(dst, v) ? oom(cx) : 0;
+}
+
+static bool abs_path_ok(const char *v)
+{
+	return v[0] == '/';
+}
+
+/* Present: stratad reads its Node from the API server. */
+static int load_kube(struct cfg *cfg, const struct ctx *cx,
+		     const config_setting_t *root)
+{
+	struct cfg_kube *k = &cfg->kube;
+	const config_setting_t *g, *s;
+	const char *env;
+	uint32_t burst = 10;
+	int64_t ns;
+	int r;
+
+	r = group_of(cx, root, "kubernetes", kube_keys, &g);
+	if (r || !g)
+		return r;
+	k->enabled = true;
+	k->qps = 5;
+	k->burst = 10;
+	k->watch_timeout_ns = 300 * NS_PER_S;
+	r = kube_string(cx, g, "kubeconfig", abs_path_ok, "an absolute path",
+			&k->kubeconfig);
+	if (!r)
+		r = kube_string(cx, g, "node_name", host_name_ok,
+				"a node name (letters, digits, '.', '-', '_')",
+				&k->node_name);
+	if (!r)
+		r = kube_string(cx, g, "zone_label", label_ok, "a label key",
+				&k->zone_label);
+	if (!r)
+		r = kube_string(cx, g, "subnet_label", label_ok, "a label key",
+				&k->subnet_label);
+	if (!r)
+		r = int_of(cx, g, "kubernetes", "burst", 1, 1000, &burst);
+	if (r)
+		return r;
+	k->burst = burst;
+	if ((!k->zone_label &&
+	     set_str(&k->zone_label, "topology.kubernetes.io/zone")) ||
+	    (!k->subnet_label && set_str(&k->subnet_label, "strata.io/subnet")))
+		return oom(cx);
+	s = config_setting_get_member(g, "qps");
+	if (s) {
+		double v;
+
+		if (config_setting_type(s) != CONFIG_TYPE_FLOAT &&
+		    !is_integer(s))
+			return fail(cx, s,
+				    "kubernetes.qps: expected a number, found %s",
+				    type_name(s));
+		v = config_setting_type(s) == CONFIG_TYPE_FLOAT ?
+			    config_setting_get_float(s) :
+			    (double)config_setting_get_int64(s);
+		if (!(v >= 0.1 && v <= 1000))
+			return fail(cx, s,
+				    "kubernetes.qps: expected 0.1 to 1000 requests a second");
+		k->qps = v;
+	}
+	s = config_setting_get_member(g, "watch_timeout");
+	if (s) {
+		r = is_duration(s) ? setting_duration(s, &ns) : -EINVAL;
+		if (r)
+			return duration_error(cx, s, "kubernetes.watch_timeout",
+					      r);
+		if (ns < NS_PER_S || ns > 3600 * NS_PER_S)
+			return fail(cx, s,
+				    "kubernetes.watch_timeout: expected 1s to 1h");
+		k->watch_timeout_ns = ns;
+	}
+	/* a DaemonSet hands the Node's name down as NODE_NAME */
+	env = getenv("NODE_NAME");
+	if (!k->node_name && env && host_name_ok(env) &&
+	    set_str(&k->node_name, env))
+		return oom(cx);
+	return 0;
+}
+
 static int load_node(struct cfg *cfg, const struct ctx *cx,
 		     const config_setting_t *root)
 {
@@ -905,6 +1021,12 @@ static int load_node(struct cfg *cfg, const struct ctx *cx,
 		if (set_str(&cfg->node_name, v))
 			return oom(cx);
 	}
+	if (!cfg->node_name && cfg->kube.node_name &&
+	    set_str(&cfg->node_name, cfg->kube.node_name))
+		return oom(cx);
+	if (cfg->kube.enabled && !cfg->kube.node_name && cfg->node_name &&
+	    set_str(&cfg->kube.node_name, cfg->node_name))
+		return oom(cx);
 	if (cfg->node_name)
 		return 0;
 	if (gethostname(host, sizeof(host)) < 0) {
@@ -916,6 +1038,8 @@ static int load_node(struct cfg *cfg, const struct ctx *cx,
 		return r;
 	}
 	host[sizeof(host) - 1] = '\0';
+	if (cfg->kube.enabled && set_str(&cfg->kube.node_name, host))
+		return oom(cx);
 	return set_str(&cfg->node_name, host) ? oom(cx) : 0;
 }
 
@@ -1214,6 +1338,8 @@ static int load_parsed(struct cfg *cfg, const struct ctx *cx)
 	if (!r)
 		r = load_store(cfg, cx, root);
 	if (!r)
+		r = load_kube(cfg, cx, root);
+	if (!r)
 		r = load_node(cfg, cx, root);
 	if (!r)
 		r = load_plugin_dir(cfg, cx, root);
@@ -1460,6 +1586,10 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->store_key);
 	free(cfg->plugin_dir);
 	free(cfg->node_name);
+	free(cfg->kube.kubeconfig);
+	free(cfg->kube.node_name);
+	free(cfg->kube.zone_label);
+	free(cfg->kube.subnet_label);
 	config_destroy(&cfg->lc);
 	free(cfg);
 }

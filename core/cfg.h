@@ -46,6 +46,18 @@ struct cfg_health {
 	int64_t writer_lease_ns; /* 10 s */
 };
 
+/* The Kubernetes API (the top-level "kubernetes" group). */
+struct cfg_kube {
+	bool enabled;           /* the group is present */
+	char *kubeconfig;       /* NULL: in-cluster */
+	char *node_name;        /* this node's Node; NULL until resolved */
+	char *zone_label;       /* "topology.kubernetes.io/zone" */
+	char *subnet_label;     /* "strata.io/subnet" */
+	double qps;             /* 5 */
+	uint32_t burst;         /* 10 */
+	int64_t watch_timeout_ns; /* 5 min */
+};
+
 struct cfg {
 	config_t lc;
 	char *path;
@@ -73,6 +85,7 @@ struct cfg {
 	struct cfg_health health;
 	uint32_t metrics_port;  /* the Prometheus endpoint; 0: off */
 	char *metrics_listen;   /* its address; "127.0.0.1" */
+	struct cfg_kube kube;
 	char *node_name;        /* hostname */
 	struct cfg_fact *facts; /* from the node group */
 	size_t n_facts;

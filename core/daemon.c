@@ -24,6 +24,7 @@
 #include "facts.h"
 #include "host.h"
 #include "http.h"
+#include "kube_nodes.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics_core.h"
@@ -347,6 +348,11 @@ static void reg_schedule(struct daemon *d, int64_t delay_ns);
 
 static bool facts_ready(struct daemon *d, const char **missing)
 {
+	/* labels may bring facts: the first Node list decides */
+	if (!kube_nodes_synced(d->kube)) {
+		*missing = "zone/subnet (the first Kubernetes Node list)";
+		return false;
+	}
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
 		const char *const *needs;
 
@@ -1000,6 +1006,8 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		failed += inst_restart(d, i, cp, plugs[k]) != 0;
 	}
 	d->cfg = cfg;
+	if (kube_nodes_reload(d))
+		log_err("kube: the new kubernetes settings failed; Nodes are not watched");
 	cfg_free(old);
 	free(plugs);
 	metrics_core_sync(d);
@@ -1158,6 +1166,14 @@ static void cmd_status(void *arg, struct control_call *call, yajl_val args)
 			gkv(g, "error", ws.error);
 		yajl_gen_map_close(g);
 	}
+	if (d->kube) {
+		gs(g, "kubernetes");
+		yajl_gen_map_open(g);
+		gkb(g, "synced", kube_nodes_synced(d->kube));
+		gki(g, "nodes", (long long)kube_nodes_count(d->kube));
+		gki(g, "removals_waiting", (long long)kube_nodes_pending(d->kube));
+		yajl_gen_map_close(g);
+	}
 	gs(g, "waiting_for_facts");
 	yajl_gen_array_open(g);
 	for (struct strata_instance *i = d->instances; i; i = i->next) {
@@ -1220,6 +1236,25 @@ static void host_removed(void *arg, int err, const char *text)
 	gkb(g, "removed", true);
 	yajl_gen_map_close(g);
 	control_call_done(call);
+}
+
+int daemon_host_remove(struct daemon *d, const char *name, strata_done_cb cb,
+		       void *arg)
+{
+	struct strata_instance *i = ipam_instance(d);
+	const struct strata_ipam_ops *ops;
+
+	if (!i || i->state != INST_RUNNING)
+		return -EAGAIN;
+	ops = i->plug->desc->kind_ops;
+	if (!ops->host_remove)
+		return -ENOTSUP;
+	return ops->host_remove(i->self, name, cb, arg);
+}
+
+bool daemon_route_writer(const struct daemon *d)
+{
+	return d->writer && writer_remaining(d->writer) > 0;
 }
 
 /* stratactl host remove NAME: the host is gone for good; its blocks go
@@ -1983,6 +2018,9 @@ int daemon_new(const char *cfg_path, struct daemon **out)
 		log_err("cannot set up the core: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = kube_nodes_new(d, &d->kube);
+	if (rc)
+		goto fail;
 	rc = open_store(d);
 	if (rc)
 		goto fail;
@@ -2089,6 +2127,7 @@ void daemon_free(struct daemon *d)
 		loop_timer_cancel(d->reg_timer);
 	metrics_core_free(d);
 	control_free(d->ctl);
+	kube_nodes_free(d->kube);
 	if (d->store)
 		store_close(d->store);
 	http_free(d->http);

@@ -40,6 +40,7 @@ struct daemon {
 	struct planner *planner; /* while an IPAM instance reports a view */
 	struct healthview *hv;   /* with the planner, once the store is ready */
 	struct writer *writer;   /* campaigns for the route writer, likewise */
+	struct kube_nodes *kube; /* with the kubernetes group */
 	const struct strata_instance *checker; /* the healthview probes with */
 	bool store_ready;
 	/* registration of the node in the store */
@@ -84,5 +85,10 @@ struct strata_topo_sink;
 int daemon_view(struct daemon *d, const struct strata_topo_sink *sink);
 /* An IPAM instance's carving changed: plan the routes again, soon. */
 void daemon_topology_changed(struct strata_instance *inst);
+/* For kube_nodes.c: the node's IPAM's host_remove (-EAGAIN: none
+ * running), and whether this node is the cluster's route writer now. */
+int daemon_host_remove(struct daemon *d, const char *name, strata_done_cb cb,
+		       void *arg);
+bool daemon_route_writer(const struct daemon *d);
 
 #endif

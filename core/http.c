@@ -579,6 +579,18 @@ static int http_setup(struct http_call *call,
 	return http_setup_headers(call, req);
 }
 
+/* curl copies the blob: the caller's may go after the call starts. */
+static int http_blob(CURL *e, CURLoption opt, const void *pem, size_t len)
+{
+	struct curl_blob b = {
+		.data = (void *)pem,
+		.len = len,
+		.flags = CURL_BLOB_COPY,
+	};
+
+	return curl_easy_setopt(e, opt, &b) == CURLE_OK ? 0 : -EINVAL;
+}
+
 static int http_setup_tls(CURL *e, const struct http_tls *tls)
 {
 	if (!tls)
@@ -590,6 +602,19 @@ static int http_setup_tls(CURL *e, const struct http_tls *tls)
 		     CURLE_OK) ||
 	    (tls->key_file &&
 	     curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file) != CURLE_OK))
+		return -EINVAL;
+	if (tls->ca_pem && http_blob(e, CURLOPT_CAINFO_BLOB, tls->ca_pem,
+				     tls->ca_pem_len))
+		return -EINVAL;
+	if (tls->cert_pem && http_blob(e, CURLOPT_SSLCERT_BLOB, tls->cert_pem,
+				       tls->cert_pem_len))
+		return -EINVAL;
+	if (tls->key_pem && http_blob(e, CURLOPT_SSLKEY_BLOB, tls->key_pem,
+				      tls->key_pem_len))
+		return -EINVAL;
+	if (tls->insecure &&
+	    (curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+	     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK))
 		return -EINVAL;
 	return 0;
 }

@@ -6,6 +6,8 @@
 #ifndef STRATA_CORE_HTTP_H
 #define STRATA_CORE_HTTP_H
 
+#include <stdbool.h>
+
 #include <strata/host.h>
 
 struct loop;
@@ -26,6 +28,11 @@ struct http_tls {
 	const char *ca_file;   /* PEM CA bundle to verify the server */
 	const char *cert_file; /* PEM client certificate */
 	const char *key_file;  /* its PEM private key */
+	/* The same as PEM in memory (kubeconfig's *-data); a blob wins
+	 * over its file. */
+	const void *ca_pem, *cert_pem, *key_pem;
+	size_t ca_pem_len, cert_pem_len, key_pem_len;
+	bool insecure; /* do not verify the server (kubeconfig's choice) */
 };
 
 struct http_call *http_start_tls(struct http *http,

@@ -6,7 +6,7 @@ set -eu
 BUILD="autoconf automake libtool pkg-config make gcc g++ \
 	libconfig-dev libcurl4-openssl-dev libyajl-dev libnl-3-dev \
 	libnl-route-3-dev libssl-dev libsqlite3-dev libnftables-dev nftables \
-	libexpat1-dev \
+	libexpat1-dev libyaml-dev \
 	check iproute2 procps"
 TEST="valgrind clang libclang-rt-14-dev binutils python3 curl openssl etcd-server etcd-client iputils-ping"
 BENCH="etcd-server containernetworking-plugins"

@@ -263,7 +263,8 @@ START_TEST(test_unknown)
 {
 	load_bad("log = {};\n\nlogging = { level = \"info\"; };\n",
 		 "x.conf:3: unknown setting \"logging\"; known settings: log, "
-		 "control, routes, store, node, plugin_dir, plugins, health, metrics");
+		 "control, routes, store, node, plugin_dir, plugins, health, "
+		 "metrics, kubernetes");
 	load_bad("log = {\n  lvl = \"info\";\n};\n",
 		 "x.conf:2: log: unknown key \"lvl\"; known keys: level, target");
 	load_bad("control = { sock = \"/x\"; };\n",
@@ -428,6 +429,53 @@ START_TEST(test_store_values)
 	ck_assert_ptr_null(cfg->store_prefix);
 	ck_assert_ptr_null(cfg->store_username);
 	cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_kubernetes)
+{
+	struct cfg *cfg = load_ok("node = { name = \"n1\"; };\n");
+
+	ck_assert(!cfg->kube.enabled);
+	cfg_free(cfg);
+	cfg = load_ok("node = { name = \"n1\"; };\nkubernetes = { };\n");
+	ck_assert(cfg->kube.enabled);
+	ck_assert_ptr_null(cfg->kube.kubeconfig);
+	ck_assert_str_eq(cfg->kube.node_name, "n1");
+	ck_assert_str_eq(cfg->kube.zone_label, "topology.kubernetes.io/zone");
+	ck_assert_str_eq(cfg->kube.subnet_label, "strata.io/subnet");
+	ck_assert(cfg->kube.qps == 5);
+	ck_assert_uint_eq(cfg->kube.burst, 10);
+	ck_assert_int_eq(cfg->kube.watch_timeout_ns, 300000000000LL);
+	cfg_free(cfg);
+	/* the Node's name is the node's when node.name is not set */
+	setenv("NODE_NAME", "from-env", 1);
+	cfg = load_ok("kubernetes = { kubeconfig = \"/k/c\"; qps = 2.5;"
+		      " burst = 4; watch_timeout = \"30s\";"
+		      " subnet_label = \"example.com/subnet\"; };\n");
+	ck_assert_str_eq(cfg->kube.node_name, "from-env");
+	ck_assert_str_eq(cfg->node_name, "from-env");
+	ck_assert_str_eq(cfg->kube.kubeconfig, "/k/c");
+	ck_assert(cfg->kube.qps == 2.5);
+	ck_assert_uint_eq(cfg->kube.burst, 4);
+	ck_assert_int_eq(cfg->kube.watch_timeout_ns, 30000000000LL);
+	ck_assert_str_eq(cfg->kube.subnet_label, "example.com/subnet");
+	cfg_free(cfg);
+	cfg = load_ok("kubernetes = { node_name = \"k1\"; };\n");
+	ck_assert_str_eq(cfg->kube.node_name, "k1");
+	ck_assert_str_eq(cfg->node_name, "k1");
+	cfg_free(cfg);
+	unsetenv("NODE_NAME");
+	load_bad("kubernetes = { kubeconfig = \"rel\"; };\n",
+		 "x.conf:1: kubernetes.kubeconfig: expected an absolute path, found \"rel\"");
+	load_bad("kubernetes = { qps = 0; };\n",
+		 "x.conf:1: kubernetes.qps: expected 0.1 to 1000 requests a second");
+	load_bad("kubernetes = { burst = 0; };\n",
+		 "x.conf:1: kubernetes.burst: expected 1..1000, found 0");
+	load_bad("kubernetes = { zone_label = \"a b\"; };\n",
+		 "x.conf:1: kubernetes.zone_label: expected a label key, found \"a b\"");
+	load_bad("kubernetes = { watch = 1; };\n",
+		 "x.conf:1: kubernetes: unknown key \"watch\"; known keys: kubeconfig, node_name, zone_label, subnet_label, qps, burst, watch_timeout");
 }
 END_TEST
 
@@ -1129,6 +1177,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, test_syntax);
 	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_unknown);
+	tcase_add_test(tc, test_kubernetes);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_log_values);
 	tcase_add_test(tc, test_control_values);
