@@ -14,6 +14,8 @@ DEMO="python3 iputils-ping"
 # the CNI conformance suite runs the reference plugins too
 TEST="$TEST containernetworking-plugins"
 TEST="$TEST bird2 gobgpd"
+# the plugin ABI against its baseline (tests/abi/abidiff.sh)
+TEST="$TEST abigail-tools"
 
 case ${1:-build} in
 build) want=$BUILD ;;
