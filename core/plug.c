@@ -40,15 +40,16 @@ const char *plug_checker = "/proc/self/exe";
 #define FACTS_MAX 64
 #define FACT_MAX_LEN 64
 
-/* The sizes of 0.1, the oldest tables this host accepts; later minors
- * only append, so these never change within a major. */
+/* The sizes of 1.0, the oldest tables this host accepts, so that every
+ * member of 1.0 may be read without a test; later minors only append, so
+ * these never change within a major. */
 #define END_OF(type, member) \
 	(offsetof(type, member) + sizeof(((type *)0)->member))
 #define DESC_MIN_SIZE END_OF(struct strata_plugin, kind_ops)
 #define OPS_MIN_SIZE END_OF(struct strata_plugin_ops, status)
 #define ADV_MIN_SIZE END_OF(struct strata_advertiser_ops, installed)
 #define HC_MIN_SIZE END_OF(struct strata_healthcheck_ops, cancel)
-#define IPAM_MIN_SIZE END_OF(struct strata_ipam_ops, release)
+#define IPAM_MIN_SIZE END_OF(struct strata_ipam_ops, list)
 #define FRONTEND_MIN_SIZE END_OF(struct strata_frontend_ops, reserved)
 
 const char *plug_kind_name(uint32_t kind)
@@ -168,6 +169,7 @@ static bool text_valid(const char *s, size_t max)
 	return true;
 }
 
+/* A host of 1.N loads plugins of 1.0 to 1.N: minors only append. */
 static int check_abi(const char *path, uint32_t major, uint32_t minor,
 		     uint32_t size, char *err, size_t errlen)
 {
@@ -175,11 +177,6 @@ static int check_abi(const char *path, uint32_t major, uint32_t minor,
 		return refuse(err, errlen, path, "abi major",
 			      "expected %u, found %" PRIu32, STRATA_ABI_MAJOR,
 			      major);
-	/* While the ABI is 0.x every minor may break it. */
-	if (STRATA_ABI_MAJOR == 0 && minor != STRATA_ABI_MINOR)
-		return refuse(err, errlen, path, "abi minor",
-			      "expected %u, found %" PRIu32, STRATA_ABI_MINOR,
-			      minor);
 	if (minor > STRATA_ABI_MINOR)
 		return refuse(err, errlen, path, "abi minor",
 			      "expected at most %u, found %" PRIu32,

@@ -16,6 +16,8 @@ TEST="$TEST containernetworking-plugins"
 TEST="$TEST bird2 gobgpd"
 # the manual pages' test renders them with man-db and groff
 TEST="$TEST man-db groff-base"
+# the plugin ABI against its baseline (tests/abi/abidiff.sh)
+TEST="$TEST abigail-tools"
 
 case ${1:-build} in
 build) want=$BUILD ;;

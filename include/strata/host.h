@@ -7,7 +7,7 @@
  * duration of the call. Nothing the host returns is freed by the plugin.
  *
  * Functions that act return 0 or a negative errno. Newer minors only append
- * entries: test `host->size` before using an entry added after 0.1.
+ * entries: call one added after 1.0 only when STRATA_HOST_HAS(host, entry).
  */
 #ifndef STRATA_HOST_H
 #define STRATA_HOST_H
@@ -89,6 +89,7 @@ struct strata_host {
 		STRATA_PRINTF(3, 4);
 	void (*vlog)(struct strata_instance *inst, int level, const char *fmt,
 		     va_list ap) STRATA_PRINTF(3, 0);
+	/* The instance's name in the config; valid until destroy(). */
 	const char *(*instance_name)(struct strata_instance *inst);
 
 	/*
@@ -105,7 +106,13 @@ struct strata_host {
 	const char *(*cfg_strings_at)(struct strata_instance *inst, const char *key,
 				      uint32_t index);
 
-	/* The event loop. Everything is released at destroy() if not before. */
+	/*
+	 * The event loop. Everything is released at destroy() if not before.
+	 * fd_watch() and timer_start() return NULL on failure. An fd stays
+	 * the plugin's: unwatch it before closing it. fd_unwatch() and
+	 * timer_stop() may be called from the handle's own callback; a
+	 * one-shot timer's handle is spent once its callback has run.
+	 */
 	int64_t (*now)(void); /* CLOCK_MONOTONIC, ns */
 	struct strata_watch *(*fd_watch)(struct strata_instance *inst, int fd,
 					 uint32_t events, strata_fd_cb cb, void *arg);
@@ -122,8 +129,9 @@ struct strata_host {
 	/* The one thread-safe entry: run cb on the loop thread. */
 	int (*post)(struct strata_instance *inst, strata_cb cb, void *arg);
 
-	/* HTTP on the host's shared curl multi handle; never blocks. The
-	 * callback runs exactly once unless the call is cancelled first. */
+	/* HTTP on the host's shared curl multi handle; never blocks. NULL for
+	 * a malformed request; else the callback runs exactly once unless the
+	 * call is cancelled first. The request is borrowed for the call. */
 	struct strata_http_call *(*http_start)(struct strata_instance *inst,
 					       const struct strata_http_request *req,
 					       strata_http_cb cb, void *arg);
@@ -133,7 +141,7 @@ struct strata_host {
 	/*
 	 * Kernel routes carrying strata's own rtproto, in this process's
 	 * network namespace. list() calls cb for each such route of the
-	 * family (0: both) in the table (0: main).
+	 * family (0: both) in the table (0: main), before it returns.
 	 */
 	int (*kroute_list)(struct strata_instance *inst, uint32_t family,
 			   uint32_t table, strata_route_cb cb, void *arg);
@@ -142,7 +150,9 @@ struct strata_host {
 	int (*kroute_delete)(struct strata_instance *inst,
 			     const struct strata_route *route);
 
-	/* Node facts: "zone", "subnet", "address", "instance-id", ... */
+	/* Node facts: "zone", "subnet", "address", "instance-id", ...
+	 * fact_get() returns NULL when unknown; copy what you keep.
+	 * fact_set() publishes one; -EEXIST when the config set it. */
 	const char *(*fact_get)(struct strata_instance *inst, const char *name);
 	int (*fact_set)(struct strata_instance *inst, const char *name,
 			const char *value);
@@ -210,7 +220,7 @@ struct strata_host {
 	int (*metric_set)(struct strata_instance *inst, const char *name,
 			  int64_t value);
 
-	/* Status writer, for status(). */
+	/* Status writer, only inside status(), on the st it was given. */
 	void (*status_str)(struct strata_status *st, const char *key,
 			   const char *value);
 	void (*status_int)(struct strata_status *st, const char *key,
@@ -243,7 +253,7 @@ struct strata_host {
 	int (*ipam_pools)(struct strata_instance *inst, struct strata_prefix *out,
 			  size_t max);
 	/*
-	 * 0.4. The cluster has one route writer, elected through the store:
+	 * The cluster has one route writer, elected through the store:
 	 * the ns for which this node may still act as that writer by its own
 	 * clock (the lease deadline less a margin), 0 when it is not the
 	 * writer. An advertiser of a shared scope (the cloud's route table)
@@ -254,7 +264,7 @@ struct strata_host {
 	int64_t (*route_writer_remaining)(struct strata_instance *inst);
 
 	/*
-	 * 0.5. A duration observed into a histogram series (named *_seconds;
+	 * A duration observed into a histogram series (named *_seconds;
 	 * the host's buckets, from 100 us to 30 s), and forgetting a series
 	 * whose subject is gone (a peer removed), of any type.
 	 */
@@ -262,6 +272,12 @@ struct strata_host {
 			      int64_t ns);
 	int (*metric_delete)(struct strata_instance *inst, const char *name);
 };
+
+/* Whether the host's table holds `entry`: test it before calling an entry
+ * added after 1.0 (every entry of 1.0 is always there). */
+#define STRATA_HOST_HAS(host, entry)                           \
+	((host)->size >= offsetof(struct strata_host, entry) + \
+				 sizeof((host)->entry))
 
 #ifdef __cplusplus
 }

@@ -1,26 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The strata plugin ABI.
+ * The strata plugin ABI, 1.0.
  *
  * A plugin is a shared object that exports exactly one symbol, the const
- * descriptor named by STRATA_PLUGIN_ENTRY, filled in with STRATA_PLUGIN().
- * stratad reads the descriptor in a forked child first, checks it (magic,
- * major, minor, size, kind, mandatory ops), and only then loads the plugin
- * in its own process. See docs/plugin-abi.md.
+ * descriptor named by STRATA_PLUGIN_ENTRY (strata_plugin_v1), filled in with
+ * STRATA_PLUGIN(). stratad reads the descriptor in a forked child first,
+ * checks it (magic, major, minor, size, kind, mandatory ops), and only then
+ * loads the plugin in its own process. See docs/plugin-abi.md.
+ *
+ * The rules, from 1.0 on:
+ * - A host of 1.N loads plugins of 1.0 to 1.N. A plugin of a newer minor,
+ *   or of another major, is refused with one line saying why.
+ * - A minor only appends: entries at the end of the host table and of an
+ *   ops table, members at the end of a struct that starts with its size,
+ *   new kinds and constants. Nothing is removed, moved, retyped or
+ *   renumbered, and every table or struct keeps at least its 1.0 size.
+ * - Any other change is a new major, with a new entry symbol
+ *   (strata_plugin_v2), so that no plugin is mistaken for another major's.
+ * - A plugin calls a host entry added after 1.0 only when
+ *   STRATA_HOST_HAS(host, entry) says the host's table holds it.
  *
  * Changelog
- *   0.1  first version: descriptor, config schema, lifecycle ops, kind ops
- *        for ipam, advertiser, healthcheck, frontend; the host table.
- *   0.2  ipam: carve, view, host_remove, wanted_facts and the topology
- *        types; host:
- *        topology_changed.
- *   0.3  ipam: list; host: ipam_allocate, ipam_release, ipam_list,
- *        ipam_pools (the node's IPAM, for front ends); the IPAM request
- *        and result types moved to <strata/types.h>.
- *   0.4  host: route_writer_remaining (fencing a shared scope's writes).
- *   0.5  host: metric_observe, metric_delete; metric series take labels.
- *
- * While the ABI is 0.x a plugin loads only into a host of the same minor.
+ *   1.0  first stable version: the descriptor (strata_plugin_v1), config
+ *        schema and lifecycle ops; kind ops for ipam (with the topology
+ *        types), advertiser, healthcheck and frontend; the host table
+ *        (log, config, event loop, HTTP, kernel routes, node facts, the
+ *        cluster store, the route model, metrics with labels and
+ *        histograms, status, the node's IPAM, the route writer's
+ *        fencing); <strata/types.h> and <strata/store.h>. It follows the
+ *        development versions 0.1 to 0.5, which no 1.x host loads.
  */
 #ifndef STRATA_PLUGIN_H
 #define STRATA_PLUGIN_H
@@ -81,22 +89,27 @@ struct strata_cfg_key {
 
 struct strata_plugin_ops {
 	uint32_t size; /* sizeof(struct strata_plugin_ops) */
-	/* Mandatory. Allocate the instance; no I/O yet. *self is the
-	 * instance's state, passed back to every op. */
+	/* Mandatory. Read the config, allocate the instance; no I/O yet.
+	 * *self is the instance's state, passed back to every op. 0, or
+	 * -errno with nothing left allocated. */
 	int (*create)(const struct strata_host *host,
 		      struct strata_instance *inst, void **self);
-	/* Mandatory. Begin work: open sockets, start timers. */
+	/* Mandatory. Begin work: open sockets, start timers. 0 or -errno. */
 	int (*start)(void *self);
-	/* Optional. The configuration changed (SIGHUP): 0 when applied in
-	 * place, STRATA_RECONF_RESTART to be stopped and created anew.
+	/* Optional. The configuration changed (SIGHUP) and the host's config
+	 * getters return the new values: 0 when applied in place,
+	 * STRATA_RECONF_RESTART to be stopped and created anew, or -errno.
 	 * NULL means always restart. */
 	int (*reconfigure)(void *self);
 	/* Optional. Finish work: 0 when done, STRATA_PENDING when it will
 	 * call host->stopped() later. Routes are not withdrawn on stop. */
 	int (*stop)(void *self);
-	/* Mandatory. Free everything; the host frees what is left. */
+	/* Mandatory. Free everything; the host then releases what the
+	 * instance still holds of its own. Called after stop(), and after a
+	 * start() that failed. */
 	void (*destroy)(void *self);
-	/* Optional. Describe the instance's state for stratactl. */
+	/* Optional. Describe the instance's state for stratactl, with the
+	 * host's status_str() and status_int() on st, during the call. */
 	void (*status)(void *self, struct strata_status *st);
 };
 
@@ -105,7 +118,8 @@ struct strata_plugin_ops {
 
 struct strata_advertiser_ops {
 	uint32_t size;
-	/* Mandatory. The scopes (STRATA_SCOPE_*) this instance serves. */
+	/* Mandatory. The scopes (STRATA_SCOPE_*) this instance serves; read
+	 * once after create(). */
 	uint32_t (*scopes)(void *self);
 	/*
 	 * Mandatory. Make the scope carry exactly `desired` (the union of all
@@ -117,7 +131,8 @@ struct strata_advertiser_ops {
 	 */
 	int (*reconcile)(void *self, const struct strata_route *const *desired,
 			 size_t n, uint32_t flags);
-	/* Optional. What the instance believes is installed, for stratactl. */
+	/* Optional. What the instance believes is installed, for stratactl:
+	 * cb once per route, before it returns. 0 or -errno. */
 	int (*installed)(void *self, strata_route_cb cb, void *arg);
 };
 
@@ -136,11 +151,14 @@ typedef void (*strata_hc_done)(void *arg, int up, const char *reason);
 
 struct strata_healthcheck_ops {
 	uint32_t size;
-	/* Mandatory. Start one probe; `done` runs exactly once unless the
-	 * probe is cancelled first. Returns a probe id > 0 or -errno. */
+	/* Mandatory. Start one probe; `done` runs exactly once, from the loop
+	 * and never inside probe(), unless the probe is cancelled first.
+	 * Returns a probe id > 0 or -errno (then `done` never runs). The
+	 * target is borrowed for the call. */
 	int64_t (*probe)(void *self, const struct strata_hc_target *target,
 			 strata_hc_done done, void *arg);
-	/* Mandatory. Abandon a probe (the host's timeout ran out). */
+	/* Mandatory. Abandon a probe (the host's timeout ran out): release
+	 * what it holds; its `done` must not run. */
 	void (*cancel)(void *self, int64_t probe_id);
 };
 
@@ -212,10 +230,13 @@ struct strata_ipam_ops {
 	uint32_t size;
 	/* Facts (host->fact_get names) that must be known before start. */
 	const char *const *needs_facts;
-	/* Mandatory. Allocation is durable before cb reports success. */
+	/* Mandatory. 0 when accepted, then cb runs exactly once; or -errno
+	 * and cb never runs. Allocation is durable before cb reports
+	 * success. */
 	int (*allocate)(void *self, const struct strata_ipam_request *req,
 			strata_ipam_cb cb, void *arg);
-	/* Mandatory. Releasing an unknown handle succeeds. */
+	/* Mandatory. The same calling rules as allocate(); releasing an
+	 * unknown handle succeeds. */
 	int (*release)(void *self, const struct strata_ipam_request *req,
 		       strata_ipam_cb cb, void *arg);
 	/*
@@ -257,7 +278,8 @@ struct strata_ipam_ops {
 };
 
 /* Front ends serve requests from outside (strata-cni) with the host's
- * services; they have no kind ops beyond the table's size yet. */
+ * services; they have no kind ops beyond the table's size yet, and their
+ * kind_ops may be NULL. */
 struct strata_frontend_ops {
 	uint32_t size;
 	uint32_t reserved;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A descriptor that claims to be shorter than 0.1's. */
+/* A descriptor that claims to be shorter than 1.0's. */
 #include "fixture.h"
 
 /* By hand, not with STRATA_PLUGIN(), to get it wrong on purpose. */

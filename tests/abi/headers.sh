@@ -1,14 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Each public header compiles alone, as pedantic C99 and as C++11, and a
-# plugin defined with STRATA_PLUGIN() compiles in both languages.
+# Each public header compiles alone, as pedantic C99 and as C++11, the live
+# ones and the 1.0 snapshot's, and a plugin defined with STRATA_PLUGIN()
+# compiles in both languages.
 set -u
 
 : "${CC:=cc}"
 : "${CXX:=c++}"
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
-INC="-I$top_builddir/include -I$top_srcdir/include"
+LIVE="-I$top_builddir/include -I$top_srcdir/include"
+SNAPSHOT="-I$top_srcdir/tests/abi/1.0"
+INC=$LIVE
 CWARN="-std=c99 -pedantic -Werror -Wall -Wextra"
 CXXWARN="-std=c++11 -pedantic -Werror -Wall -Wextra"
 
@@ -34,6 +37,10 @@ for h in types store host plugin; do
 	cp "$tmp/$h.c" "$tmp/$h.cc"
 	try "strata/$h.h as C99" "$CC" "$CWARN" "$tmp/$h.c"
 	try "strata/$h.h as C++11" "$CXX" "$CXXWARN" "$tmp/$h.cc"
+	INC=$SNAPSHOT
+	try "1.0 snapshot strata/$h.h as C99" "$CC" "$CWARN" "$tmp/$h.c"
+	try "1.0 snapshot strata/$h.h as C++11" "$CXX" "$CXXWARN" "$tmp/$h.cc"
+	INC=$LIVE
 done
 
 # The IPAM request, result and callback types (0.3: moved from plugin.h,
@@ -90,6 +97,13 @@ static int use_start(void *self)
 {
 	(void)self;
 	return 0;
+}
+
+/* STRATA_HOST_HAS() in both languages. */
+int use_has_metrics(const struct strata_host *host);
+int use_has_metrics(const struct strata_host *host)
+{
+	return STRATA_HOST_HAS(host, metric_delete);
 }
 
 static void use_destroy(void *self)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,238 @@ START_TEST(test_cxx_config)
 }
 END_TEST
 
+/* -- a plugin of ABI 1.0 in this core ---------------------------------- */
+
+/*
+ * tests/abi/fixture-abi-1-0 is built against the frozen 1.0 headers alone.
+ * It must pass the checks, load, and run on a host table of the live
+ * headers, reaching its entries at the offsets of 1.0 up to the last one.
+ */
+struct strata_instance {
+	const char *name;
+};
+
+static struct {
+	char log[256];
+	int64_t answer;
+	int owner, synced, status_int;
+	struct strata_route set, replaced;
+	char status_str[32];
+	int64_t metric_added, observed_ns;
+	char observed[64], deleted[64];
+} seen;
+
+static const char *v10_instance_name(struct strata_instance *inst)
+{
+	return inst->name;
+}
+
+static void v10_vlog(struct strata_instance *inst, int level,
+		     const char *fmt, va_list ap)
+{
+	(void)inst;
+	(void)level;
+	vsnprintf(seen.log, sizeof(seen.log), fmt, ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+v10_log(struct strata_instance *inst, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	v10_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static int v10_cfg_int(struct strata_instance *inst, const char *key,
+		       int64_t *out)
+{
+	(void)inst;
+	if (strcmp(key, "answer") != 0)
+		return -ENOENT;
+	*out = 42;
+	return 0;
+}
+
+static int v10_cfg_duration(struct strata_instance *inst, const char *key,
+			    int64_t *out_ns)
+{
+	(void)inst;
+	if (strcmp(key, "period") != 0)
+		return -ENOENT;
+	*out_ns = 30000000000LL;
+	return 0;
+}
+
+static int v10_route_owner(struct strata_instance *inst)
+{
+	(void)inst;
+	seen.owner++;
+	return 0;
+}
+
+static int v10_route_set(struct strata_instance *inst,
+			 const struct strata_route *route)
+{
+	(void)inst;
+	ck_assert_uint_ge(route->size, sizeof(*route));
+	seen.set = *route;
+	return 0;
+}
+
+static int v10_route_synced(struct strata_instance *inst)
+{
+	(void)inst;
+	seen.synced++;
+	return 0;
+}
+
+static int v10_kroute_replace(struct strata_instance *inst,
+			      const struct strata_route *route)
+{
+	(void)inst;
+	seen.replaced = *route;
+	return 0;
+}
+
+static int v10_metric_add(struct strata_instance *inst, const char *name,
+			  int64_t delta)
+{
+	(void)inst;
+	ck_assert_str_eq(name, "fixture_reconciles");
+	seen.metric_added += delta;
+	return 0;
+}
+
+static int v10_metric_observe(struct strata_instance *inst, const char *name,
+			      int64_t ns)
+{
+	(void)inst;
+	snprintf(seen.observed, sizeof(seen.observed), "%s", name);
+	seen.observed_ns = ns;
+	return 0;
+}
+
+static int v10_metric_delete(struct strata_instance *inst, const char *name)
+{
+	(void)inst;
+	snprintf(seen.deleted, sizeof(seen.deleted), "%s", name);
+	return 0;
+}
+
+static void v10_status_str(struct strata_status *st, const char *key,
+			   const char *value)
+{
+	(void)st;
+	ck_assert_str_eq(key, "state");
+	snprintf(seen.status_str, sizeof(seen.status_str), "%s", value);
+}
+
+static void v10_status_int(struct strata_status *st, const char *key,
+			   int64_t value)
+{
+	(void)st;
+	ck_assert_str_eq(key, "reconciled");
+	seen.status_int = (int)value;
+}
+
+/* Only what the fixture calls; a call elsewhere crashes the test. */
+static const struct strata_host v10_host = {
+	.size = sizeof(struct strata_host),
+	.abi_major = STRATA_ABI_MAJOR,
+	.abi_minor = STRATA_ABI_MINOR,
+	.log = v10_log,
+	.vlog = v10_vlog,
+	.instance_name = v10_instance_name,
+	.cfg_int = v10_cfg_int,
+	.cfg_duration = v10_cfg_duration,
+	.kroute_replace = v10_kroute_replace,
+	.route_owner = v10_route_owner,
+	.route_set = v10_route_set,
+	.route_synced = v10_route_synced,
+	.metric_add = v10_metric_add,
+	.status_str = v10_status_str,
+	.status_int = v10_status_int,
+	.metric_observe = v10_metric_observe,
+	.metric_delete = v10_metric_delete,
+};
+
+START_TEST(test_abi_1_0_plugin_runs)
+{
+	const char *path = fixture("abi-1-0");
+	struct strata_instance inst = { "old" };
+	const struct strata_advertiser_ops *adv;
+	const struct strata_route *desired[1];
+	const struct strata_plugin *d;
+	struct strata_route r;
+	struct plug_info *info;
+	struct plug *p = NULL;
+	char err[1024] = "";
+	void *self = NULL;
+
+	info = expect_pass(path);
+	ck_assert_uint_eq(info->abi_major, 1);
+	ck_assert_uint_eq(info->abi_minor, 0);
+	ck_assert_uint_eq(info->size, 64);
+	ck_assert_uint_eq(info->kind, STRATA_KIND_ADVERTISER);
+	ck_assert_str_eq(info->name, "abi-1-0");
+	ck_assert_uint_eq(info->n_config, 2);
+	ck_assert_str_eq(info->config[0].name, "answer");
+	ck_assert_uint_eq(info->config[0].type, STRATA_CFG_INT);
+	ck_assert_int_eq(info->config[0].max, 100);
+	ck_assert_str_eq(info->config[1].def, "30s");
+	ck_assert_msg(plug_load(info, &p, err, sizeof(err)) == 0, "%s", err);
+	plug_info_free(info);
+	d = p->desc;
+	adv = d->kind_ops;
+	ck_assert_uint_eq(d->ops->size, 56);
+	ck_assert_uint_eq(adv->size, 32);
+
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(d->ops->create(&v10_host, &inst, &self), 0);
+	ck_assert_ptr_nonnull(self);
+	ck_assert_str_eq(seen.log, "old: answer 42, period 30000000000 ns");
+	ck_assert_int_eq(seen.owner, 1);
+
+	ck_assert_int_eq(d->ops->start(self), 0);
+	ck_assert_int_eq(seen.synced, 1);
+	ck_assert_uint_eq(seen.set.size, sizeof(struct strata_route));
+	ck_assert_uint_eq(seen.set.scope, STRATA_SCOPE_KERNEL);
+	ck_assert_uint_eq(seen.set.dst.family, STRATA_AF_INET);
+	ck_assert_uint_eq(seen.set.dst.len, 16);
+	ck_assert_uint_eq(seen.set.dst.addr[1], 1);
+	ck_assert_uint_eq(seen.set.table, 7);
+	ck_assert_uint_eq(seen.set.metric, 20);
+	ck_assert_uint_eq(seen.set.n_nexthops, 1);
+	ck_assert_uint_eq(seen.set.nh[0].gw.addr[3], 1);
+	ck_assert_str_eq(seen.set.nh[0].ifname, "eth0");
+	ck_assert_uint_eq(seen.set.nh[0].weight, 3);
+
+	ck_assert_uint_eq(adv->scopes(self), STRATA_SCOPE_KERNEL);
+	r = seen.set;
+	r.dst.addr[1] = 2;
+	r.nh[0].weight = 9;
+	desired[0] = &r;
+	ck_assert_int_eq(adv->reconcile(self, desired, 1,
+					STRATA_RECONCILE_MAY_DELETE),
+			 0);
+	ck_assert_int_eq(memcmp(&seen.replaced, &r, sizeof(r)), 0);
+	ck_assert_int_eq(seen.metric_added, 1);
+
+	d->ops->status(self, NULL);
+	ck_assert_str_eq(seen.status_str, "running");
+	ck_assert_int_eq(seen.status_int, 1);
+
+	ck_assert_int_eq(d->ops->stop(self), 0);
+	ck_assert_str_eq(seen.observed, "fixture_run_seconds");
+	ck_assert_int_eq(seen.observed_ns, 1500000);
+	ck_assert_str_eq(seen.deleted, "fixture_reconciles");
+	d->ops->destroy(self);
+	plug_free(p);
+}
+END_TEST
+
 /* -- refusals, one fixture each ---------------------------------------- */
 
 static const struct {
@@ -295,11 +528,12 @@ static const struct {
 	const char *line;
 } refusals[] = {
 	{ "bad-magic", "magic: expected 0x53545241, found 0x41525453" },
-	{ "major", "abi major: expected 0, found 1" },
-	{ "minor", "abi minor: expected 5, found 6" },
+	{ "major", "abi major: expected 1, found 2" },
+	/* A plugin of 1.1 in a host of 1.0. */
+	{ "minor", "abi minor: expected at most 0, found 1" },
 	{ "short", "size: expected at least 64, found 40" },
 	{ "no-create", "ops create: expected a function, found NULL" },
-	{ "no-symbol", "symbol: expected strata_plugin_v0, found none" },
+	{ "no-symbol", "symbol: expected strata_plugin_v1, found none" },
 	{ "bad-kind", "kind: expected ipam, advertiser, healthcheck or "
 		      "frontend, found 9" },
 	{ "bad-name", "name: expected [a-z0-9][a-z0-9-]* of at most 32 "
@@ -318,8 +552,8 @@ static const struct {
 
 START_TEST(test_refusal)
 {
-	_Static_assert(STRATA_ABI_MAJOR == 0 && STRATA_ABI_MINOR == 5,
-		       "the expected lines are written for ABI 0.5");
+	_Static_assert(STRATA_ABI_MAJOR == 1 && STRATA_ABI_MINOR == 0,
+		       "the expected lines are written for ABI 1.0");
 	ck_assert_int_eq(expect_refused(fixture(refusals[_i].fixture),
 					refusals[_i].line),
 			 -EINVAL);
@@ -635,7 +869,7 @@ static void fake_report(const char *path, const char *kind,
 	ck_assert_ptr_nonnull(f);
 	report_field(f, "report", "1");
 	report_field(f, "result", "pass");
-	report_field(f, "abi_major", "0");
+	report_field(f, "abi_major", STRATA_STR(STRATA_ABI_MAJOR));
 	report_field(f, "abi_minor", STRATA_STR(STRATA_ABI_MINOR));
 	report_field(f, "size", "64");
 	report_field(f, "kind", kind);
@@ -850,10 +1084,17 @@ START_TEST(test_desc_header)
 	desc_passes();
 	ck_assert_int_eq(plug_check_desc("P", NULL, err, sizeof(err)),
 			 -EINVAL);
-	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v0, found "
+	ck_assert_str_eq(err, "P: symbol: expected strata_plugin_v1, found "
 			      "NULL");
+	/* 1.0 on: the same major, a minor up to the host's. */
+	t_desc.abi_major = 0;
+	desc_refused("abi major: expected 1, found 0");
+	t_desc.abi_major = 2;
+	desc_refused("abi major: expected 1, found 2");
+	t_desc.abi_minor = STRATA_ABI_MINOR + 1;
+	desc_refused("abi minor: expected at most 0, found 1");
 	t_desc.abi_minor = 0;
-	desc_refused("abi minor: expected 5, found 0");
+	desc_passes();
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
@@ -936,6 +1177,10 @@ START_TEST(test_desc_ops)
 	desc_refused("ipam ops allocate: expected a function, found NULL");
 	t_desc.kind = STRATA_KIND_IPAM;
 	t_desc.kind_ops = &t_ipam_ops;
+	t_ipam_ops.size = offsetof(struct strata_ipam_ops, carve);
+	desc_refused("ipam ops size: expected at least 72, found 32");
+	t_desc.kind = STRATA_KIND_IPAM;
+	t_desc.kind_ops = &t_ipam_ops;
 	t_ipam_ops.needs_facts = (const char *const[]){ "zone", "", NULL };
 	desc_refused("ipam ops needs_facts: expected fact names of 1 to 64 "
 		     "bytes, found \"\"");
@@ -1007,6 +1252,7 @@ static Suite *plug_suite(void)
 	tcase_add_test(tc, test_good_check_then_load);
 	tcase_add_test(tc, test_other_kinds_pass);
 	tcase_add_test(tc, test_cxx_config);
+	tcase_add_test(tc, test_abi_1_0_plugin_runs);
 	tcase_add_loop_test(tc, test_refusal, 0,
 			    sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, test_undefined_symbol);
