@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
 #include <yajl/yajl_gen.h>
 
 #include "cfg.h"
@@ -39,29 +38,16 @@
 
 #define STOP_GRACE_NS (10 * 1000000000LL)
 
-/* ---- systemd readiness (sd_notify without libsystemd) -------------------- */
+/* ---- systemd: readiness and status ------------------------------------- */
 
-static void notify(const char *state)
+/* One datagram per change, no answer awaited; nothing without
+ * NOTIFY_SOCKET. */
+static void notify(const struct daemon *d, const char *state,
+		   const char *status)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len;
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	len = strlen(path);
-	if (len >= sizeof(sa.sun_path))
-		return;
-	memcpy(sa.sun_path, path, len);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0'; /* abstract namespace */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-	close(fd);
+	sd_notifyf(0, "%s\nSTATUS=%s: node %s, %zu plugin instance%s", state,
+		   status, d->cfg->node_name, d->cfg->n_plugins,
+		   d->cfg->n_plugins == 1 ? "" : "s");
 }
 
 /* ---- plugins ------------------------------------------------------------- */
@@ -758,7 +744,7 @@ static void on_terminate(void *arg, int signo)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	notify("STOPPING=1");
+	notify(d, "STOPPING=1", "stopping, routes stay in place");
 	log_info("%s: stopping; routes stay in place",
 		 signo == SIGINT ? "SIGINT" : "SIGTERM");
 	health_sync(d); /* resigns: another node writes routes at once */
@@ -946,7 +932,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	if (cfg->rtproto != old->rtproto)
 		log_warn("routes.rtproto takes effect at the next start");
 
-	notify("RELOADING=1");
+	notify(d, "RELOADING=1", "reloading");
 	facts_free(d->facts);
 	d->facts = facts;
 	apply_daemon_settings(d, cfg);
@@ -1015,7 +1001,8 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		log_err("planner: out of memory");
 	health_sync(d);
 	daemon_facts_changed(d);
-	notify("READY=1");
+	notify(d, "READY=1", failed ? "running, instances failed at reload" :
+				       "running");
 	if (failed) {
 		snprintf(err, errlen,
 			 "reloaded, but %u instance(s) failed to start; see the log",
@@ -2094,7 +2081,9 @@ int daemon_run(struct daemon *d)
 	log_info("stratad %s running: node %s, %zu plugin instance%s, control at %s",
 		 PACKAGE_VERSION, d->cfg->node_name, d->cfg->n_plugins,
 		 d->cfg->n_plugins == 1 ? "" : "s", d->cfg->control_socket);
-	notify("READY=1");
+	/* every instance started, the control socket listens: ready, without
+	 * waiting for the store, which the status command reports */
+	notify(d, "READY=1", "running");
 	rc = loop_run(d->loop);
 	if (rc) {
 		log_err("event loop: %s", strerror(-rc));

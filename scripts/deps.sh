@@ -1,16 +1,18 @@
 #!/bin/sh
 # Install what strata needs to build, run and test, from Debian's packages.
-# Usage: scripts/deps.sh [build|demo|test|bench]   (the others add their tools)
+# Usage: scripts/deps.sh [build|demo|test|bench|package]   (the others add their tools)
 set -eu
 
 BUILD="autoconf automake libtool pkg-config make gcc g++ \
 	libconfig-dev libcurl4-openssl-dev libyajl-dev libnl-3-dev \
 	libnl-route-3-dev libssl-dev libsqlite3-dev libnftables-dev nftables \
-	libexpat1-dev libyaml-dev \
+	libexpat1-dev libyaml-dev libsystemd-dev \
 	check iproute2 procps"
 TEST="valgrind clang libclang-rt-14-dev binutils python3 curl openssl etcd-server etcd-client iputils-ping"
 BENCH="etcd-server containernetworking-plugins"
 DEMO="python3 iputils-ping"
+# tests/packaging/run.sh: both package builds and their checks
+PACKAGE="dpkg-dev debhelper dh-autoreconf lintian rpm python3"
 # the CNI conformance suite runs the reference plugins too
 TEST="$TEST containernetworking-plugins"
 TEST="$TEST bird2 gobgpd"
@@ -24,7 +26,8 @@ build) want=$BUILD ;;
 demo) want="$BUILD $DEMO" ;;
 test) want="$BUILD $TEST" ;;
 bench) want="$BUILD $TEST $BENCH" ;;
-*) echo "usage: deps.sh [build|demo|test|bench]" >&2; exit 2 ;;
+package) want="$BUILD $PACKAGE" ;;
+*) echo "usage: deps.sh [build|demo|test|bench|package]" >&2; exit 2 ;;
 esac
 
 missing=""
