@@ -20,6 +20,10 @@ TEST="$TEST bird2 gobgpd"
 TEST="$TEST man-db groff-base"
 # the plugin ABI against its baseline (tests/abi/abidiff.sh)
 TEST="$TEST abigail-tools"
+# tests/kubernetes/manifests.py reads the manifests' YAML
+TEST="$TEST python3-yaml"
+# the packages are built, installed and purged (tests/packaging/run.sh)
+TEST="$TEST $PACKAGE"
 
 case ${1:-build} in
 build) want=$BUILD ;;
