@@ -1,8 +1,9 @@
 #!/bin/bash
 # Build strata and run every test, as root on Debian 12:
 #   unit tests (make check), the same under valgrind, the unit tests again
-#   and the integration tests once in the ASan+UBSan build (make distcheck
-#   and the fuzzing build beside the latter), fuzz targets time-boxed.
+#   and the integration tests once in the ASan+UBSan build (the fuzzing
+#   build, make distcheck and the packages' test beside the latter), fuzz
+#   targets time-boxed.
 # Each phase has a time budget; a phase over budget fails the run, so the
 # whole stays under 30 minutes on 2 cores as the project grows.
 # Benchmarks are not run here (see bench/).
@@ -115,13 +116,14 @@ fi
 count_trs "$builds/asan"
 phase_end
 
-# The integration tests mostly wait on timers and peers, so the two
-# CPU-heavy builds that need nothing from them run beside them at the
-# lowest priority: the fuzz targets (only those: the daemon and plugins
-# are built and tested elsewhere), then make distcheck (the tarball
-# builds, installs and uninstalls, and carries what the tests read from
-# the source tree; the unit tests that read it run from the tarball,
-# every unit test having run above).
+# The integration tests mostly wait on timers and peers, so the CPU-heavy
+# builds that need nothing from them run beside them at the lowest
+# priority: the fuzz targets (only those: the daemon and plugins are built
+# and tested elsewhere), then make distcheck (the tarball builds, installs
+# and uninstalls, and carries what the tests read from the source tree;
+# the unit tests that read it run from the tarball, every unit test having
+# run above), then the Debian and RPM packages built from that tarball,
+# installed, run in a namespace and purged (tests/packaging/run.sh).
 dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
 	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
 fuzz_targets=$(sed -n 's|^noinst_PROGRAMS += \(tests/fuzz/fuzz_[a-z0-9_]*\)$|\1|p' \
@@ -135,6 +137,10 @@ background_builds() {
 	STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
 		TESTS="$(echo $dist_tests)" >"$builds/default.distcheck.log" 2>&1 ||
 		return 1
+	# the packages, from the tarball distcheck made and checked
+	[ "$(id -u)" = 0 ] || return 0
+	"$top/tests/packaging/run.sh" "$builds"/default/strata-*.tar.gz \
+		>"$builds/packaging.log" 2>&1 || return 3
 }
 kill_tree() {
 	local c
@@ -166,7 +172,7 @@ else
 fi
 phase_end
 
-phase_start "fuzzing build and distcheck, beside the integration tests" 420
+phase_start "fuzzing build, distcheck and packages, beside the integration tests" 480
 bg_rc=0
 wait "$bg_pid" || bg_rc=$?
 bg_pid=
@@ -174,10 +180,18 @@ if [ "$bg_rc" = 1 ]; then
 	tail -n 60 "$builds/default.distcheck.log"
 	echo "test.sh: make distcheck failed" >&2
 	exit 1
+elif [ "$bg_rc" = 3 ]; then
+	tail -n 60 "$builds/packaging.log"
+	echo "test.sh: the packaging test failed" >&2
+	failed=$((failed + 1))
 elif [ "$bg_rc" != 0 ]; then
 	tail -n 80 "$builds/fuzz.build.log"
 	echo "test.sh: the fuzzing build failed" >&2
 	exit 1
+fi
+if [ "$bg_rc" = 0 ] && [ "$(id -u)" = 0 ]; then
+	grep -E '^(---|    [a-z])' "$builds/packaging.log" || true
+	passed=$((passed + 1))
 fi
 phase_end
 
