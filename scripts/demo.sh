@@ -87,6 +87,7 @@ conf() { # NAME SUBNET ADDRESS, or rt
 	fi
 	cat >"$tmp/$1.conf" <<CONF
 control = { socket = "$tmp/$1.sock"; };
+metrics = { port = 9630; }; # on the namespace's own loopback
 store = { url = "$tmp/store.db"; };
 node = { $node };
 plugin_dir = "$plugins";
@@ -212,6 +213,12 @@ echo "  $fwd is back; the route stays on $other (failback = \"stay\", the defaul
 
 step "what a1's stratad says"
 ctl a1 status
+
+step "what $other and rt show Prometheus (curl localhost:9630/metrics in their namespaces)"
+metrics() { ip netns exec "$(ns "$1")" curl -s --max-time 5 http://127.0.0.1:9630/metrics; }
+metrics "$other" | grep -E '^strata_(routes_(desired|installed)|ipam_pool_(addresses|blocks_used)|forwarder_up|cni_request_duration_seconds_count|reconcile_duration_seconds_count)[{ ]' |
+	sed "s/^/  $other: /"
+metrics rt | grep -E '^strata_cloud_route(s|_budget)\{family="ipv4"' | sed 's/^/  rt: /'
 
 step "pods deleted through strata-cni"
 for p in "${pods[@]}"; do cni DEL "${p%-pod*}" "$p"; ip netns del "$(ns "$p")"; done
