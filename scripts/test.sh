@@ -75,7 +75,7 @@ phase_start deps 300
 "$top/scripts/deps.sh" test
 phase_end
 
-phase_start build 300
+phase_start build 360
 (cd "$top" && ./autogen.sh >/dev/null 2>&1)
 configure_build "$builds/default" --enable-werror
 build_checks "$builds/default"
