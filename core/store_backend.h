@@ -44,6 +44,8 @@ int store_sqlite_open(struct loop *loop, const struct store_options *opt,
 int store_etcd_open(struct loop *loop, const struct store_options *opt,
 		    const char *urls, struct store **out, char *errbuf,
 		    size_t errlen);
+/* The endpoint an etcd store's next request (or watch) goes to. */
+const char *store_etcd_endpoint(const struct store *st);
 
 /*
  * The range an op or compare names, as [key, end): end NULL for the key

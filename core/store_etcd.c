@@ -1601,6 +1601,13 @@ static int probe(struct etcd *et, char *errbuf, size_t errlen)
 
 static const struct store_backend_ops et_ops;
 
+const char *store_etcd_endpoint(const struct store *st)
+{
+	const struct etcd *et = (const struct etcd *)st;
+
+	return et->eps[et->cur];
+}
+
 int store_etcd_open(struct loop *loop, const struct store_options *opt,
 		    const char *urls, struct store **out, char *errbuf,
 		    size_t errlen)
