@@ -335,9 +335,11 @@ WRITER=$(writer)
 pctl POST reset-stats >/dev/null
 stop_stratad "${AWS_PID[$WRITER]}" KILL || true
 OLD=$WRITER
+# ask a node still alive: the writer may be $OTHER, which took $FHOST's route
+ASK=$(awk -v a="$FHOST" -v b="$OLD" '$1 != a && $1 != b { print $1; exit }' "$T/nodes")
 new_writer() {
 	local w
-	w=$(ctl "$OTHER" --json health >"$T/health.json" &&
+	w=$(ctl "$ASK" --json health >"$T/health.json" &&
 		/usr/bin/python3 "$here/failover.py" "$T/health.json" writer) &&
 		[ -n "$w" ] && [ "$w" != "$OLD" ]
 }

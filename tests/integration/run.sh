@@ -56,6 +56,8 @@ for name in "${names[@]}"; do
 		passed=$((passed + 1))
 	else
 		echo "FAIL: $name (${secs}s)"
+		# the reason first: the logs a test prints after it may be long
+		grep -m 3 '^FAIL' "$BUILDDIR/integration-$name.log" | sed 's/^/    /'
 		tail -n 50 "$BUILDDIR/integration-$name.log" | sed 's/^/    /'
 		failed=$((failed + 1))
 	fi
