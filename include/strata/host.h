@@ -36,6 +36,7 @@ struct strata_timer;    /* a one-shot or periodic timer */
 struct strata_http_call;
 struct strata_status; /* a status writer, valid during status() */
 struct strata_store_watch;
+struct strata_kube_watch; /* 1.1 */
 
 /* Log levels: syslog's numbers. */
 #define STRATA_LOG_ERR 3     /* harm beyond this event */
@@ -52,6 +53,14 @@ struct strata_store_watch;
 typedef void (*strata_cb)(void *arg);
 typedef void (*strata_fd_cb)(void *arg, int fd, uint32_t events);
 typedef void (*strata_route_cb)(void *arg, const struct strata_route *route);
+
+/* Kubernetes watch events (1.1) */
+#define STRATA_KUBE_ADDED 1u
+#define STRATA_KUBE_MODIFIED 2u
+#define STRATA_KUBE_DELETED 3u
+#define STRATA_KUBE_SYNCED 4u
+typedef void (*strata_kube_cb)(void *arg, uint32_t event, const char *key,
+			       const char *json, size_t len);
 
 struct strata_http_request {
 	uint32_t size; /* sizeof(struct strata_http_request) */
@@ -271,6 +280,34 @@ struct strata_host {
 	int (*metric_observe)(struct strata_instance *inst, const char *name,
 			      int64_t ns);
 	int (*metric_delete)(struct strata_instance *inst, const char *name);
+
+	/*
+	 * 1.1. Kubernetes objects from the host's API client (the config's
+	 * kubernetes group): the resource at path ("/api/v1/pods",
+	 * "/apis/networking.k8s.io/v1/networkpolicies", ...) is listed, then
+	 * watched; cb gets each object as JSON (borrowed for the call) with
+	 * key "name" or "namespace/name", as STRATA_KUBE_ADDED, _MODIFIED
+	 * or _DELETED, and STRATA_KUBE_SYNCED (json NULL) once each list or
+	 * re-list has been delivered. Objects gone while the watch was down
+	 * come as DELETED after the re-list. -ENOTCONN without a kubernetes
+	 * group. Released at destroy.
+	 */
+	int (*kube_watch)(struct strata_instance *inst, const char *path,
+			  strata_kube_cb cb, void *arg,
+			  struct strata_kube_watch **out);
+	void (*kube_watch_cancel)(struct strata_instance *inst,
+				  struct strata_kube_watch *w);
+	/*
+	 * 1.1. For front ends: a pod's interface exists (its traffic
+	 * dropped) or is going away. attach completes once every policy
+	 * instance has its rules in place (cb with 0 at once when none
+	 * runs), or with the first error, on the loop, never inside the call.
+	 */
+	int (*policy_attach)(struct strata_instance *inst,
+			     const struct strata_pod *pod, strata_done_cb cb,
+			     void *arg);
+	int (*policy_detach)(struct strata_instance *inst,
+			     const struct strata_pod *pod);
 };
 
 /* Whether the host's table holds `entry`: test it before calling an entry

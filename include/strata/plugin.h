@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The strata plugin ABI, 1.0.
+ * The strata plugin ABI, 1.1.
  *
  * A plugin is a shared object that exports exactly one symbol, the const
  * descriptor named by STRATA_PLUGIN_ENTRY (strata_plugin_v1), filled in with
@@ -59,6 +59,7 @@ extern "C" {
 #define STRATA_KIND_ADVERTISER 2u
 #define STRATA_KIND_HEALTHCHECK 3u
 #define STRATA_KIND_FRONTEND 4u
+#define STRATA_KIND_POLICY 5u /* 1.1 */
 
 /* Positive returns of lifecycle ops */
 #define STRATA_PENDING 1        /* stop(): host->stopped() follows */
@@ -283,6 +284,40 @@ struct strata_ipam_ops {
 struct strata_frontend_ops {
 	uint32_t size;
 	uint32_t reserved;
+};
+
+/*
+ * Policy plugins (1.1) decide what may reach a pod and what a pod may
+ * reach, and enforce it on this node. They learn of pod attachments from
+ * the front end through the host (policy_attach and policy_detach), and
+ * of the cluster's objects through the host's Kubernetes client
+ * (kube_watch). A pod's traffic is dropped from the moment its interface
+ * exists until its policy instance says its rules are in place.
+ */
+struct strata_policy_ops {
+	uint32_t size;
+	uint32_t reserved;
+	/*
+	 * Mandatory. The pod's interface exists: enforce its rules, then run
+	 * cb(arg, 0, NULL) once they are in place, or cb(arg, -errno, why)
+	 * when they cannot be (-EAGAIN: the pod or its policies are not known
+	 * yet; the caller may try again). cb runs exactly once, on the loop,
+	 * never inside the call; 0, or -errno and cb never runs. Attaching
+	 * a pod attached already replaces what is known of it.
+	 */
+	int (*pod_attach)(void *self, const struct strata_pod *pod,
+			  strata_done_cb cb, void *arg);
+	/* Mandatory. The pod's interface is going away: forget the pod and
+	 * what was enforced for it. Unknown handles succeed. */
+	int (*pod_detach)(void *self, const struct strata_pod *pod);
+	/*
+	 * Optional. What may reach the pod NAMESPACE/NAME on this node, what
+	 * it may reach, and which policy allows each: line() once per line of
+	 * text, before it returns. -ENOENT when the pod is not known here.
+	 */
+	int (*explain)(void *self, const char *pod_namespace,
+		       const char *pod_name,
+		       void (*line)(void *arg, const char *text), void *arg);
 };
 
 /* The descriptor. Its layout up to `kind_ops` is fixed for a major. */

@@ -82,6 +82,17 @@ typedef void (*strata_ipam_list_cb)(void *arg, const char *handle,
 /* An operation finished: err 0, or -errno with a reason. */
 typedef void (*strata_done_cb)(void *arg, int err, const char *error_text);
 
+/* A pod's interface on this node, as a front end attached it (1.1). */
+struct strata_pod {
+	uint32_t size;
+	uint32_t n_addrs;
+	const char *handle;        /* the IPAM handle: one per attachment */
+	const char *pod_namespace; /* NULL or "": not a Kubernetes pod */
+	const char *pod_name;
+	const char *host_if;       /* the host end of its veth */
+	struct strata_addr addrs[2];
+};
+
 #ifdef __cplusplus
 }
 #endif
