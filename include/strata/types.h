@@ -87,7 +87,10 @@ struct strata_pod {
 	uint32_t size;
 	uint32_t n_addrs;
 	const char *handle;        /* the IPAM handle: one per attachment */
-	const char *pod_namespace; /* NULL or "": not a Kubernetes pod */
+	/* NULL or "" when not known: a front end re-attaching its pods
+	 * after a restart may not know them; the pod is then the one the
+	 * cluster reports at its addresses. */
+	const char *pod_namespace;
 	const char *pod_name;
 	const char *host_if;       /* the host end of its veth */
 	struct strata_addr addrs[2];

@@ -59,9 +59,10 @@ int pol_policy_put(struct pol *p, const char *json, size_t len, char *err,
 		   size_t errlen);
 void pol_policy_del(struct pol *p, const char *ns, const char *name);
 
-/* This node's pod attachments, keyed by pod->handle. A pod attached
- * without a Pod object known for it (or with no namespace) is isolated
- * both ways until one is. 0 or -ENOMEM. */
+/* This node's pod attachments, keyed by pod->handle. An attachment
+ * without a namespace and name is the Pod whose status.podIPs hold its
+ * address. One without a Pod object known for it is isolated both ways
+ * until one is. 0 or -ENOMEM. */
 int pol_attach(struct pol *p, const struct strata_pod *pod);
 void pol_detach(struct pol *p, const char *handle);
 /* Whether the Pod object of an attachment is known (its labels). */
