@@ -67,7 +67,10 @@ def main():
                for s in binding.get("subjects", [])):
         err("ClusterRoleBinding", f"does not bind ServiceAccount {sa}")
     # what stratad lists and watches
-    wanted = {("", "nodes"): {"get", "list", "watch"}}
+    watch = {"get", "list", "watch"}
+    wanted = {("", "nodes"): watch, ("", "namespaces"): watch,
+              ("", "pods"): watch,
+              ("networking.k8s.io", "networkpolicies"): watch}
     for (group, res), verbs in wanted.items():
         have = set()
         for rule in role.get("rules", []):
