@@ -5,8 +5,9 @@
  * engine builds the model it wants; nftm_diff() turns the model the kernel
  * has into that one as a single nft transaction, touching only what
  * differs: set and map elements one by one, a chain's rules only when
- * they changed (a chain's comment carries the digest of its rules, so
- * that a model read back from the kernel after a restart compares too).
+ * they changed (a chain's last rule, `return comment "strata:DIGEST"`,
+ * carries the digest of its rules, so that a model read back from the
+ * kernel after a restart compares too).
  * Pure: no I/O (nft.h talks to the kernel).
  */
 #ifndef STRATA_POLICY_NFT_MODEL_H
@@ -58,7 +59,7 @@ struct nftm_chain {
 	char **rules; /* in order: "ip saddr @np-3-in-0 accept" */
 	size_t n_rules, cap_rules;
 	/* 16 hex digits of a hash of base and rules; nftm_diff() fills it
-	 * in for a wanted model, nftm_read() from the chain's comment */
+	 * in for a wanted model, nftk_read() from the chain's last rule */
 	char digest[17];
 };
 
