@@ -614,8 +614,8 @@ static bool peers_select(const struct cc *c, const struct np_policy *pl,
 }
 
 /* The peers of a rule of family f as an interval set's elements. */
-static int fill_peer_set(const struct cc *c, const struct np_policy *pl,
-			 const struct np_rule *r, int f, struct nftm_set *s)
+static int fill_peer_set(const struct cc *c, const struct np_rule *r,
+			 const bool *sel, int f, struct nftm_set *s)
 {
 	struct np_ranges rs = { 0 };
 	struct np_range x;
@@ -632,7 +632,7 @@ static int fill_peer_set(const struct cc *c, const struct np_policy *pl,
 				ret = np_ranges_add(&rs, &b->v[j]);
 	}
 	for (i = 0; i < c->p->n_pods && !ret; i++) {
-		if (!c->px[i].eligible || !peers_select(c, pl, r, i))
+		if (!sel[i])
 			continue;
 		for (j = 0; j < c->px[i].n_addrs && !ret; j++) {
 			if (c->px[i].addrs[j].family != fam_of(f))
@@ -680,8 +680,8 @@ static int add_named(const struct np_rule *r, const struct np_pod *pd,
 }
 
 static int fill_named_set(const struct cc *c, const struct np_policy *pl,
-			  int d, const struct np_rule *r, int f,
-			  struct nftm_set *s)
+			  int d, const struct np_rule *r, const bool *sel,
+			  int f, struct nftm_set *s)
 {
 	const struct pol *p = c->p;
 	size_t i;
@@ -704,7 +704,7 @@ static int fill_named_set(const struct cc *c, const struct np_policy *pl,
 	for (i = 0; i < p->n_pods; i++) {
 		if (!c->px[i].eligible)
 			continue;
-		if (!r->all_peers && !peers_select(c, pl, r, i)) {
+		if (!r->all_peers && !sel[i]) {
 			size_t j, k;
 			bool in = false;
 
@@ -824,6 +824,7 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 {
 	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
 	bool has_num = false, has_named = false;
+	bool *sel = NULL;
 	char *ports = NULL;
 	int f, ret = 0;
 	size_t i;
@@ -836,6 +837,16 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 	}
 	if ((ret = port_match(r, &ports)))
 		return ret;
+	if (!r->all_peers) {
+		/* the pods the peers select, for both families */
+		sel = calloc(c->p->n_pods + 1, sizeof(*sel));
+		if (!sel) {
+			ret = -ENOMEM;
+			goto free_ports;
+		}
+		for (i = 0; i < c->p->n_pods; i++)
+			sel[i] = c->px[i].eligible && peers_select(c, pl, r, i);
+	}
 	if (r->all_peers && !r->n_ports) {
 		ret = nftm_rule(ch, "accept");
 		goto free_ports;
@@ -852,7 +863,7 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 				 dir_name[d], ri, f);
 			s = nftm_set(c->m, set, f == 4 ? "ipv4_addr" :
 							 "ipv6_addr", true);
-			if (!s || fill_peer_set(c, pl, r, f, s)) {
+			if (!s || fill_peer_set(c, r, sel, f, s)) {
 				ret = -ENOMEM;
 				goto free_ports;
 			}
@@ -873,7 +884,7 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 				"ipv4_addr . inet_proto . inet_service" :
 				"ipv6_addr . inet_proto . inet_service",
 			     false);
-		if (!s || fill_named_set(c, pl, d, r, f, s)) {
+		if (!s || fill_named_set(c, pl, d, r, sel, f, s)) {
 			ret = -ENOMEM;
 			goto free_ports;
 		}
@@ -883,6 +894,7 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 			goto free_ports;
 	}
 free_ports:
+	free(sel);
 	free(ports);
 	return ret;
 }

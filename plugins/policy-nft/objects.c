@@ -296,8 +296,7 @@ static void parse_selector(struct perr *e, yajl_val v, const char *path,
 		return;
 	}
 	for (i = 0; i < n && !e->failed && !e->nomem; i++) {
-		pathf(sub, "%s.matchExpressions[%zu]", path,
-			 i);
+		pathf(sub, "%s.matchExpressions[%zu]", path, i);
 		s->n_exprs++;
 		parse_expr(e, me->u.array.values[i], sub, &s->exprs[i]);
 	}
@@ -885,8 +884,7 @@ static void parse_rules(struct perr *e, yajl_val v, const char *path,
 		for (j = 0; !ru->all_peers && j < peers->u.array.len &&
 			    !e->failed && !e->nomem;
 		     j++) {
-			pathf(sub, "%s.%s[%zu]", rpath,
-				 peers_key, j);
+			pathf(sub, "%s.%s[%zu]", rpath, peers_key, j);
 			ru->n_peers++;
 			parse_peer(e, peers->u.array.values[j], sub,
 				   &ru->peers[j]);
