@@ -64,6 +64,8 @@ static void usage(FILE *f)
 		"\n"
 		"\"%s host remove NAME\" returns a gone host's blocks to its subnet.\n"
 		"\"%s health\" shows the forwarders, their observers and alarms.\n"
+		"\"%s policy [NAMESPACE/]POD\" explains what may reach the pod and\n"
+		"what it may reach, and which NetworkPolicy allows it.\n"
 		"\"%s drain NODE\" moves every route off NODE before maintenance\n"
 		"(waits up to --timeout, 30 s by default); \"%s undrain NODE\".\n"
 		"\n"
@@ -74,7 +76,7 @@ static void usage(FILE *f)
 		"Exit status: 0 done, 1 stratad reported an error, 2 usage error\n"
 		"or no answer from stratad.\n",
 		prog, DEFAULT_SOCKET, prog, prog, prog, prog, prog, prog,
-		prog);
+		prog, prog);
 }
 
 static void __attribute__((noreturn, format(printf, 2, 3)))
@@ -642,6 +644,26 @@ static void print_names(const char *label, yajl_val a)
 }
 
 /* Per target: its state and since when, its routes, each observer's say. */
+/* The explanation as the policy plugin wrote it, a line each. */
+static void render_policy(yajl_val r)
+{
+	const char *lp[] = { "lines", NULL };
+	yajl_val lines = yajl_tree_get(r, lp, yajl_t_array);
+	char *c;
+
+	if (!lines)
+		return;
+	for (size_t i = 0; i < lines->u.array.len; i++) {
+		yajl_val v = lines->u.array.values[i];
+
+		if (!YAJL_IS_STRING(v))
+			continue;
+		c = clean(v->u.string);
+		printf("%s\n", c);
+		free(c);
+	}
+}
+
 static void render_health(yajl_val r)
 {
 	yajl_val routes = field_array(r, "routes");
@@ -795,6 +817,26 @@ int main(int argc, char **argv)
 			free(tkv);
 		}
 	}
+	/* "policy [NAMESPACE/]POD": the pod without "name=" */
+	if (argc - optind == 2 && !strcmp(argv[optind], "policy") &&
+	    !strchr(argv[optind + 1], '=')) {
+		const char *pod = argv[optind + 1], *slash = strchr(pod, '/');
+		size_t len = strlen(pod) + sizeof("namespace=");
+		char *kv = malloc(len), *nkv = malloc(len);
+
+		if (!kv || !nkv)
+			die(EXIT_TROUBLE, "out of memory");
+		if (!*pod || (slash && (slash == pod || !slash[1] ||
+					strchr(slash + 1, '/'))))
+			die(EXIT_TROUBLE,
+			    "policy: expected [NAMESPACE/]POD, got \"%s\"", pod);
+		snprintf(kv, len, "name=%s", slash ? slash + 1 : pod);
+		snprintf(nkv, len, "namespace=%.*s",
+			 slash ? (int)(slash - pod) : 7,
+			 slash ? pod : "default");
+		argv[optind + 1] = kv; /* lives until exit */
+		extra_arg = nkv;
+	}
 	/* "store check" is the command "store-check": words up to the first
 	 * KEY=VALUE join with '-' */
 	words = optind;
@@ -851,6 +893,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(command, "health") && result &&
 			 YAJL_IS_OBJECT(result))
 			render_health(result);
+		else if (!strcmp(command, "policy") && result &&
+			 YAJL_IS_OBJECT(result))
+			render_policy(result);
 		else if (result && !YAJL_IS_NULL(result))
 			render_value(result, 0);
 		status = 0;

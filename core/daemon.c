@@ -24,6 +24,7 @@
 #include "host.h"
 #include "http.h"
 #include "kube_nodes.h"
+#include "host_policy.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics_core.h"
@@ -272,6 +273,8 @@ static int inst_start(struct strata_instance *inst)
 		desc->version);
 	if (desc->kind == STRATA_KIND_HEALTHCHECK)
 		health_sync(inst->d);
+	if (desc->kind == STRATA_KIND_POLICY)
+		host_policy_started(inst);
 	return 0;
 }
 
@@ -1726,6 +1729,84 @@ static void cmd_reload(void *arg, struct control_call *call, yajl_val args)
 	control_call_done(call);
 }
 
+/* ---- policy: what a policy instance says of a pod ------------------------ */
+
+struct explained {
+	char **lines;
+	size_t n, cap;
+	bool lost;
+};
+
+static void explained_line(void *arg, const char *text)
+{
+	struct explained *e = arg;
+	char *copy;
+
+	if (!text || e->lost)
+		return;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 32;
+		char **l = realloc(e->lines, cap * sizeof(*l));
+
+		if (!l) {
+			e->lost = true;
+			return;
+		}
+		e->lines = l;
+		e->cap = cap;
+	}
+	copy = strdup(text);
+	if (!copy) {
+		e->lost = true;
+		return;
+	}
+	e->lines[e->n++] = copy;
+}
+
+static void cmd_policy(void *arg, struct control_call *call, yajl_val args)
+{
+	struct daemon *d = arg;
+	const char *ns = arg_str(args, "namespace");
+	const char *name = arg_str(args, "name");
+	struct explained e = { 0 };
+	yajl_gen g;
+	int rc;
+
+	if (!ns || !ns[0])
+		ns = "default";
+	if (!name || !name[0]) {
+		control_call_fail(call, "policy: which pod? ([NAMESPACE/]POD)");
+		return;
+	}
+	rc = host_policy_explain(d, ns, name, explained_line, &e);
+	if (!rc && e.lost)
+		rc = -ENOMEM;
+	if (rc == -ENODEV)
+		control_call_fail(call, "policy: no policy plugin instance is running");
+	else if (rc == -ENOENT)
+		control_call_fail(call, "policy: pod %s/%s is not known to the policy plugin",
+				  ns, name);
+	else if (rc)
+		control_call_fail(call, "policy: %s/%s: %s", ns, name,
+				  strerror(-rc));
+	if (!rc) {
+		g = control_call_gen(call);
+		yajl_gen_map_open(g);
+		gkv(g, "namespace", ns);
+		gkv(g, "name", name);
+		gs(g, "lines");
+		yajl_gen_array_open(g);
+		for (size_t i = 0; i < e.n; i++)
+			gs(g, e.lines[i]);
+		yajl_gen_array_close(g);
+		yajl_gen_map_close(g);
+		control_call_done(call);
+	}
+	for (size_t i = 0; i < e.n; i++)
+		free(e.lines[i]);
+	free(e.lines);
+}
+
 static int register_commands(struct daemon *d)
 {
 	static const struct {
@@ -1741,6 +1822,7 @@ static int register_commands(struct daemon *d)
 		{ "topology", cmd_topology },
 		{ "ipam-allocate", cmd_ipam_allocate },
 		{ "ipam-release", cmd_ipam_release },
+		{ "policy", cmd_policy },
 	};
 	int rc;
 

@@ -25,6 +25,8 @@ struct route_owner;
 struct plug;
 struct host_ipam_call;
 struct mhttp;
+struct kube;
+struct host_policy;
 
 struct daemon {
 	char *cfg_path;
@@ -41,6 +43,10 @@ struct daemon {
 	struct healthview *hv;   /* with the planner, once the store is ready */
 	struct writer *writer;   /* campaigns for the route writer, likewise */
 	struct kube_nodes *kube; /* with the kubernetes group */
+	/* the daemon's API client, shared (kube_nodes.c starts it) */
+	struct kube *kube_client;
+	struct strata_kube_watch *kube_watches; /* plugins' (host_kube.c) */
+	struct host_policy *policy; /* attachments (host_policy.c) */
 	const struct strata_instance *checker; /* the healthview probes with */
 	bool store_ready;
 	/* registration of the node in the store */

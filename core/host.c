@@ -21,6 +21,8 @@
 #include "facts.h"
 #include "writer.h"
 #include "host.h"
+#include "host_kube.h"
+#include "host_policy.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -142,8 +144,11 @@ void host_release_all(struct strata_instance *inst)
 {
 	unsigned n = 0;
 
-	if (inst->d)
+	if (inst->d) {
 		ipam_gone(inst);
+		host_policy_gone(inst);
+		host_kube_gone(inst);
+	}
 
 	while (inst->res) {
 		res_release(inst->res);
@@ -1432,4 +1437,8 @@ const struct strata_host host_table = {
 	.ipam_list = host_ipam_list,
 	.ipam_pools = host_ipam_pools,
 	.route_writer_remaining = host_route_writer_remaining,
+	.kube_watch = host_kube_watch,
+	.kube_watch_cancel = host_kube_watch_cancel,
+	.policy_attach = host_policy_attach,
+	.policy_detach = host_policy_detach,
 };

@@ -17,6 +17,7 @@
 #include "facts.h"
 #include "kube.h"
 #include "kube_nodes.h"
+#include "host_kube.h"
 #include "kube_parse.h"
 #include "log.h"
 #include "loop.h"
@@ -325,6 +326,11 @@ static void settings_free(struct kube_nodes *kn)
 
 static void client_stop(struct kube_nodes *kn)
 {
+	/* the plugins' watches let go first, and resume on the next one */
+	if (kn->k && kn->d->kube_client == kn->k) {
+		host_kube_unbind(kn->d);
+		kn->d->kube_client = NULL;
+	}
 	kube_informer_free(kn->inf);
 	kube_free(kn->k);
 	kn->inf = NULL;
@@ -372,6 +378,8 @@ static int client_start(struct kube_nodes *kn, const struct cfg_kube *c)
 	log_info("kube: watching Nodes at %s as Node %s (labels %s, %s)",
 		 kube_server(kn->k), kn->node_name, kn->zone_label,
 		 kn->subnet_label);
+	kn->d->kube_client = kn->k;
+	host_kube_bind(kn->d);
 	return 0;
 }
 

@@ -51,6 +51,8 @@ const char *plug_checker = "/proc/self/exe";
 #define HC_MIN_SIZE END_OF(struct strata_healthcheck_ops, cancel)
 #define IPAM_MIN_SIZE END_OF(struct strata_ipam_ops, list)
 #define FRONTEND_MIN_SIZE END_OF(struct strata_frontend_ops, reserved)
+/* A kind new in 1.1 has no older table: its first one is its minimum. */
+#define POLICY_MIN_SIZE END_OF(struct strata_policy_ops, explain)
 
 const char *plug_kind_name(uint32_t kind)
 {
@@ -63,6 +65,8 @@ const char *plug_kind_name(uint32_t kind)
 		return "healthcheck";
 	case STRATA_KIND_FRONTEND:
 		return "frontend";
+	case STRATA_KIND_POLICY:
+		return "policy";
 	}
 	return "unknown";
 }
@@ -193,8 +197,8 @@ static int check_kind(const char *path, uint32_t kind, char *err,
 {
 	if (strcmp(plug_kind_name(kind), "unknown") == 0)
 		return refuse(err, errlen, path, "kind",
-			      "expected ipam, advertiser, healthcheck or "
-			      "frontend, found %" PRIu32,
+			      "expected ipam, advertiser, healthcheck, "
+			      "frontend or policy, found %" PRIu32,
 			      kind);
 	return 0;
 }
@@ -359,6 +363,7 @@ static int check_kind_ops(const char *path, uint32_t kind, const void *kops,
 	const struct strata_healthcheck_ops *hc = kops;
 	const struct strata_ipam_ops *ipam = kops;
 	const struct strata_frontend_ops *fe = kops;
+	const struct strata_policy_ops *pol = kops;
 	int r;
 
 	if (!kops) {
@@ -402,6 +407,15 @@ static int check_kind_ops(const char *path, uint32_t kind, const void *kops,
 	case STRATA_KIND_FRONTEND:
 		return check_table_size(path, "frontend ops size", fe->size,
 					FRONTEND_MIN_SIZE, err, errlen);
+	case STRATA_KIND_POLICY:
+		if ((r = check_table_size(path, "policy ops size", pol->size,
+					  POLICY_MIN_SIZE, err, errlen)) ||
+		    (r = check_fn(path, "policy ops pod_attach",
+				  pol->pod_attach, err, errlen)) ||
+		    (r = check_fn(path, "policy ops pod_detach",
+				  pol->pod_detach, err, errlen)))
+			return r;
+		break;
 	}
 	return 0;
 }

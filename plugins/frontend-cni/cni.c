@@ -72,6 +72,8 @@ struct op {
 	struct strata_prefix prev[2];
 	bool allocated;     /* ADD: the IPAM gave the addresses */
 	bool linked;        /* ADD: pod_add made the links */
+	struct policy_wait *policy; /* ADD: waiting for the pod's rules */
+	bool policy_attached; /* ADD: policy_attach accepted */
 	int fail_code;      /* ADD: the error being rolled back */
 	char *fail_msg;
 	bool found;         /* CHECK: the IPAM holds the handle */
@@ -89,6 +91,16 @@ struct op {
 	int rc;
 	char err[512];
 	char rel_err[256]; /* DEL: the release's error, set on the loop */
+};
+
+/* An ADD waiting for the policy instances. Lives until the host answers
+ * (which it does, unless this instance is destroyed first), so an answer
+ * after the timeout lands here, with op NULL, and is dropped. */
+struct policy_wait {
+	struct policy_wait *next; /* fe->waits */
+	struct fe *fe;
+	struct op *op;
+	struct strata_timer *timer;
 };
 
 /* A request that came before start-up finished. */
@@ -118,6 +130,7 @@ struct fe {
 	struct pending **pending_tail;
 	struct strata_timer *tick;
 	struct att *atts;
+	struct policy_wait *waits;
 	bool ready;
 	bool stopping;
 	int64_t retry_ns;
@@ -149,6 +162,10 @@ static const struct strata_cfg_key cni_config[] = {
 	  "turn IPv4 and IPv6 forwarding on" },
 	{ "rp_filter", STRATA_CFG_STRING, 0, "loose", 0, 0,
 	  "reverse-path filter: loose, strict, off, or keep" },
+	{ "policy_timeout", STRATA_CFG_DURATION, 0, "10s", 1000000LL,
+	  600000000000LL,
+	  "how long an ADD waits for the pod's network policy to be in "
+	  "place before it fails with CNI error 11" },
 	{ "send_redirects", STRATA_CFG_BOOL, 0, "false", 0, 0,
 	  "let the node send ICMP redirects (off: pods' peers are one hop "
 	  "away on purpose)" },
@@ -306,6 +323,12 @@ static void op_free(struct op *o)
 			*pp = o->next;
 			break;
 		}
+	}
+	if (o->policy) {
+		o->policy->op = NULL;
+		if (o->policy->timer)
+			fe->h->timer_stop(fe->inst, o->policy->timer);
+		o->policy->timer = NULL;
 	}
 	for (size_t i = 0; i < o->n_stale; i++)
 		free(o->stale[i]);
@@ -525,6 +548,44 @@ static void add_reply(struct op *o)
 	yajl_gen_free(g);
 }
 
+/* The pod as the policy instances hear of it. */
+static void op_pod(const struct op *o, struct strata_pod *pod)
+{
+	const struct cni_request *r = o->req;
+
+	memset(pod, 0, sizeof(*pod));
+	pod->size = sizeof(*pod);
+	pod->handle = o->handle;
+	pod->host_if = o->link.host_if;
+	pod->pod_namespace = r && r->pod_namespace[0] ? r->pod_namespace :
+							NULL;
+	pod->pod_name = r && r->pod_name[0] ? r->pod_name : NULL;
+	pod->n_addrs = o->link.n_addrs > 2 ? 2 : o->link.n_addrs;
+	for (uint32_t i = 0; i < pod->n_addrs; i++) {
+		pod->addrs[i].family = o->link.addrs[i].family;
+		memcpy(pod->addrs[i].addr, o->link.addrs[i].addr,
+		       sizeof(pod->addrs[i].addr));
+	}
+}
+
+/* An attachment the policy instances should forget, or hear of again. */
+static void att_pod(const struct att *a, struct strata_pod *pod)
+{
+	memset(pod, 0, sizeof(*pod));
+	pod->size = sizeof(*pod);
+	pod->handle = a->handle;
+	pod->host_if = a->host_if;
+	pod->n_addrs = a->n_addrs > 2 ? 2 : a->n_addrs;
+	for (uint32_t i = 0; i < pod->n_addrs; i++) {
+		pod->addrs[i].family = a->addrs[i].family;
+		memcpy(pod->addrs[i].addr, a->addrs[i].addr,
+		       sizeof(pod->addrs[i].addr));
+	}
+}
+
+static void add_finish(struct op *o);
+static void add_policy(struct op *o);
+
 static void add_release_done(void *arg, const struct strata_ipam_result *res)
 {
 	struct op *o = arg;
@@ -560,6 +621,20 @@ static void add_fail(struct op *o, int code, const char *fmt, ...)
 		fe->h->log(fe->inst, STRATA_LOG_WARNING, "ADD %s: %s",
 			   o->handle, msg);
 	}
+	if (o->policy) {
+		o->policy->op = NULL; /* a late answer is dropped */
+		if (o->policy->timer)
+			fe->h->timer_stop(fe->inst, o->policy->timer);
+		o->policy->timer = NULL;
+		o->policy = NULL;
+	}
+	if (o->policy_attached) {
+		struct strata_pod pod;
+
+		o->policy_attached = false;
+		op_pod(o, &pod);
+		fe->h->policy_detach(fe->inst, &pod);
+	}
 	if (o->linked) {
 		for (uint32_t i = 0; i < o->link.n_addrs; i++)
 			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
@@ -577,6 +652,103 @@ static void add_fail(struct op *o, int code, const char *fmt, ...)
 	conn_fail(o->c, o->fail_code, NULL, "%s",
 		  o->fail_msg ? o->fail_msg : "out of memory");
 	op_free(o);
+}
+
+/* The pod is attached, its rules (if any) in place: answer. */
+static void add_finish(struct op *o)
+{
+	struct fe *fe = o->fe;
+
+	if (att_put(fe, o->handle, o->link.host_if, o->link.addrs,
+		    o->link.n_addrs) < 0) {
+		add_fail(o, CNI_ERR_IO, "out of memory");
+		return;
+	}
+	fe->adds++;
+	add_reply(o);
+	op_free(o);
+}
+
+static void wait_free(struct policy_wait *w)
+{
+	struct fe *fe = w->fe;
+
+	for (struct policy_wait **pp = &fe->waits; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	free(w);
+}
+
+static void policy_answered(void *arg, int err, const char *text)
+{
+	struct policy_wait *w = arg;
+	struct op *o = w->op;
+
+	if (o) {
+		o->policy = NULL;
+		if (w->timer)
+			o->fe->h->timer_stop(o->fe->inst, w->timer);
+	}
+	wait_free(w);
+	if (!o)
+		return; /* timed out already, or the ADD failed otherwise */
+	if (err)
+		add_fail(o, CNI_ERR_TRY_AGAIN,
+			 "network policy not in place: %s",
+			 text && *text ? text : strerror(err < 0 ? -err : EIO));
+	else
+		add_finish(o);
+}
+
+static void policy_timed_out(void *arg)
+{
+	struct policy_wait *w = arg;
+	struct op *o = w->op;
+	int64_t ns = 0;
+
+	w->timer = NULL; /* a one-shot timer is gone once it fired */
+	if (!o)
+		return;
+	o->fe->h->cfg_duration(o->fe->inst, "policy_timeout", &ns);
+	add_fail(o, CNI_ERR_TRY_AGAIN,
+		 "network policy not in place after %lld ms (policy_timeout)",
+		 (long long)(ns / 1000000));
+}
+
+/* Wait for every policy instance to have the pod's rules in place. */
+static void add_policy(struct op *o)
+{
+	struct fe *fe = o->fe;
+	struct policy_wait *w = calloc(1, sizeof(*w));
+	struct strata_pod pod;
+	int64_t ns = 10000000000LL;
+	int rc;
+
+	if (!w) {
+		add_fail(o, CNI_ERR_IO, "out of memory");
+		return;
+	}
+	w->fe = fe;
+	w->op = o;
+	w->next = fe->waits;
+	fe->waits = w;
+	op_pod(o, &pod);
+	rc = fe->h->policy_attach(fe->inst, &pod, policy_answered, w);
+	if (rc) {
+		wait_free(w);
+		add_fail(o, CNI_ERR_TRY_AGAIN, "network policy: %s",
+			 strerror(-rc));
+		return;
+	}
+	o->policy_attached = true;
+	o->policy = w;
+	fe->h->cfg_duration(fe->inst, "policy_timeout", &ns);
+	w->timer = fe->h->timer_start(fe->inst, ns, 0, policy_timed_out, w);
+	if (!w->timer)
+		add_fail(o, CNI_ERR_IO, "out of memory");
 }
 
 static void add_done(struct op *o)
@@ -615,14 +787,10 @@ static void add_done(struct op *o)
 			return;
 		}
 	}
-	if (att_put(fe, o->handle, o->link.host_if, o->link.addrs,
-		    o->link.n_addrs) < 0) {
-		add_fail(o, CNI_ERR_IO, "out of memory");
-		return;
-	}
-	fe->adds++;
-	add_reply(o);
-	op_free(o);
+	if (STRATA_HOST_HAS(fe->h, policy_attach))
+		add_policy(o);
+	else
+		add_finish(o);
 }
 
 static void add_allocated(void *arg, const struct strata_ipam_result *res)
@@ -722,11 +890,19 @@ static void del_start(struct op *o)
 	struct fe *fe = o->fe;
 	int rc;
 
-	/* the routes go first, so nothing re-adds them to a dying veth */
-	if (a)
+	/* the routes go first, so nothing re-adds them to a dying veth;
+	 * the policy instances forget the pod before its veth goes */
+	if (a) {
 		for (uint32_t i = 0; i < a->n_addrs; i++)
 			fe->h->route_unset(fe->inst, STRATA_SCOPE_KERNEL,
 					   &a->addrs[i]);
+		if (STRATA_HOST_HAS(fe->h, policy_detach)) {
+			struct strata_pod pod;
+
+			att_pod(a, &pod);
+			fe->h->policy_detach(fe->inst, &pod);
+		}
+	}
 	o->pieces = 1;
 	req.handle = o->handle;
 	rc = fe->h->ipam_release(fe->inst, &req, del_released, o);
@@ -1098,6 +1274,31 @@ static void start_orphan(void *arg, const char *name)
 	worker_start(o);
 }
 
+static void reattached(void *arg, int err, const char *text)
+{
+	(void)arg;
+	(void)err;
+	(void)text;
+}
+
+/* After a restart: the policy instances hear of the pods still attached,
+ * by address (the names are not known here); the answers do not matter,
+ * each pod's rules stay as they were meanwhile. */
+static void start_reattach(struct fe *fe, const struct att *a)
+{
+	struct strata_pod pod;
+	int rc;
+
+	if (!STRATA_HOST_HAS(fe->h, policy_attach))
+		return;
+	att_pod(a, &pod);
+	rc = fe->h->policy_attach(fe->inst, &pod, reattached, NULL);
+	if (rc)
+		fe->h->log(fe->inst, STRATA_LOG_WARNING,
+			   "re-attaching %s to the network policy: %s",
+			   a->handle, strerror(-rc));
+}
+
 static void start_list_done(void *arg, int err, const char *text)
 {
 	struct fe *fe = arg;
@@ -1126,8 +1327,15 @@ static void start_list_done(void *arg, int err, const char *text)
 				pod_route(a->host_if, &a->addrs[i], &r);
 				fe->h->route_set(fe->inst, &r);
 			}
+			start_reattach(fe, a);
 			pp = &a->next;
 			continue;
+		}
+		if (STRATA_HOST_HAS(fe->h, policy_detach)) {
+			struct strata_pod pod;
+
+			att_pod(a, &pod);
+			fe->h->policy_detach(fe->inst, &pod);
 		}
 		/* the pod's netns is gone, and its veth with it */
 		*pp = a->next;
@@ -1633,6 +1841,13 @@ static void cni_destroy(void *self)
 		fe->atts = a->next;
 		free(a->handle);
 		free(a);
+	}
+	/* the host answers no destroyed caller: nothing comes back here */
+	while (fe->waits) {
+		struct policy_wait *w = fe->waits;
+
+		fe->waits = w->next;
+		free(w);
 	}
 	free(fe);
 }

@@ -151,6 +151,59 @@ static int parse_valid(yajl_val req, struct cni_request *r, char *err,
 	return 0;
 }
 
+/* A Kubernetes object name: lower-case alphanumerics, '-' (and '.' in a
+ * subdomain), starting and ending alphanumeric. */
+static bool kube_name(const char *s, size_t max, bool dots)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && c != '-' && !(dots && c == '.'))
+			return false;
+		if (!alnum && (i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+/* "pod": {"namespace": .., "name": ..}, each optional. */
+static int parse_pod(yajl_val req, struct cni_request *r, char *err,
+		     size_t errlen)
+{
+	yajl_val pod = member(req, "pod"), ns, name;
+
+	if (!pod)
+		return 0;
+	if (!YAJL_IS_OBJECT(pod)) {
+		snprintf(err, errlen, "request: \"pod\" is not an object");
+		return 7;
+	}
+	ns = member(pod, "namespace");
+	name = member(pod, "name");
+	if (ns && (!YAJL_IS_STRING(ns) ||
+		   !kube_name(ns->u.string, CNI_POD_NAMESPACE_MAX, false))) {
+		snprintf(err, errlen, "request: \"pod.namespace\" is not a "
+			 "Kubernetes namespace name");
+		return 7;
+	}
+	if (name && (!YAJL_IS_STRING(name) ||
+		     !kube_name(name->u.string, CNI_POD_NAME_MAX, true))) {
+		snprintf(err, errlen, "request: \"pod.name\" is not a "
+			 "Kubernetes pod name");
+		return 7;
+	}
+	if (ns)
+		strcpy(r->pod_namespace, ns->u.string);
+	if (name)
+		strcpy(r->pod_name, name->u.string);
+	return 0;
+}
+
 static int parse(yajl_val req, struct cni_request *r, char *err,
 		 size_t errlen)
 {
@@ -188,6 +241,8 @@ static int parse(yajl_val req, struct cni_request *r, char *err,
 	if (!rc)
 		rc = name_member(req, "ifname", r->ifname, CNI_IFNAME_MAX, err,
 				 errlen);
+	if (!rc)
+		rc = parse_pod(req, r, err, errlen);
 	if (rc)
 		return rc;
 	mtu = member(req, "mtu");

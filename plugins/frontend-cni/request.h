@@ -16,6 +16,10 @@ enum cni_command { CNI_ADD, CNI_DEL, CNI_CHECK, CNI_GC, CNI_STATUS };
 #define CNI_NETWORK_MAX 256
 #define CNI_CONTAINER_MAX 512
 #define CNI_IFNAME_MAX 15
+/* Kubernetes' limits: a namespace is a DNS label, a pod's name a DNS
+ * subdomain */
+#define CNI_POD_NAMESPACE_MAX 63
+#define CNI_POD_NAME_MAX 253
 
 struct cni_attachment {
 	char *container_id;
@@ -28,6 +32,9 @@ struct cni_request {
 	char container_id[CNI_CONTAINER_MAX + 1]; /* ADD, DEL, CHECK */
 	char ifname[CNI_IFNAME_MAX + 1];
 	uint32_t mtu; /* 0: not given */
+	/* ADD, DEL, CHECK: from K8S_POD_NAMESPACE, K8S_POD_NAME; "" unknown */
+	char pod_namespace[CNI_POD_NAMESPACE_MAX + 1];
+	char pod_name[CNI_POD_NAME_MAX + 1];
 	/* CHECK: prevResult's addresses (as /32, /128) and the pod's MAC */
 	uint32_t n_prev;
 	struct strata_prefix prev[2];

@@ -31,3 +31,18 @@ void strata_abi_probe(const struct strata_plugin *plugin,
 	(void)ipam;
 	(void)frontend;
 }
+
+/* 1.1: a second function rather than new parameters, so that 1.0's
+ * probe stays as it was and only additions separate the two dumps. */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+void strata_abi_probe_1_1(const struct strata_policy_ops *policy,
+			  const struct strata_pod *pod);
+
+void strata_abi_probe_1_1(const struct strata_policy_ops *policy,
+			  const struct strata_pod *pod)
+{
+	(void)policy;
+	(void)pod;
+}

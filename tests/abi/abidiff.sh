@@ -3,8 +3,10 @@
 # The public ABI as libabigail sees it: tests/abi/abi-probe.c, built with
 # debug info against the live headers, dumped by abidw and compared by
 # abidiff with the stored baseline tests/abi/strata-abi-MAJOR.MINOR.abi.
-# Any difference fails, harmless ones (a renamed member) included. Every
-# struct member abidw finds must also be frozen in tests/abi/layout.c.
+# Any difference fails, harmless ones (a renamed member) included. The
+# baselines of the major's older minors are compared too: against them,
+# additions alone pass. Every struct member abidw finds must also be
+# frozen in tests/abi/layout.c.
 #
 #   tests/abi/abidiff.sh            compare (make check runs it)
 #   tests/abi/abidiff.sh --update   write the baseline of this version anew
@@ -146,4 +148,71 @@ else
 		"(docs/plugin-abi.md)."
 	fail=1
 fi
+
+# Each older minor of this major: what this one adds, and nothing else.
+# abidiff's exit code alone does not tell: 8 (incompatible) covers
+# removed functions, but a member inserted mid-struct is only 4 (a
+# change), like an appended one. So exit 0 or 4, and every line of the
+# report is an addition: functions added, and structs that start with
+# their own size (so a reader can tell) grown by members at or past
+# their old end.
+first_member() {
+	awk -v q="'" -v t="$2" '
+	index($0, "<class-decl name=" q t q) { on = 1; next }
+	on && /<var-decl / {
+		s = $0; sub(".*name=" q, "", s); sub(q ".*", "", s)
+		print s; exit
+	}' "$1"
+}
+old=0
+while [ "$old" -lt "$minor" ]; do
+	older=$top_srcdir/tests/abi/strata-abi-$major.$old.abi
+	old=$((old + 1))
+	if [ ! -r "$older" ]; then
+		echo "FAIL: no baseline $older"
+		fail=1
+		continue
+	fi
+	abidiff --harmless --leaf-changes-only "$older" "$tmp/current.abi" \
+		>"$tmp/older.log" 2>&1
+	rc=$?
+	bad=$(awk -v q="'" '
+	/^$/ || /^Leaf changes summary:/ || /^Changed leaf types summary:/ { next }
+	/^Removed\/Changed\/Added (functions|variables) summary: 0 Removed, 0 Changed, [0-9]+ Added/ { next }
+	/^[0-9]+ Added (function|variable)s?:$/ { next }
+	/^  \[A\] / { next }
+	$0 ~ "^" q "struct strata_[a-z0-9_]+" q " changed:$" {
+		t = $2; gsub(q, "", t); old = -1; next
+	}
+	t != "" && /^  type size changed from [0-9]+ to [0-9]+ \(in bits\)$/ {
+		if ($7 + 0 <= $5 + 0) { print; next }
+		old = $5 + 0; print "GROWN " t; next
+	}
+	t != "" && old >= 0 && /^  [0-9]+ data member insertions?:$/ { ins = 1; next }
+	ins && /^    .*, at offset [0-9]+ \(in bits\)$/ {
+		o = $0; sub(/.*, at offset /, "", o); sub(/ .*/, "", o)
+		if (o + 0 < old) print
+		next
+	}
+	{ ins = 0; print }
+	' "$tmp/older.log")
+	grown=$(printf '%s\n' "$bad" | sed -n 's/^GROWN //p')
+	bad=$(printf '%s\n' "$bad" | grep -v '^GROWN ' | grep -v '^$')
+	for t in $grown; do
+		if [ "$(first_member "$tmp/current.abi" "$t")" != size ]; then
+			bad="$bad
+struct $t grew but does not start with its size"
+		fi
+	done
+	if { [ "$rc" = 0 ] || [ "$rc" = 4 ]; } && [ -z "$bad" ]; then
+		echo "ok: $name only appends to $(basename "$older")" \
+			"(abidiff exit $rc)"
+	else
+		echo "FAIL: $name does not only append to" \
+			"$(basename "$older") (abidiff exit $rc):"
+		[ -n "$bad" ] && printf '%s\n' "$bad" | sed 's/^/  not an addition: /'
+		sed 's/^/  /' "$tmp/older.log"
+		fail=1
+	fi
+done
 exit $fail

@@ -162,7 +162,11 @@ OFF(strata_http_response, body, 24);
 OFF(strata_http_response, body_len, 32);
 
 ALIGN(strata_host, 8);
+#if STRATA_ABI_MINOR >= 1
+SIZE(strata_host, 456);
+#else
 SIZE(strata_host, 424);
+#endif
 OFF(strata_host, size, 0);
 OFF(strata_host, abi_major, 4);
 OFF(strata_host, abi_minor, 8);
@@ -217,6 +221,12 @@ OFF(strata_host, ipam_pools, 392);
 OFF(strata_host, route_writer_remaining, 400);
 OFF(strata_host, metric_observe, 408);
 OFF(strata_host, metric_delete, 416);
+#if STRATA_ABI_MINOR >= 1
+OFF(strata_host, kube_watch, 424);
+OFF(strata_host, kube_watch_cancel, 432);
+OFF(strata_host, policy_attach, 440);
+OFF(strata_host, policy_detach, 448);
+#endif
 
 ALIGN(strata_cfg_key, 8);
 SIZE(strata_cfg_key, 48);
@@ -326,6 +336,26 @@ SIZE(strata_frontend_ops, 8);
 OFF(strata_frontend_ops, size, 0);
 OFF(strata_frontend_ops, reserved, 4);
 
+#if STRATA_ABI_MINOR >= 1
+ALIGN(strata_pod, 8);
+SIZE(strata_pod, 80);
+OFF(strata_pod, size, 0);
+OFF(strata_pod, n_addrs, 4);
+OFF(strata_pod, handle, 8);
+OFF(strata_pod, pod_namespace, 16);
+OFF(strata_pod, pod_name, 24);
+OFF(strata_pod, host_if, 32);
+OFF(strata_pod, addrs, 40);
+
+ALIGN(strata_policy_ops, 8);
+SIZE(strata_policy_ops, 32);
+OFF(strata_policy_ops, size, 0);
+OFF(strata_policy_ops, reserved, 4);
+OFF(strata_policy_ops, pod_attach, 8);
+OFF(strata_policy_ops, pod_detach, 16);
+OFF(strata_policy_ops, explain, 24);
+#endif
+
 ALIGN(strata_plugin, 8);
 SIZE(strata_plugin, 64);
 OFF(strata_plugin, magic, 0);
@@ -353,6 +383,13 @@ VALUE(STRATA_KIND_IPAM, 1);
 VALUE(STRATA_KIND_ADVERTISER, 2);
 VALUE(STRATA_KIND_HEALTHCHECK, 3);
 VALUE(STRATA_KIND_FRONTEND, 4);
+#if STRATA_ABI_MINOR >= 1
+VALUE(STRATA_KIND_POLICY, 5);
+VALUE(STRATA_KUBE_ADDED, 1);
+VALUE(STRATA_KUBE_MODIFIED, 2);
+VALUE(STRATA_KUBE_DELETED, 3);
+VALUE(STRATA_KUBE_SYNCED, 4);
+#endif
 VALUE(STRATA_PENDING, 1);
 VALUE(STRATA_RECONF_RESTART, 1);
 VALUE(STRATA_CFG_BOOL, 1);

@@ -150,6 +150,11 @@ grep -q 'unknown command "frobnicate"' "$T/err" || fail "$(cat "$T/err")"
 rc=0; "$STRATACTL" -s "$T/nothing.sock" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] || fail "stratactl: no daemon exit $rc, not 2"
 grep -q 'cannot connect to .*is stratad running' "$T/err" || fail "$(cat "$T/err")"
+rc=0; "$STRATACTL" -s "$sock" policy prod/web 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "stratactl policy without a policy plugin: exit $rc, not 1"
+grep -q 'policy: no policy plugin instance is running' "$T/err" || fail "$(cat "$T/err")"
+rc=0; "$STRATACTL" -s "$sock" policy /web 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "stratactl policy /web: exit $rc, not 2"
 "$STRATACTL" -s "$sock" log-level level=debug instance=owner >/dev/null ||
 	fail "log-level for an instance refused"
 ok "stratactl errors: daemon's (exit 1), unreachable (exit 2)"

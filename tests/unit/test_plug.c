@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,6 +257,7 @@ START_TEST(test_other_kinds_pass)
 		  1 },
 		{ "ipam", STRATA_KIND_IPAM, NULL, 0 },
 		{ "frontend", STRATA_KIND_FRONTEND, "a front end", 0 },
+		{ "policy", STRATA_KIND_POLICY, "a policy plugin", 0 },
 	};
 	size_t i;
 
@@ -521,6 +523,64 @@ START_TEST(test_abi_1_0_plugin_runs)
 }
 END_TEST
 
+/* -- a plugin of ABI 1.1 in a core of 1.0 ------------------------------ */
+
+/*
+ * tests/abi/plugcheck-abi-1-0 is the loader of the last 1.0 commit (tag
+ * abi-1.0, kept verbatim in tests/abi/1.0/loader) built against the 1.0
+ * headers alone: the whole load path of a 1.0 core, its checking child
+ * included. Run as --check-load FILE, it prints what the daemon would
+ * have logged.
+ */
+static void run_1_0_core(const char *plugin, char *out, size_t len,
+			 int *status)
+{
+	char cmd[2 * PATH_MAX + 64];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s/tests/abi/plugcheck-abi-1-0' "
+		 "--check-load '%s'", builddir(), plugin);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	ck_assert(WIFEXITED(st));
+	*status = WEXITSTATUS(st);
+}
+
+START_TEST(test_1_0_core_loads_1_0)
+{
+	char out[2048], want[PATH_MAX + 64];
+	int status;
+
+	/* The old core works: a 1.0 plugin loads. */
+	run_1_0_core(fixture("abi-1-0"), out, sizeof(out), &status);
+	ck_assert_int_eq(status, 0);
+	snprintf(want, sizeof(want), "loaded abi-1-0 advertiser\n");
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+START_TEST(test_1_0_core_refuses_1_1_policy)
+{
+	const char *path = fixture("policy");
+	char out[2048], want[PATH_MAX + 128];
+	int status;
+
+	/* This core runs it ... */
+	plug_info_free(expect_pass(path));
+	/* ... a 1.0 core refuses it, in one line, before its kind. */
+	run_1_0_core(path, out, sizeof(out), &status);
+	ck_assert_int_eq(status, 1);
+	snprintf(want, sizeof(want),
+		 "refused %s: abi minor: expected at most 0, found 1\n", path);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
 /* -- refusals, one fixture each ---------------------------------------- */
 
 static const struct {
@@ -529,13 +589,13 @@ static const struct {
 } refusals[] = {
 	{ "bad-magic", "magic: expected 0x53545241, found 0x41525453" },
 	{ "major", "abi major: expected 1, found 2" },
-	/* A plugin of 1.1 in a host of 1.0. */
-	{ "minor", "abi minor: expected at most 0, found 1" },
+	/* A plugin of 1.2 in a host of 1.1. */
+	{ "minor", "abi minor: expected at most 1, found 2" },
 	{ "short", "size: expected at least 64, found 40" },
 	{ "no-create", "ops create: expected a function, found NULL" },
 	{ "no-symbol", "symbol: expected strata_plugin_v1, found none" },
-	{ "bad-kind", "kind: expected ipam, advertiser, healthcheck or "
-		      "frontend, found 9" },
+	{ "bad-kind", "kind: expected ipam, advertiser, healthcheck, "
+		      "frontend or policy, found 9" },
 	{ "bad-name", "name: expected [a-z0-9][a-z0-9-]* of at most 32 "
 		      "characters, found \"Bad_Name\"" },
 	{ "no-reconcile",
@@ -548,12 +608,15 @@ static const struct {
 	{ "cfg-unterminated", "config: expected at most 256 keys ended by a "
 			      "NULL name, found more" },
 	{ "crash", "check: crashed with signal 11 while loading" },
+	{ "policy-no-attach",
+	  "policy ops pod_attach: expected a function, found NULL" },
+	{ "policy-short", "policy ops size: expected at least 32, found 16" },
 };
 
 START_TEST(test_refusal)
 {
-	_Static_assert(STRATA_ABI_MAJOR == 1 && STRATA_ABI_MINOR == 0,
-		       "the expected lines are written for ABI 1.0");
+	_Static_assert(STRATA_ABI_MAJOR == 1 && STRATA_ABI_MINOR == 1,
+		       "the expected lines are written for ABI 1.1");
 	ck_assert_int_eq(expect_refused(fixture(refusals[_i].fixture),
 					refusals[_i].line),
 			 -EINVAL);
@@ -924,8 +987,8 @@ START_TEST(test_checker_lies)
 	fake_report(tmp("report"), "9", "");
 	snprintf(script, sizeof(script), "cat '%s' >&3", tmp("report"));
 	fake_checker(script);
-	expect_refused(plugin, "kind: expected ipam, advertiser, healthcheck "
-			       "or frontend, found 9");
+	expect_refused(plugin, "kind: expected ipam, advertiser, healthcheck, "
+			       "frontend or policy, found 9");
 
 	fake_report(tmp("report"), "2", "x");
 	expect_refused(plugin, "check: expected a valid report, found data "
@@ -1024,11 +1087,29 @@ static int t_ipam(void *self, const struct strata_ipam_request *req,
 	return 0;
 }
 
+static int t_pod_attach(void *self, const struct strata_pod *pod,
+			strata_done_cb cb, void *arg)
+{
+	return 0;
+}
+
+static int t_pod_detach(void *self, const struct strata_pod *pod)
+{
+	return 0;
+}
+
+static int t_explain(void *self, const char *ns, const char *name,
+		     void (*line)(void *arg, const char *text), void *arg)
+{
+	return 0;
+}
+
 static struct strata_plugin_ops t_ops;
 static struct strata_advertiser_ops t_adv;
 static struct strata_healthcheck_ops t_hc;
 static struct strata_ipam_ops t_ipam_ops;
 static struct strata_frontend_ops t_fe;
+static struct strata_policy_ops t_pol;
 static struct strata_cfg_key t_cfg[4];
 static struct strata_plugin t_desc;
 
@@ -1044,6 +1125,12 @@ static void desc_reset(void)
 					       t_ipam, t_ipam, NULL, NULL, NULL,
 					       NULL, NULL };
 	t_fe = (struct strata_frontend_ops){ sizeof(t_fe), 0 };
+	t_pol = (struct strata_policy_ops){
+		.size = sizeof(t_pol),
+		.pod_attach = t_pod_attach,
+		.pod_detach = t_pod_detach,
+		.explain = t_explain,
+	};
 	memset(t_cfg, 0, sizeof(t_cfg));
 	t_cfg[0] = (struct strata_cfg_key){ "a", STRATA_CFG_INT, 0, NULL,
 					    0, 0, NULL };
@@ -1092,16 +1179,21 @@ START_TEST(test_desc_header)
 	t_desc.abi_major = 2;
 	desc_refused("abi major: expected 1, found 2");
 	t_desc.abi_minor = STRATA_ABI_MINOR + 1;
-	desc_refused("abi minor: expected at most 0, found 1");
+	desc_refused("abi minor: expected at most 1, found 2");
 	t_desc.abi_minor = 0;
+	desc_passes();
+	t_desc.abi_minor = 1;
 	desc_passes();
 	t_desc.size = 63;
 	desc_refused("size: expected at least 64, found 63");
 	t_desc.size = 200; /* a newer, longer descriptor */
 	desc_passes();
 	t_desc.kind = 0;
-	desc_refused("kind: expected ipam, advertiser, healthcheck or "
-		     "frontend, found 0");
+	desc_refused("kind: expected ipam, advertiser, healthcheck, "
+		     "frontend or policy, found 0");
+	t_desc.kind = 6;
+	desc_refused("kind: expected ipam, advertiser, healthcheck, "
+		     "frontend or policy, found 6");
 }
 END_TEST
 
@@ -1195,6 +1287,25 @@ START_TEST(test_desc_ops)
 	t_desc.kind_ops = &t_fe;
 	t_fe.size = 4;
 	desc_refused("frontend ops size: expected at least 8, found 4");
+
+	t_desc.kind = STRATA_KIND_POLICY;
+	t_desc.kind_ops = &t_pol;
+	desc_passes();
+	t_desc.kind = STRATA_KIND_POLICY;
+	t_desc.kind_ops = NULL;
+	desc_refused("kind ops: expected struct strata_policy_ops, found NULL");
+	t_desc.kind = STRATA_KIND_POLICY;
+	t_desc.kind_ops = &t_pol;
+	t_pol.size = 24; /* explain is part of 1.1's table */
+	desc_refused("policy ops size: expected at least 32, found 24");
+	t_desc.kind = STRATA_KIND_POLICY;
+	t_desc.kind_ops = &t_pol;
+	t_pol.pod_detach = NULL;
+	desc_refused("policy ops pod_detach: expected a function, found NULL");
+	t_desc.kind = STRATA_KIND_POLICY;
+	t_desc.kind_ops = &t_pol;
+	t_pol.explain = NULL; /* optional */
+	desc_passes();
 }
 END_TEST
 
@@ -1229,8 +1340,9 @@ START_TEST(test_kind_names)
 	ck_assert_str_eq(plug_kind_name(STRATA_KIND_HEALTHCHECK),
 			 "healthcheck");
 	ck_assert_str_eq(plug_kind_name(STRATA_KIND_FRONTEND), "frontend");
+	ck_assert_str_eq(plug_kind_name(STRATA_KIND_POLICY), "policy");
 	ck_assert_str_eq(plug_kind_name(0), "unknown");
-	ck_assert_str_eq(plug_kind_name(5), "unknown");
+	ck_assert_str_eq(plug_kind_name(6), "unknown");
 }
 END_TEST
 
@@ -1253,6 +1365,8 @@ static Suite *plug_suite(void)
 	tcase_add_test(tc, test_other_kinds_pass);
 	tcase_add_test(tc, test_cxx_config);
 	tcase_add_test(tc, test_abi_1_0_plugin_runs);
+	tcase_add_test(tc, test_1_0_core_loads_1_0);
+	tcase_add_test(tc, test_1_0_core_refuses_1_1_policy);
 	tcase_add_loop_test(tc, test_refusal, 0,
 			    sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_test(tc, test_undefined_symbol);
