@@ -247,14 +247,20 @@ cni() {
 		ip netns exec "${HOST_NS[$h]}" "$BUILDDIR/strata-cni" <"$T/$h.cni.json"
 }
 
-# pod_add NS/NAME HOST LABELS: as kubelet: the Pod object first, then the
-# CNI ADD, then the status with its address; then its server runs
-pod_add() {
-	local key=$1 h=$2 out
-	POD_HOST[$key]=$h
+# pod_create NS/NAME HOST LABELS: the Pod object, as the scheduler
+# leaves it for kubelet
+pod_create() {
+	local key=$1
+	POD_HOST[$key]=$2
 	POD_LABELS[$key]=$3
-	POD_NS[$key]=$(mkns "p-${key/\//-}")
 	fake POST apply "$(pod_json "$key")" >/dev/null || fail "could not apply Pod $key"
+}
+
+# pod_start NS/NAME: as kubelet, for a Pod created: the CNI ADD, then the
+# status with its address; then its server runs
+pod_start() {
+	local key=$1 h=${POD_HOST[$1]} out
+	POD_NS[$key]=$(mkns "p-${key/\//-}")
 	out=$(cni "$h" ADD "$key") || fail "CNI ADD of $key on $h: $out"
 	POD_IP[$key]=$(jq -r '.ips[0].address | split("/")[0]' <<<"$out")
 	fake POST apply "$(pod_json "$key" running)" >/dev/null ||
@@ -265,6 +271,12 @@ pod_add() {
 	track "${POD_SERVER[$key]}"
 	wait_until 10 "$key's server" has ready "$T/srv-${key/\//-}.out"
 	policy_world
+}
+
+# pod_add NS/NAME HOST LABELS: pod_create, then pod_start
+pod_add() {
+	pod_create "$@"
+	pod_start "$1"
 }
 
 # pod_del NS/NAME: as kubelet: the CNI DEL, then the Pod object goes

@@ -13,6 +13,35 @@ policy_setup
 truth "no policy: everything reaches everything" <<'T'
 T
 
+# The harness itself: without the plugin, a drop of our own in h1's
+# forward path (a table of the test's, deleted after) must show as
+# blocked, and a table that does not hold must fail with its differences.
+if ! plugin_on; then
+	ip netns exec "${HOST_NS[h1]}" nft -f - <<NFT
+table inet policy-selftest {
+	chain fwd {
+		type filter hook forward priority 10;
+		ip daddr ${POD_IP[x/a]} tcp dport 81 drop
+		ip daddr ${POD_IP[x/a]} udp dport 80 drop
+		ip saddr ${POD_IP[y/b]} ip daddr ${POD_IP[z/b]} drop
+	}
+}
+NFT
+	POLICY_PLUGIN=1 truth "harness: drops of the test's own are seen" <<'T'
+*	x/a	tcp/81	no
+*	x/a	udp/80	no
+y/b	z/b	*	no
+T
+	if "$PYTHON" "$PROBE" check --world "$T/world.json" --deadline 1 \
+		--title "harness: a table that does not hold" >"$T/selftest.out" </dev/null; then
+		fail "the prober did not see the test's own drops: $(cat "$T/selftest.out")"
+	fi
+	has -- '-> x/a tcp/81: expected allowed, observed blocked' "$T/selftest.out" ||
+		fail "the prober's differences do not name x/a tcp/81: $(cat "$T/selftest.out")"
+	ip netns exec "${HOST_NS[h1]}" nft delete table inet policy-selftest
+	ok "harness: blocked probes are seen and differences printed"
+fi
+
 # case TITLE: a case starts with no policy left from the one before
 case_() {
 	CASE=$1
