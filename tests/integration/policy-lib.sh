@@ -200,7 +200,8 @@ policy_world() {
 		n=0
 		for k in h1 h2; do
 			[ $n = 0 ] || printf ', '
-			printf '"node/%s": {"netns": "%s"}' "$k" "${HOST_NS[$k]}"
+			printf '"node/%s": {"ip": "%s", "netns": "%s"}' "$k" \
+				"${HOST_ADDR[$k]}" "${HOST_NS[$k]}"
 			n=1
 		done
 		printf '}, "pods": {'
@@ -328,14 +329,29 @@ netpol_clear() {
 	for p in "${POLICIES[@]}"; do netpol_del "${p%%/*}" "${p#*/}"; done
 }
 
-# truth TITLE [check ARGS...] <<TABLE: the truth table holds within the
-# deadline (see policy_probe.py check); fails the test otherwise
+# api_objects: the API's Namespaces, Pods and NetworkPolicies, listed
+api_objects() {
+	local r
+	for r in api/v1/namespaces api/v1/pods apis/networking.k8s.io/v1/networkpolicies; do
+		ip netns exec "$API_NS" curl -sf --max-time 10 --cacert "$T/api.crt" \
+			-H "Authorization: Bearer $API_TOKEN" "https://$API_ADDR:6443/$r" ||
+			return 1
+	done | jq -s '{namespaces: .[0].items, pods: .[1].items, networkpolicies: .[2].items}'
+}
+
+# truth TITLE [check ARGS...] <<TABLE: the truth table agrees with the
+# reference model of the API's objects (unless NO_MODEL=1) and holds
+# within the deadline (see policy_probe.py check); fails the test otherwise
 truth() {
-	local title=$1
+	local title=$1 objects=()
 	shift
+	if [ -z "${NO_MODEL:-}" ]; then
+		api_objects >"$T/objects.json" || fail "$title: could not list the API's objects"
+		objects=(--objects "$T/objects.json")
+	fi
 	"$PYTHON" "$PROBE" check --world "$T/world.json" --title "$title" \
 		--deadline "$POLICY_DEADLINE" ${POLICY_VERBOSE:+--verbose} \
-		$(plugin_on || echo --all-allowed) "$@" ||
+		$(plugin_on || echo --all-allowed) "${objects[@]}" "$@" ||
 		fail "$title: the truth table does not hold"
 }
 

@@ -20,13 +20,17 @@
       expected one or the deadline passes; prints the matrix (with the
       differences marked) and exits 1 then. --all-allowed: expect every
       probe to pass whatever the rules say (a stratad without the policy
-      plugin).
+      plugin). --objects FILE ({"namespaces": [...], "pods": [...],
+      "networkpolicies": [...]}, as the API lists them): first check the
+      table against a reference model of NetworkPolicy computed from
+      them, exit 2 if they disagree.
   watch NAME IP PORT PROTO STOPFILE MAXSECS
       in a source namespace: one probe every 0.2 s until STOPFILE exists
       (or MAXSECS pass); prints {"ok": N, "failed": N, "failures": [...]}.
 
-The world file (JSON): {"pods": {"x/a": {"ip": ..., "netns": ...}},
-"nodes": {"node/h1": {"netns": ...}}, "ports": ["tcp/80", ...]}.
+The world file (JSON): {"pods": {"x/a": {"ip": ..., "netns": ...,
+"host": "h1"}}, "nodes": {"node/h1": {"ip": ..., "netns": ...}},
+"ports": ["tcp/80", ...]}.
 Python 3 standard library only.
 """
 import argparse
@@ -151,6 +155,203 @@ def probe(a):
     print(json.dumps(out))
 
 
+# -- a reference model of NetworkPolicy, to check the tables by -----------
+
+class Malformed(Exception):
+    pass
+
+
+def labels_of(obj):
+    lab = obj.get("metadata", {}).get("labels") or {}
+    if not isinstance(lab, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in lab.items()):
+        return None
+    return lab
+
+
+def sel_parse(sel):
+    """A LabelSelector as a predicate on a label dict; Malformed."""
+    if sel is None:
+        sel = {}
+    if not isinstance(sel, dict):
+        raise Malformed("selector is no object")
+    ml = sel.get("matchLabels") or {}
+    if not isinstance(ml, dict):
+        raise Malformed("matchLabels is no object")
+    exprs = []
+    for e in sel.get("matchExpressions") or []:
+        op, key, vals = e.get("operator"), e.get("key"), e.get("values") or []
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise Malformed("operator %r" % op)
+        if not isinstance(key, str):
+            raise Malformed("key")
+        exprs.append((op, key, set(vals)))
+
+    def match(lab):
+        if lab is None:
+            return False
+        if any(lab.get(k) != v for k, v in ml.items()):
+            return False
+        for op, key, vals in exprs:
+            if op == "In" and lab.get(key) not in vals:
+                return False
+            if op == "NotIn" and key in lab and lab[key] in vals:
+                return False
+            if op == "Exists" and key not in lab:
+                return False
+            if op == "DoesNotExist" and key in lab:
+                return False
+        return True
+    return match
+
+
+def net_parse(cidr):
+    import ipaddress
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except (ValueError, TypeError):
+        raise Malformed("CIDR %r" % cidr)
+
+
+class Model:
+    def __init__(self, objects, world):
+        import ipaddress
+        self.ip = ipaddress.ip_address
+        self.ns_labels = {o["metadata"]["name"]: labels_of(o)
+                          for o in objects["namespaces"]}
+        self.pods = {}
+        for o in objects["pods"]:
+            md = o["metadata"]
+            key = "%s/%s" % (md["namespace"], md["name"])
+            if key not in world["pods"]:
+                continue
+            named = {}
+            for c in o.get("spec", {}).get("containers", []):
+                for p in c.get("ports", []):
+                    if p.get("name"):
+                        named[(p["name"], p.get("protocol", "TCP"))] = \
+                            p["containerPort"]
+            self.pods[key] = {"ns": md["namespace"], "labels": labels_of(o),
+                              "named": named,
+                              "ip": world["pods"][key]["ip"],
+                              "host": world["pods"][key]["host"]}
+        self.nodes = world["nodes"]
+        self.policies = [self.policy(o) for o in objects["networkpolicies"]]
+
+    def policy(self, o):
+        ns = o["metadata"]["namespace"]
+        spec = o.get("spec") or {}
+        try:
+            selected = sel_parse(spec.get("podSelector"))
+        except Malformed:
+            selected = None  # every pod of the namespace, isolated
+        try:
+            types = spec.get("policyTypes") or (
+                ["Ingress"] + (["Egress"] if "egress" in spec else []))
+            rules = {"Ingress": [self.rule(ns, r, "from")
+                                 for r in spec.get("ingress") or []],
+                     "Egress": [self.rule(ns, r, "to")
+                                for r in spec.get("egress") or []]}
+        except (Malformed, AttributeError, TypeError, KeyError):
+            types, rules = ["Ingress", "Egress"], {"Ingress": [],
+                                                   "Egress": []}
+            selected = selected or (lambda lab: True)
+            malformed = True
+        else:
+            malformed = selected is None
+            if malformed:
+                selected = lambda lab: True
+                types, rules = ["Ingress", "Egress"], {"Ingress": [],
+                                                       "Egress": []}
+        return {"ns": ns, "select": selected, "types": types,
+                "rules": rules, "malformed": malformed}
+
+    def rule(self, ns, r, key):
+        peers = []
+        for p in r.get(key) or []:
+            if "ipBlock" in p:
+                b = p["ipBlock"]
+                peers.append(("ip", net_parse(b["cidr"]),
+                              [net_parse(e) for e in b.get("except") or []]))
+            else:
+                pod = sel_parse(p.get("podSelector"))
+                nss = (sel_parse(p["namespaceSelector"])
+                       if "namespaceSelector" in p else None)
+                peers.append(("pod", pod, nss))
+        ports = []
+        for p in r.get("ports") or []:
+            proto = p.get("protocol", "TCP")
+            if proto not in ("TCP", "UDP", "SCTP"):
+                raise Malformed("protocol %r" % proto)
+            port = p.get("port")
+            if port is not None and not isinstance(port, (int, str)):
+                raise Malformed("port %r" % port)
+            ports.append((proto, port, p.get("endPort")))
+        return (ns, peers, ports)
+
+    def peer_ok(self, ns, peers, who):
+        if not peers:
+            return True
+        for kind, a, b in peers:
+            if kind == "ip":
+                ip = self.ip(who["ip"])
+                if ip in a and not any(ip in e for e in b):
+                    return True
+                continue
+            if who.get("labels") is None or "ns" not in who:
+                continue  # a node, or a malformed pod: nobody's peer
+            if b is None:
+                if who["ns"] == ns and a(who["labels"]):
+                    return True
+            elif b(self.ns_labels.get(who["ns"])) and a(who["labels"]):
+                return True
+        return False
+
+    def port_ok(self, ports, dst, proto, num):
+        if not ports:
+            return True
+        for pr, port, end in ports:
+            if pr != proto:
+                continue
+            if port is None:
+                return True
+            if isinstance(port, str):
+                if dst["named"].get((port, proto)) == num:
+                    return True
+            elif num == port or (end is not None and port <= num <= end):
+                return True
+        return False
+
+    def side(self, pod, direction, peer, dst, proto, num):
+        """None: not isolated; else whether a policy allows."""
+        pols = [p for p in self.policies if p["ns"] == pod["ns"] and
+                direction in p["types"] and
+                (pod["labels"] is None or p["select"](pod["labels"]))]
+        if pod["labels"] is None:
+            return False  # a malformed pod is isolated both ways
+        if not pols:
+            return None
+        return any(self.peer_ok(ns, peers, peer) and
+                   self.port_ok(ports, dst, proto, num)
+                   for p in pols for ns, peers, ports in p["rules"][direction])
+
+    def allowed(self, src, dst, port):
+        if src == dst:
+            return True
+        proto, num = port.split("/")
+        proto, num = proto.upper(), int(num)
+        d = self.pods[dst]
+        if src in self.nodes:
+            if src == "node/" + d["host"]:
+                return True
+            s = {"ip": self.nodes[src]["ip"]}
+        else:
+            s = self.pods[src]
+            if self.side(s, "Egress", d, d, proto, num) is False:
+                return False
+        return self.side(d, "Ingress", s, d, proto, num) is not False
+
+
 def parse_rules(text):
     rules = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -257,8 +458,21 @@ def check(a):
     ports = globs(a.ports, world["ports"])
     if not sources or not targets or not ports:
         sys.exit("check %s: no sources, targets or ports" % a.title)
-    want = {(s, d, p): a.all_allowed or expected(rules, s, d, p)
-            for s in sources for d in targets for p in ports}
+    table = {(s, d, p): expected(rules, s, d, p)
+             for s in sources for d in targets for p in ports}
+    if a.objects:
+        with open(a.objects) as f:
+            model = Model(json.load(f), world)
+        odd = [k for k in table if model.allowed(*k) != table[k]]
+        for s, d, p in sorted(odd)[:40]:
+            print("  %s -> %s %s: the table says %s, the model %s" % (
+                s, d, p, "allowed" if table[(s, d, p)] else "blocked",
+                "allowed" if not table[(s, d, p)] else "blocked"))
+        if odd:
+            print("%s: the table disagrees with the reference model of the "
+                  "API's objects in %d places" % (a.title, len(odd)))
+            return 2
+    want = {k: a.all_allowed or v for k, v in table.items()}
     start = time.monotonic()
     end = start + a.deadline
     rounds = 0
@@ -319,6 +533,7 @@ def main():
     p.add_argument("--deadline", type=float, default=30)
     p.add_argument("--timeout", type=float, default=0.5)
     p.add_argument("--all-allowed", action="store_true")
+    p.add_argument("--objects")
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--title", default="truth table")
     p = sub.add_parser("watch")
