@@ -22,7 +22,6 @@ POLICY_DEADLINE=${POLICY_DEADLINE:-30}
 API_ADDR=10.79.0.10
 declare -A HOST_ADDR=([h1]=10.79.0.1 [h2]=10.79.0.2)
 declare -A HOST_NS HOST_PID POD_HOST POD_IP POD_LABELS POD_SERVER POD_NS
-declare -A NS_LABELS
 POLICIES=() # "ns/name" of every policy applied and not deleted
 
 if [ -z "${POLICY_PLUGIN:-}" ]; then
@@ -135,7 +134,6 @@ YAML
 
 # ns_label NAME LABELS: creates or relabels a Namespace
 ns_label() {
-	NS_LABELS[$1]=$2
 	fake POST apply "$(jq -nc --arg n "$1" --argjson l "$2" \
 		'{resource: "namespaces", object: {metadata: {name: $n, labels: $l},
 		  spec: {}, status: {phase: "Active"}}}')" >/dev/null ||
@@ -182,6 +180,7 @@ ctl() {
 # policy_start HOST: its stratad, logging to $T/HOST.log
 policy_start() {
 	start_stratad "${HOST_NS[$1]}" "$T/$1.conf" "$T/$1.log"
+	# shellcheck disable=SC2034 # the tests stop it
 	HOST_PID[$1]=$STRATAD_PID
 	wait_until 30 "$1's routes synced" _policy_synced "$1"
 }
@@ -260,14 +259,15 @@ pod_create() {
 # pod_start NS/NAME: as kubelet, for a Pod created: the CNI ADD, then the
 # status with its address; then its server runs
 pod_start() {
-	local key=$1 h=${POD_HOST[$1]} out
+	local key=$1 h=${POD_HOST[$1]} out sctp=()
+	[ "${SCTP:-0}" = 1 ] && sctp=(--sctp)
 	POD_NS[$key]=$(mkns "p-${key/\//-}")
 	out=$(cni "$h" ADD "$key") || fail "CNI ADD of $key on $h: $out"
 	POD_IP[$key]=$(jq -r '.ips[0].address | split("/")[0]' <<<"$out")
 	fake POST apply "$(pod_json "$key" running)" >/dev/null ||
 		fail "could not set Pod $key running"
 	ip netns exec "${POD_NS[$key]}" "$PYTHON" "$PROBE" serve "$key" \
-		$([ "${SCTP:-0}" = 1 ] && echo --sctp) >"$T/srv-${key/\//-}.out" 2>&1 &
+		"${sctp[@]}" >"$T/srv-${key/\//-}.out" 2>&1 &
 	POD_SERVER[$key]=$!
 	track "${POD_SERVER[$key]}"
 	wait_until 10 "$key's server" has ready "$T/srv-${key/\//-}.out"
@@ -343,15 +343,16 @@ api_objects() {
 # reference model of the API's objects (unless NO_MODEL=1) and holds
 # within the deadline (see policy_probe.py check); fails the test otherwise
 truth() {
-	local title=$1 objects=()
+	local title=$1 objects=() all=()
 	shift
+	plugin_on || all=(--all-allowed)
 	if [ -z "${NO_MODEL:-}" ]; then
 		api_objects >"$T/objects.json" || fail "$title: could not list the API's objects"
 		objects=(--objects "$T/objects.json")
 	fi
 	"$PYTHON" "$PROBE" check --world "$T/world.json" --title "$title" \
 		--deadline "$POLICY_DEADLINE" ${POLICY_VERBOSE:+--verbose} \
-		$(plugin_on || echo --all-allowed) "${objects[@]}" "$@" ||
+		"${all[@]}" "${objects[@]}" "$@" ||
 		fail "$title: the truth table does not hold"
 }
 
