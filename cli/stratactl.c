@@ -821,7 +821,7 @@ int main(int argc, char **argv)
 	if (argc - optind == 2 && !strcmp(argv[optind], "policy") &&
 	    !strchr(argv[optind + 1], '=')) {
 		const char *pod = argv[optind + 1], *slash = strchr(pod, '/');
-		size_t len = strlen(pod) + sizeof("namespace=");
+		size_t len = strlen(pod) + sizeof("namespace=default");
 		char *kv = malloc(len), *nkv = malloc(len);
 
 		if (!kv || !nkv)
