@@ -144,7 +144,7 @@ ns_label() {
 policy_conf() {
 	local h=$1 pol=''
 	plugin_on && pol='{ instance = "policy"; file = "policy-nft.so";
-    config = { attach_timeout = "10s"; }; },'
+    config = { }; },'
 	cat >"$T/$h.conf" <<CONF
 log = { level = "info"; };
 control = { socket = "$T/$h.sock"; };

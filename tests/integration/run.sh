@@ -12,7 +12,7 @@ export BUILDDIR
 export SRCDIR=${SRCDIR:-$(cd "$here/../.." && pwd)}
 jobs=${INTEGRATION_JOBS:-2}
 # the longest first, so that the lanes end together
-long="cni-crash aws-vpc store-etcd failover cni-conformance ipam-etcd ipam-plan store-crash"
+long="cni-crash aws-vpc policy policy-churn store-etcd failover cni-conformance ipam-etcd ipam-plan store-crash"
 
 names=()
 for n in $long; do
