@@ -146,7 +146,7 @@ background_builds &
 bg_pid=$!
 trap '[ -z "${bg_pid:-}" ] || kill_tree "$bg_pid"' EXIT
 
-phase_start integration 840
+phase_start integration 960
 if [ "$(id -u)" != 0 ]; then
 	if [ "${CI:-}" = true ]; then
 		echo "test.sh: integration tests need root (network namespaces)" >&2
