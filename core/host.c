@@ -1441,4 +1441,5 @@ const struct strata_host host_table = {
 	.kube_watch_cancel = host_kube_watch_cancel,
 	.policy_attach = host_policy_attach,
 	.policy_detach = host_policy_detach,
+	.pods_attached = host_policy_pods_attached,
 };

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "plug.h"
+#include "route.h"
 
 /* A copy of a pod, owned by the registry. */
 struct policy_pod {
@@ -360,6 +361,15 @@ int host_policy_detach(struct strata_instance *inst,
 		}
 	}
 	return first;
+}
+
+/* Front ends attach the pods that outlived a restart before they call
+ * route_synced(), so the route model's barrier covers them too. */
+int host_policy_pods_attached(struct strata_instance *inst)
+{
+	struct daemon *d = inst ? inst->d : NULL;
+
+	return d && d->routes && route_may_delete(d->routes) ? 1 : 0;
 }
 
 /* ---- for the daemon ------------------------------------------------------ */

@@ -19,6 +19,8 @@ int host_policy_attach(struct strata_instance *inst,
 		       void *arg);
 int host_policy_detach(struct strata_instance *inst,
 		       const struct strata_pod *pod);
+/* The host table's pods_attached: the route model's start-up barrier. */
+int host_policy_pods_attached(struct strata_instance *inst);
 
 /* A policy instance started: every attachment kept goes to it, its
  * answers only logged. */

@@ -308,6 +308,13 @@ struct strata_host {
 			     void *arg);
 	int (*policy_detach)(struct strata_instance *inst,
 			     const struct strata_pod *pod);
+	/*
+	 * 1.1. For policy plugins: 1 once every front end has attached again
+	 * the pods that outlived a restart (a front end does so before its
+	 * route_synced()), 0 before. Until then the attachments known are
+	 * not all there are: nothing should be taken from a pod not seen.
+	 */
+	int (*pods_attached)(struct strata_instance *inst);
 };
 
 /* Whether the host's table holds `entry`: test it before calling an entry

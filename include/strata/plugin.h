@@ -29,6 +29,10 @@
  *        histograms, status, the node's IPAM, the route writer's
  *        fencing); <strata/types.h> and <strata/store.h>. It follows the
  *        development versions 0.1 to 0.5, which no 1.x host loads.
+ *   1.1  the policy kind (STRATA_KIND_POLICY, struct strata_policy_ops,
+ *        struct strata_pod in <strata/types.h>); host entries kube_watch
+ *        and kube_watch_cancel (the STRATA_KUBE_* events), policy_attach,
+ *        policy_detach and pods_attached.
  */
 #ifndef STRATA_PLUGIN_H
 #define STRATA_PLUGIN_H

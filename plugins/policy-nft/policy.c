@@ -71,6 +71,8 @@ struct pn {
 	struct watch_arg warg[RES_N];
 	struct strata_kube_watch *watch[RES_N];
 	bool listed[RES_N];
+	bool pods_known; /* the host's pods_attached() said so */
+	bool enforcing;  /* applied once */
 
 	uint64_t gen;         /* bumped by every change to the engine */
 	uint64_t applied_gen; /* the generation the kernel holds */
@@ -103,6 +105,16 @@ static bool all_listed(const struct pn *pn)
 		if (!pn->listed[i])
 			return false;
 	return true;
+}
+
+/* Whether the table may be made to match what is known: the objects are
+ * listed, and the front ends have attached again every pod that outlived
+ * a restart (until then a pod's rules would be taken away). */
+static bool ready(struct pn *pn)
+{
+	if (!pn->pods_known)
+		pn->pods_known = pn->h->pods_attached(pn->inst) > 0;
+	return pn->pods_known && all_listed(pn);
 }
 
 /* -- completing attachments ---------------------------------------------- */
@@ -224,7 +236,7 @@ static void apply_now(void *arg)
 	int rc;
 
 	pn->apply_queued = false;
-	if (!all_listed(pn))
+	if (!ready(pn))
 		return; /* the table stays as it is until we know enough */
 	if (!pn->applied && read_kernel(pn) < 0)
 		goto failed;
@@ -267,6 +279,13 @@ static void apply_now(void *arg)
 	pn->applied_gen = gen;
 	free(script);
 	set_gauges(pn);
+	if (!pn->enforcing) {
+		pn->enforcing = true;
+		pn->h->log(pn->inst, STRATA_LOG_INFO,
+			   "enforcing: objects listed, pods attached; %zu "
+			   "elements and %zu chains changed", stats.elems_added +
+			   stats.elems_deleted, stats.chains_written);
+	}
 	complete_where(pn, pending_after_apply);
 	return;
 
@@ -388,7 +407,9 @@ static void on_tick(void *arg)
 	int64_t now = pn->h->now();
 
 	complete_where(pn, pending_expired);
-	if (all_listed(pn) && now - pn->last_resync_ns >= pn->resync_ns) {
+	if (!pn->enforcing && ready(pn))
+		apply_soon(pn);
+	if (ready(pn) && now - pn->last_resync_ns >= pn->resync_ns) {
 		pn->last_resync_ns = now;
 		/* the kernel's own view: repairs changes made by hand */
 		nftm_free(pn->applied);
@@ -617,8 +638,10 @@ static void pn_status(void *self, struct strata_status *st)
 	pol_counts(pn->pol, &c);
 	for (struct pending *p = pn->pending; p; p = p->next)
 		waiting++;
-	pn->h->status_str(st, "state", all_listed(pn) ? "enforcing" :
-				       "waiting for the API server's lists");
+	pn->h->status_str(st, "state", ready(pn) ? "enforcing" :
+				       !all_listed(pn) ?
+				       "waiting for the API server's lists" :
+				       "waiting for the pods' attachments");
 	pn->h->status_int(st, "namespaces", (int64_t)c.namespaces);
 	pn->h->status_int(st, "pods", (int64_t)c.pods);
 	pn->h->status_int(st, "policies", (int64_t)c.policies);

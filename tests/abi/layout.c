@@ -163,7 +163,7 @@ OFF(strata_http_response, body_len, 32);
 
 ALIGN(strata_host, 8);
 #if STRATA_ABI_MINOR >= 1
-SIZE(strata_host, 456);
+SIZE(strata_host, 464);
 #else
 SIZE(strata_host, 424);
 #endif
@@ -226,6 +226,7 @@ OFF(strata_host, kube_watch, 424);
 OFF(strata_host, kube_watch_cancel, 432);
 OFF(strata_host, policy_attach, 440);
 OFF(strata_host, policy_detach, 448);
+OFF(strata_host, pods_attached, 456);
 #endif
 
 ALIGN(strata_cfg_key, 8);

@@ -4,7 +4,9 @@
 # - Churn: while probes run without pause between pods no change concerns
 #   (y/a -> y/b TCP, y/c -> y/b UDP, across the hosts), labels, pods,
 #   namespaces and policies change; after each change the whole truth
-#   table holds again, and the background probes never failed.
+#   table holds again, and the background probes never failed. Midway one
+#   node's stratad is killed and started again: the table it left stays in
+#   force, and the new run finds nothing in it to change.
 # - Bad input: a NetworkPolicy with a bad CIDR, one with an unknown
 #   operator, a Pod whose labels are no map of strings: each is named in
 #   the log and isolates what it selects, never more open.
@@ -76,6 +78,27 @@ T
 
 ns_label y '{"ns": "y", "kubernetes.io/metadata.name": "y", "trusted": "yes"}'
 truth "churn: namespace y labelled trusted" <<'T'
+*	x/a	*	no
+x/d	x/a	*	yes
+*	z/*	*	no
+y/*	z/*	*	yes
+T
+
+# A crash: stratad on h1 (y/b's node) is killed and started again while
+# the probes run. The table stays in force meanwhile, and the new run
+# reads it back and finds nothing to change: no flush, no rewrite.
+if plugin_on; then
+	stop_stratad "${HOST_PID[h1]}" KILL || true
+	cat "$T/h1.log" >>"$T/h1.log.before" && : >"$T/h1.log"
+	policy_start h1
+	enforcing() { grep -q "enforcing: objects listed, pods attached" "$T/h1.log"; }
+	wait_until 30 "h1's policy enforcing again" enforcing
+	grep "enforcing: objects listed" "$T/h1.log" |
+		grep -q "0 elements and 0 chains changed" ||
+		fail "the restart changed the table: $(grep 'enforcing:' "$T/h1.log")"
+	ok "h1's stratad killed and restarted: the table it left was kept, unchanged"
+fi
+truth "churn: after h1's stratad restarted" <<'T'
 *	x/a	*	no
 x/d	x/a	*	yes
 *	z/*	*	no

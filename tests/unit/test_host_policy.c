@@ -20,6 +20,7 @@
 #include "host_policy.h"
 #include "loop.h"
 #include "plug.h"
+#include "route.h"
 
 #define N_POL 2
 
@@ -479,6 +480,23 @@ static void kube_cb(void *arg, uint32_t event, const char *key,
 	ck_abort_msg("no events without a client");
 }
 
+/* The route model's barrier: front ends re-attach before route_synced. */
+START_TEST(pods_attached_follows_the_route_barrier)
+{
+	struct route_owner *o;
+
+	ck_assert_int_eq(h->pods_attached(&pol[0]), 0); /* no model yet */
+	ck_assert_int_eq(route_model_new(d.loop, 0, &d.routes), 0);
+	o = route_owner_add(d.routes, "cni");
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(h->pods_attached(&pol[0]), 0);
+	ck_assert_int_eq(route_synced(o), 0);
+	ck_assert_int_eq(h->pods_attached(&pol[0]), 1);
+	route_model_free(d.routes);
+	d.routes = NULL;
+}
+END_TEST
+
 START_TEST(kube_watch_needs_the_group)
 {
 	struct strata_kube_watch *w = (struct strata_kube_watch *)&w;
@@ -515,6 +533,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, freed_while_pending);
 	tcase_add_test(tc, explain_asks_every_instance);
 	tcase_add_test(tc, kube_watch_needs_the_group);
+	tcase_add_test(tc, pods_attached_follows_the_route_barrier);
 	suite_add_tcase(s, tc);
 	return s;
 }
