@@ -9,7 +9,7 @@ BUILD="autoconf automake libtool pkg-config make gcc g++ \
 	libexpat1-dev libyaml-dev libsystemd-dev \
 	check iproute2 procps"
 TEST="valgrind clang libclang-rt-14-dev binutils python3 curl openssl etcd-server etcd-client iputils-ping"
-BENCH="etcd-server containernetworking-plugins"
+BENCH="etcd-server containernetworking-plugins iperf3"
 DEMO="python3 iputils-ping curl"
 # tests/packaging/run.sh: both package builds and their checks
 PACKAGE="dpkg-dev debhelper dh-autoreconf lintian rpm python3"
