@@ -2191,6 +2191,7 @@ void daemon_free(struct daemon *d)
 	while (d->instances)
 		inst_destroy(d->instances, false);
 	host_ipam_calls_free(d);
+	host_policy_free(d);
 	planner_free(d->planner);
 	if (d->stop_timer)
 		loop_timer_cancel(d->stop_timer);

@@ -467,7 +467,8 @@ static void inf_apply_list(struct kube_informer *inf)
 	struct entries *o = &inf->cache, *n = &inf->fresh;
 	size_t i = 0, j = 0, w = 0;
 
-	qsort(n->v, n->n, sizeof(*n->v), entry_cmp);
+	if (n->n) /* an empty list has no array at all */
+		qsort(n->v, n->n, sizeof(*n->v), entry_cmp);
 	/* a key twice in one list: the later page's wins */
 	for (j = 0; j < n->n; j++) {
 		if (w && !strcmp(n->v[w - 1].key, n->v[j].key)) {

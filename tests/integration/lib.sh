@@ -50,6 +50,8 @@ same_time() {
 		}'
 }
 
+# On exit: every process tracked stopped, every namespace deleted, and $T
+# removed (KEEP_T=DIR keeps a copy of it there, to read the logs).
 cleanup() {
 	local rc=$? pid ns
 	for pid in "${_pids[@]}"; do
@@ -67,7 +69,7 @@ cleanup() {
 	for ns in $(ip netns list | awk -v p="$NSP-" 'index($1, p) == 1 { print $1 }'); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
-	rm -rf "$T"
+	[ -n "${KEEP_T:-}" ] && cp -r "$T" "$KEEP_T"; rm -rf "$T"
 	exit "$rc"
 }
 trap cleanup EXIT
