@@ -11,7 +11,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 builds=${STRATA_BUILDS:-$top/build}
 jobs=$(nproc)
-fuzz_seconds=${FUZZ_SECONDS:-8}
+fuzz_seconds=${FUZZ_SECONDS:-6}
 passed=0
 failed=0
 t0=$SECONDS
