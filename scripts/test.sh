@@ -159,7 +159,7 @@ background_builds &
 bg_pid=$!
 trap '[ -z "${bg_pid:-}" ] || kill_tree "$bg_pid"' EXIT
 
-phase_start integration 960
+phase_start integration 1080
 if [ "$(id -u)" != 0 ]; then
 	if [ "${CI:-}" = true ]; then
 		echo "test.sh: integration tests need root (network namespaces)" >&2
