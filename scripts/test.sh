@@ -1,8 +1,8 @@
 #!/bin/bash
 # Build strata and run every test, as root on Debian 12:
 #   unit tests (make check), the same under valgrind, the integration
-#   tests once in the ASan+UBSan build (the fuzzing build, make distcheck
-#   and the packages' test beside them), fuzz targets time-boxed.
+#   tests once in the ASan+UBSan build, fuzz targets time-boxed; the
+#   fuzzing build, make distcheck and the packages' test beside them.
 # Each phase has a time budget; a phase over budget fails the run, so the
 # whole stays under 30 minutes on 2 cores as the project grows.
 # Benchmarks are not run here (see bench/).
@@ -80,6 +80,51 @@ configure_build "$builds/default" --enable-werror
 build_checks "$builds/default"
 phase_end
 
+# The builds that need nothing from the phases below run beside them at
+# the lowest priority, from here on (the integration tests mostly wait on
+# timers and peers, the unit tests partly): the fuzz targets (only those: the daemon and plugins are built
+# and tested elsewhere), then make distcheck (the tarball builds, installs
+# and uninstalls, and carries what the tests read from the source tree;
+# the unit tests that read it run from the tarball, every unit test having
+# run above), then the Debian and RPM packages built from that tarball,
+# installed, run in a namespace and purged (tests/packaging/run.sh).
+# distcheck works in $builds/default, so it waits for the unit and
+# valgrind phases to be done with it.
+dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
+	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
+fuzz_targets=$(sed -n 's|^noinst_PROGRAMS += \(tests/fuzz/fuzz_[a-z0-9_]*\)$|\1|p' \
+	"$top/tests/fuzz/subdir.am")
+background_builds() {
+	renice -n 19 "$BASHPID" >/dev/null
+	mkdir -p "$builds/fuzz"
+	(cd "$builds/fuzz" && "$top/configure" -q CC=clang --enable-fuzzing \
+		--enable-asan --enable-ubsan && make -s -j"$jobs" $fuzz_targets) \
+		>"$builds/fuzz.build.log" 2>&1 || return 2
+	for _ in $(seq 3600); do
+		[ -e "$builds/default.free" ] && break
+		sleep 1
+	done
+	[ -e "$builds/default.free" ] || return 4
+	# only the programs those tests run (test_plug's checking child too)
+	STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
+		TESTS="$(echo $dist_tests)" \
+		check_PROGRAMS="$(echo $dist_tests) tests/abi/plugcheck tests/abi/plugcheck-abi-1-0" \
+		>"$builds/default.distcheck.log" 2>&1 || return 1
+	# the packages, from the tarball distcheck made and checked
+	[ "$(id -u)" = 0 ] || return 0
+	"$top/tests/packaging/run.sh" "$builds"/default/strata-*.tar.gz \
+		>"$builds/packaging.log" 2>&1 || return 3
+}
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+rm -f "$builds/default.free"
+background_builds &
+bg_pid=$!
+trap '[ -z "${bg_pid:-}" ] || kill_tree "$bg_pid"' EXIT
+
 phase_start unit 120
 if ! make -s -C "$builds/default" check -j"$jobs" >"$builds/default.check.log" 2>&1; then
 	show_failed_logs "$builds/default"
@@ -101,6 +146,7 @@ if ! STRATA_TEST_QUICK=1 make -s -C "$builds/default" check -j"$jobs" LOG_COMPIL
 fi
 count_trs "$builds/default"
 phase_end
+touch "$builds/default.free"
 
 phase_start "ASan+UBSan build" 300
 # for the integration tests: the programs and plugins, and only the test
@@ -122,42 +168,6 @@ make -s -C "$builds/asan" -j"$jobs" check TESTS= \
 }
 phase_end
 
-# The integration tests mostly wait on timers and peers, so the CPU-heavy
-# builds that need nothing from them run beside them at the lowest
-# priority: the fuzz targets (only those: the daemon and plugins are built
-# and tested elsewhere), then make distcheck (the tarball builds, installs
-# and uninstalls, and carries what the tests read from the source tree;
-# the unit tests that read it run from the tarball, every unit test having
-# run above), then the Debian and RPM packages built from that tarball,
-# installed, run in a namespace and purged (tests/packaging/run.sh).
-dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
-	tests/unit/test_imds tests/unit/test_creds tests/unit/test_plug"
-fuzz_targets=$(sed -n 's|^noinst_PROGRAMS += \(tests/fuzz/fuzz_[a-z0-9_]*\)$|\1|p' \
-	"$top/tests/fuzz/subdir.am")
-background_builds() {
-	renice -n 19 "$BASHPID" >/dev/null
-	mkdir -p "$builds/fuzz"
-	(cd "$builds/fuzz" && "$top/configure" -q CC=clang --enable-fuzzing \
-		--enable-asan --enable-ubsan && make -s -j"$jobs" $fuzz_targets) \
-		>"$builds/fuzz.build.log" 2>&1 || return 2
-	# only the programs those tests run (test_plug's checking child too)
-	STRATA_TEST_QUICK=1 make -s -C "$builds/default" distcheck -j"$jobs" \
-		TESTS="$(echo $dist_tests)" \
-		check_PROGRAMS="$(echo $dist_tests) tests/abi/plugcheck tests/abi/plugcheck-abi-1-0" \
-		>"$builds/default.distcheck.log" 2>&1 || return 1
-	# the packages, from the tarball distcheck made and checked
-	[ "$(id -u)" = 0 ] || return 0
-	"$top/tests/packaging/run.sh" "$builds"/default/strata-*.tar.gz \
-		>"$builds/packaging.log" 2>&1 || return 3
-}
-kill_tree() {
-	local c
-	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
-	kill "$1" 2>/dev/null || true
-}
-background_builds &
-bg_pid=$!
-trap '[ -z "${bg_pid:-}" ] || kill_tree "$bg_pid"' EXIT
 
 phase_start integration 1080
 if [ "$(id -u)" != 0 ]; then
@@ -180,7 +190,7 @@ else
 fi
 phase_end
 
-phase_start "fuzzing build, distcheck and packages, beside the integration tests" 480
+phase_start "fuzzing build, distcheck and packages, beside the tests" 480
 bg_rc=0
 wait "$bg_pid" || bg_rc=$?
 bg_pid=
@@ -192,6 +202,9 @@ elif [ "$bg_rc" = 3 ]; then
 	tail -n 60 "$builds/packaging.log"
 	echo "test.sh: the packaging test failed" >&2
 	failed=$((failed + 1))
+elif [ "$bg_rc" = 4 ]; then
+	echo "test.sh: distcheck waited an hour for the unit phases" >&2
+	exit 1
 elif [ "$bg_rc" != 0 ]; then
 	tail -n 80 "$builds/fuzz.build.log"
 	echo "test.sh: the fuzzing build failed" >&2
