@@ -33,6 +33,12 @@ static int grow(void *v, size_t n, size_t *cap, size_t size)
 
 #define GROW(v, n, cap) grow(&(v), (n), &(cap), sizeof(*(v)))
 
+/* The attachments here that are pd, by name. */
+static bool attach_is(const struct np_attach *a, const struct np_pod *pd)
+{
+	return a->ns && !strcmp(a->ns, pd->ns) && !strcmp(a->name, pd->name);
+}
+
 struct pol *pol_new(void)
 {
 	return calloc(1, sizeof(struct pol));
@@ -67,7 +73,85 @@ void pol_free(struct pol *p)
 	free(p->pods);
 	free(p->pols);
 	free(p->atts);
+	nftm_free(p->m);
+	free(p->gone);
+	free(p->pols_changed);
+	for (i = 0; i < p->n_ifs_gone; i++)
+		free(p->ifs_gone[i]);
+	free(p->ifs_gone);
 	free(p);
+}
+
+/*
+ * What pol_update() must compile again, noted as objects change. Out of
+ * memory here, it compiles the whole table.
+ */
+static void note_pod(struct pol *p, struct np_pod *pd)
+{
+	size_t i;
+
+	pd->dirty = true;
+	for (i = 0; i < p->n_atts; i++) {
+		if (!p->atts[i]->ns)
+			p->whole = true; /* found by address: any pod may be it */
+		else if (attach_is(p->atts[i], pd))
+			p->atts[i]->dirty = true;
+	}
+}
+
+static void note_pod_gone(struct pol *p, struct np_pod *pd)
+{
+	size_t i;
+
+	note_pod(p, pd);
+	for (i = 0; i < pd->n_was; i++) {
+		if (GROW(p->gone, p->n_gone, p->cap_gone)) {
+			p->whole = true;
+			return;
+		}
+		p->gone[p->n_gone++] = pd->was[i];
+	}
+}
+
+/* A policy before or after a change: the attachments it selects. */
+static void note_policy(struct pol *p, const struct np_policy *pl)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_atts; i++) {
+		struct np_attach *a = p->atts[i];
+		const struct np_pod *pd;
+
+		if (!a->ns) {
+			p->whole = true;
+			continue;
+		}
+		if (strcmp(a->ns, pl->ns))
+			continue;
+		pd = np_find_pod(p, a->ns, a->name);
+		if (pd && np_policy_selects(pl, pd))
+			a->dirty = true;
+	}
+	for (i = 0; i < p->n_pols_changed; i++)
+		if (!strcmp(p->pols_changed[i], pl->id))
+			return;
+	if (GROW(p->pols_changed, p->n_pols_changed, p->cap_pols_changed)) {
+		p->whole = true;
+		return;
+	}
+	memcpy(p->pols_changed[p->n_pols_changed++], pl->id, sizeof(pl->id));
+}
+
+static void note_if_gone(struct pol *p, const char *host_if)
+{
+	char *dup = strdup(host_if);
+
+	if (!dup || GROW(p->ifs_gone, p->n_ifs_gone, p->cap_ifs_gone)) {
+		free(dup);
+		p->whole = true;
+		return;
+	}
+	p->ifs_gone[p->n_ifs_gone++] = dup;
 }
 
 struct np_namespace *np_find_namespace(const struct pol *p, const char *name)
@@ -108,6 +192,7 @@ int pol_namespace_put(struct pol *p, const char *json, size_t len, char *err,
 
 	if (!n)
 		return ret;
+	p->whole = true;
 	old = np_find_namespace(p, n->name);
 	if (old) {
 		for (i = 0; p->nss[i] != old; i++)
@@ -130,6 +215,7 @@ void pol_namespace_del(struct pol *p, const char *name)
 
 	for (i = 0; i < p->n_nss; i++)
 		if (!strcmp(p->nss[i]->name, name)) {
+			p->whole = true;
 			np_namespace_free(p->nss[i]);
 			p->nss[i] = p->nss[--p->n_nss];
 			return;
@@ -147,8 +233,11 @@ int pol_pod_put(struct pol *p, const char *json, size_t len, char *err,
 		return ret;
 	i = pod_index(p, pd->ns, pd->name);
 	if (i < p->n_pods) {
+		memcpy(pd->was, p->pods[i]->was, sizeof(pd->was));
+		pd->n_was = p->pods[i]->n_was;
 		np_pod_free(p->pods[i]);
 		p->pods[i] = pd;
+		note_pod(p, pd);
 		return ret;
 	}
 	if (GROW(p->pods, p->n_pods, p->cap_pods)) {
@@ -156,6 +245,7 @@ int pol_pod_put(struct pol *p, const char *json, size_t len, char *err,
 		return -ENOMEM;
 	}
 	p->pods[p->n_pods++] = pd;
+	note_pod(p, pd);
 	return ret;
 }
 
@@ -165,6 +255,7 @@ void pol_pod_del(struct pol *p, const char *ns, const char *name)
 
 	if (i == p->n_pods)
 		return;
+	note_pod_gone(p, p->pods[i]);
 	np_pod_free(p->pods[i]);
 	p->pods[i] = p->pods[--p->n_pods];
 }
@@ -211,8 +302,10 @@ int pol_policy_put(struct pol *p, const char *json, size_t len, char *err,
 
 	if (!pl)
 		return ret;
+	note_policy(p, pl);
 	i = policy_slot(p, pl->ns, pl->name, &found);
 	if (found) {
+		note_policy(p, p->pols[i]);
 		np_policy_free(p->pols[i]);
 		p->pols[i] = pl;
 		return ret;
@@ -235,6 +328,7 @@ void pol_policy_del(struct pol *p, const char *ns, const char *name)
 
 	if (!found)
 		return;
+	note_policy(p, p->pols[i]);
 	np_policy_free(p->pols[i]);
 	memmove(&p->pols[i], &p->pols[i + 1],
 		(p->n_pols - i - 1) * sizeof(*p->pols));
@@ -292,6 +386,7 @@ static char *dup_name(const char *s, bool *nomem)
 
 int pol_attach(struct pol *p, const struct strata_pod *pod)
 {
+	struct np_pod *pd;
 	struct np_attach *a;
 	bool found, nomem = false;
 	size_t i, n;
@@ -315,11 +410,15 @@ int pol_attach(struct pol *p, const struct strata_pod *pod)
 			a->addrs[a->n_addrs++] = pod->addrs[i];
 	if (nomem)
 		goto free_attach;
+	a->dirty = true;
+	if (!a->ns)
+		p->whole = true;
+	else if ((pd = np_find_pod(p, a->ns, a->name)))
+		pd->dirty = true;
 	i = attach_slot(p, a->handle, &found);
 	if (found) {
-		attach_free(p->atts[i]);
-		p->atts[i] = a;
-		return 0;
+		pol_detach(p, a->handle);
+		i = attach_slot(p, a->handle, &found);
 	}
 	if (GROW(p->atts, p->n_atts, p->cap_atts))
 		goto free_attach;
@@ -335,12 +434,20 @@ free_attach:
 
 void pol_detach(struct pol *p, const char *handle)
 {
+	struct np_attach *a;
+	struct np_pod *pd;
 	bool found;
 	size_t i = attach_slot(p, handle, &found);
 
 	if (!found)
 		return;
-	attach_free(p->atts[i]);
+	a = p->atts[i];
+	note_if_gone(p, a->host_if);
+	if (!a->ns)
+		p->whole = true;
+	else if ((pd = np_find_pod(p, a->ns, a->name)))
+		pd->dirty = true;
+	attach_free(a);
 	memmove(&p->atts[i], &p->atts[i + 1],
 		(p->n_atts - i - 1) * sizeof(*p->atts));
 	p->n_atts--;
@@ -400,12 +507,6 @@ struct np_pod *np_attach_pod(const struct pol *p, const struct np_attach *a)
 				return p->pods[i];
 	}
 	return NULL;
-}
-
-/* The attachments here that are pd, by name. */
-static bool attach_is(const struct np_attach *a, const struct np_pod *pd)
-{
-	return a->ns && !strcmp(a->ns, pd->ns) && !strcmp(a->name, pd->name);
 }
 
 bool np_pod_has_addr(const struct pol *p, const struct np_pod *pd,
@@ -527,6 +628,7 @@ struct cc {
 	struct np_pod **att_pod; /* by index in p->atts */
 	size_t *att_idx; /* its index in p->pods, or SIZE_MAX */
 	bool (*used)[2]; /* by index in p->pols, direction */
+	bool v6; /* some pod that can be a peer has an IPv6 address */
 };
 
 static const char *const dir_name[2] = { "in", "eg" };
@@ -542,8 +644,44 @@ static void podx_add(struct podx *x, const struct strata_addr *a)
 		x->addrs[x->n_addrs++] = *a;
 }
 
+struct pod_ref {
+	const struct np_pod *pd;
+	size_t i;
+};
+
+static int pod_ref_cmp(const void *a, const void *b)
+{
+	const struct np_pod *x = ((const struct pod_ref *)a)->pd;
+	const struct np_pod *y = ((const struct pod_ref *)b)->pd;
+	int c = strcmp(x->ns, y->ns);
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+/* The index in p->pods of the pod an attachment is, SIZE_MAX when none;
+ * refs: the pods sorted by namespace and name. */
+static size_t attach_index(const struct pol *p, const struct np_attach *a,
+			   const struct pod_ref *refs)
+{
+	const struct np_pod *pd;
+	struct np_pod key = { .ns = a->ns, .name = a->name };
+	struct pod_ref k = { .pd = &key }, *r;
+	size_t i;
+
+	if (a->ns) {
+		r = bsearch(&k, refs, p->n_pods, sizeof(*refs), pod_ref_cmp);
+		return r ? r->i : SIZE_MAX;
+	}
+	pd = np_attach_pod(p, a);
+	for (i = 0; pd && i < p->n_pods; i++)
+		if (p->pods[i] == pd)
+			return i;
+	return SIZE_MAX;
+}
+
 static int cc_init(struct cc *c, const struct pol *p)
 {
+	struct pod_ref *refs;
 	size_t i, j, k;
 
 	memset(c, 0, sizeof(*c));
@@ -559,21 +697,28 @@ static int cc_init(struct cc *c, const struct pol *p)
 			podx_add(&c->px[i], &p->pods[i]->addrs[j]);
 		c->px[i].ns = np_find_namespace(p, p->pods[i]->ns);
 	}
+	refs = calloc(p->n_pods + 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (i = 0; i < p->n_pods; i++)
+		refs[i] = (struct pod_ref){ .pd = p->pods[i], .i = i };
+	qsort(refs, p->n_pods, sizeof(*refs), pod_ref_cmp);
 	for (i = 0; i < p->n_atts; i++) {
 		const struct np_attach *a = p->atts[i];
 
-		c->att_pod[i] = np_attach_pod(p, a);
-		c->att_idx[i] = SIZE_MAX;
-		if (!c->att_pod[i])
+		k = c->att_idx[i] = attach_index(p, a, refs);
+		if (k == SIZE_MAX)
 			continue;
-		for (k = 0; p->pods[k] != c->att_pod[i]; k++)
-			;
-		c->att_idx[i] = k;
+		c->att_pod[i] = p->pods[k];
 		for (j = 0; j < a->n_addrs; j++)
 			podx_add(&c->px[k], &a->addrs[j]);
 	}
-	for (i = 0; i < p->n_pods; i++)
+	free(refs);
+	for (i = 0; i < p->n_pods; i++) {
 		c->px[i].eligible = pod_runs(p->pods[i]) && c->px[i].n_addrs;
+		for (j = 0; c->px[i].eligible && j < c->px[i].n_addrs; j++)
+			c->v6 |= c->px[i].addrs[j].family == STRATA_AF_INET6;
+	}
 	return 0;
 }
 
@@ -613,16 +758,39 @@ static bool peers_select(const struct cc *c, const struct np_policy *pl,
 	return false;
 }
 
-/* The peers of a rule of family f as an interval set's elements. */
-static int fill_peer_set(const struct cc *c, const struct np_rule *r,
-			 const bool *sel, int f, struct nftm_set *s)
+/* The addresses of family f of the pods sel marks, as a set's elements. */
+static int fill_pod_set(const struct cc *c, const bool *sel, int f,
+			struct nftm_set *s)
+{
+	char elem[INET6_ADDRSTRLEN];
+	size_t i, j;
+	int ret;
+
+	for (i = 0; i < c->p->n_pods; i++) {
+		if (!sel[i])
+			continue;
+		for (j = 0; j < c->px[i].n_addrs; j++) {
+			if (c->px[i].addrs[j].family != fam_of(f))
+				continue;
+			addr_text(&c->px[i].addrs[j], elem, sizeof(elem));
+			if ((ret = nftm_set_add(s, elem)))
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* The ipBlocks of a rule of family f, merged, as elements ("10.0.0.0/8",
+ * "10.1.0.0-10.1.0.5") in *out of *n. 0 or -ENOMEM; free each and *out. */
+static int block_elems(const struct np_rule *r, int f, char ***out, size_t *n)
 {
 	struct np_ranges rs = { 0 };
-	struct np_range x;
 	char elem[NFTM_ELEM_MAX];
 	size_t i, j;
 	int ret = 0;
 
+	*out = NULL;
+	*n = 0;
 	for (i = 0; i < r->n_peers && !ret; i++) {
 		const struct np_ranges *b =
 			r->peers[i].ipb ? &r->peers[i].ipb->r : NULL;
@@ -631,22 +799,21 @@ static int fill_peer_set(const struct cc *c, const struct np_rule *r,
 			if (b->v[j].family == fam_of(f))
 				ret = np_ranges_add(&rs, &b->v[j]);
 	}
-	for (i = 0; i < c->p->n_pods && !ret; i++) {
-		if (!sel[i])
-			continue;
-		for (j = 0; j < c->px[i].n_addrs && !ret; j++) {
-			if (c->px[i].addrs[j].family != fam_of(f))
-				continue;
-			np_addr_range(&c->px[i].addrs[j], &x);
-			ret = np_ranges_add(&rs, &x);
-		}
-	}
-	if (ret)
+	if (ret || !rs.n)
 		goto clear_ranges;
 	np_ranges_merge(&rs);
-	for (i = 0; i < rs.n && !ret; i++) {
+	*out = calloc(rs.n, sizeof(char *));
+	if (!*out) {
+		ret = -ENOMEM;
+		goto clear_ranges;
+	}
+	for (i = 0; i < rs.n; i++) {
 		nftm_range_elem(f, rs.v[i].lo, rs.v[i].hi, elem);
-		ret = nftm_set_add(s, elem);
+		if (!((*out)[i] = strdup(elem))) {
+			ret = -ENOMEM;
+			break;
+		}
+		(*n)++;
 	}
 clear_ranges:
 	np_ranges_clear(&rs);
@@ -704,7 +871,7 @@ static int fill_named_set(const struct cc *c, const struct np_policy *pl,
 	for (i = 0; i < p->n_pods; i++) {
 		if (!c->px[i].eligible)
 			continue;
-		if (!r->all_peers && !sel[i]) {
+		if (!r->all_peers && (!sel || !sel[i])) {
 			size_t j, k;
 			bool in = false;
 
@@ -819,25 +986,64 @@ static struct nftm_chain *chainf(struct nftm *m, const char *fmt, ...)
 	return nftm_chain(m, name, NULL);
 }
 
+/* Whether a rule has a peer that selects pods (not an ipBlock). */
+static bool has_pod_peers(const struct np_rule *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_peers; i++)
+		if (!r->peers[i].ipb)
+			return true;
+	return false;
+}
+
+/* The rules of one peer match ("ip saddr @set ", "ip daddr 10.0.0.0/8 ",
+ * "" for every peer): what its ports allow. named: the set of named
+ * ports, NULL when none. */
+static int emit_peer(struct nftm_chain *ch, const struct np_rule *r,
+		     const char *peer, const char *ports, const char *fam,
+		     const char *named)
+{
+	int ret = 0;
+
+	if (!r->n_ports)
+		return nftm_rule(ch, "%saccept", peer);
+	if (*ports)
+		ret = nftm_rule(ch, "%s%s accept", peer, ports);
+	if (!ret && named)
+		ret = nftm_rule(ch, "%s%s daddr . meta l4proto . th dport @%s "
+			       "accept", peer, fam, named);
+	return ret;
+}
+
+/*
+ * The rules of rule ri of a policy, family by family: peers that are pods
+ * match through a set of their addresses (elements move as pods and labels
+ * do), ipBlocks as address ranges written in the rules (they change only
+ * with the policy), named ports through a set of address . protocol . port.
+ * Sets are plain hashes: libnftables reads every interval set's elements
+ * back before each transaction, which would make each change cost as much
+ * as the whole table. IPv6 sets exist only once some pod has an IPv6
+ * address.
+ */
 static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 		     size_t ri, struct nftm_chain *ch)
 {
 	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
-	bool has_num = false, has_named = false;
+	const char *dir = d == NP_INGRESS ? "saddr" : "daddr";
+	bool has_named = false, pods;
 	bool *sel = NULL;
-	char *ports = NULL;
+	char **blocks = NULL, *ports = NULL;
+	size_t i, n_blocks = 0;
 	int f, ret = 0;
-	size_t i;
 
-	for (i = 0; i < r->n_ports; i++) {
+	for (i = 0; i < r->n_ports; i++)
 		if (r->ports[i].name)
 			has_named = true;
-		else
-			has_num = true;
-	}
 	if ((ret = port_match(r, &ports)))
 		return ret;
-	if (!r->all_peers) {
+	pods = !r->all_peers && has_pod_peers(r);
+	if (pods) {
 		/* the pods the peers select, for both families */
 		sel = calloc(c->p->n_pods + 1, sizeof(*sel));
 		if (!sel) {
@@ -847,51 +1053,63 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 		for (i = 0; i < c->p->n_pods; i++)
 			sel[i] = c->px[i].eligible && peers_select(c, pl, r, i);
 	}
-	if (r->all_peers && !r->n_ports) {
-		ret = nftm_rule(ch, "accept");
+	if (r->all_peers && !has_named) {
+		ret = emit_peer(ch, r, "", ports, "", NULL);
 		goto free_ports;
 	}
-	if (r->all_peers && has_num &&
+	if (r->all_peers && *ports &&
 	    (ret = nftm_rule(ch, "%s accept", ports)))
 		goto free_ports;
-	for (f = 4; f <= 6; f += 2) {
-		char set[96], peer[160] = "";
+	for (f = 4; f <= 6 && !ret; f += 2) {
+		const char *fam = nft_fam(f);
+		bool sets = f == 4 || c->v6;
+		char set[96], named[96], peer[160];
 		struct nftm_set *s;
 
-		if (!r->all_peers) {
+		if (has_named && sets) {
+			snprintf(named, sizeof(named), "np-%s-%s-%zu-%dn",
+				 pl->id, dir_name[d], ri, f);
+			s = nftm_set(c->m, named, f == 4 ?
+				"ipv4_addr . inet_proto . inet_service" :
+				"ipv6_addr . inet_proto . inet_service",
+				     false);
+			if (!s || fill_named_set(c, pl, d, r, sel, f, s)) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		if (r->all_peers) {
+			if (has_named && sets)
+				ret = nftm_rule(ch, "%s daddr . meta l4proto . "
+					       "th dport @%s accept", fam, named);
+			continue;
+		}
+		if (pods && sets) {
 			snprintf(set, sizeof(set), "np-%s-%s-%zu-%d", pl->id,
 				 dir_name[d], ri, f);
 			s = nftm_set(c->m, set, f == 4 ? "ipv4_addr" :
-							 "ipv6_addr", true);
-			if (!s || fill_peer_set(c, r, sel, f, s)) {
+							 "ipv6_addr", false);
+			if (!s || fill_pod_set(c, sel, f, s)) {
 				ret = -ENOMEM;
-				goto free_ports;
+				break;
 			}
-			snprintf(peer, sizeof(peer), "%s %s @%s ", nft_fam(f),
-				 d == NP_INGRESS ? "saddr" : "daddr", set);
-			if (!r->n_ports)
-				ret = nftm_rule(ch, "%saccept", peer);
-			else if (has_num)
-				ret = nftm_rule(ch, "%s%s accept", peer, ports);
-			if (ret)
-				goto free_ports;
+			snprintf(peer, sizeof(peer), "%s %s @%s ", fam, dir,
+				 set);
+			ret = emit_peer(ch, r, peer, ports, fam,
+					has_named && sets ? named : NULL);
 		}
-		if (!has_named)
-			continue;
-		snprintf(set, sizeof(set), "np-%s-%s-%zu-%dn", pl->id,
-			 dir_name[d], ri, f);
-		s = nftm_set(c->m, set, f == 4 ?
-				"ipv4_addr . inet_proto . inet_service" :
-				"ipv6_addr . inet_proto . inet_service",
-			     false);
-		if (!s || fill_named_set(c, pl, d, r, sel, f, s)) {
-			ret = -ENOMEM;
-			goto free_ports;
+		if (ret || (ret = block_elems(r, f, &blocks, &n_blocks)))
+			break;
+		for (i = 0; i < n_blocks && !ret; i++) {
+			snprintf(peer, sizeof(peer), "%s %s %s ", fam, dir,
+				 blocks[i]);
+			ret = emit_peer(ch, r, peer, ports, fam,
+					has_named && sets ? named : NULL);
 		}
-		ret = nftm_rule(ch, "%s%s daddr . meta l4proto . th dport @%s "
-			       "accept", peer, nft_fam(f), set);
-		if (ret)
-			goto free_ports;
+		for (i = 0; i < n_blocks; i++)
+			free(blocks[i]);
+		free(blocks);
+		blocks = NULL;
 	}
 free_ports:
 	free(sel);
@@ -1011,4 +1229,334 @@ free_model:
 clear_cc:
 	cc_clear(&c);
 	return ret ? ret : -ENOMEM;
+}
+
+/* ---- incremental compilation --------------------------------------------- */
+
+/* The addresses the table holds for each pod from now on. */
+static void note_was(const struct cc *c, size_t k)
+{
+	struct np_pod *pd = c->p->pods[k];
+	const struct podx *x = &c->px[k];
+
+	pd->n_was = x->eligible ? x->n_addrs : 0;
+	memcpy(pd->was, x->addrs, pd->n_was * sizeof(pd->was[0]));
+	pd->dirty = false;
+}
+
+static void changes_clear(struct pol *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_atts; i++)
+		p->atts[i]->dirty = false;
+	for (i = 0; i < p->n_ifs_gone; i++)
+		free(p->ifs_gone[i]);
+	p->n_ifs_gone = p->n_gone = p->n_pols_changed = 0;
+	p->whole = false;
+}
+
+static int update_whole(struct pol *p, struct nftm **out)
+{
+	struct nftm *m;
+	struct cc c;
+	size_t i;
+	int ret = pol_compile(p, &m);
+
+	if (ret)
+		return ret;
+	if ((ret = cc_init(&c, p))) {
+		cc_clear(&c);
+		nftm_free(m);
+		return ret;
+	}
+	for (i = 0; i < p->n_pods; i++)
+		note_was(&c, i);
+	p->v6 = c.v6;
+	cc_clear(&c);
+	nftm_free(p->m);
+	p->m = m;
+	changes_clear(p);
+	*out = m;
+	return 0;
+}
+
+/* Remove address a from the pod set s of rule r unless another pod the
+ * rule selects has it too. */
+static void unset_addr(const struct cc *c, const struct np_policy *pl,
+		       const struct np_rule *r, const struct strata_addr *a,
+		       size_t except, struct nftm_set *s)
+{
+	char text[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	addr_text(a, text, sizeof(text));
+	if (!nftm_set_has(s, text))
+		return;
+	for (i = 0; i < c->p->n_pods; i++) {
+		if (i == except || !c->px[i].eligible)
+			continue;
+		for (j = 0; j < c->px[i].n_addrs; j++)
+			if (addr_eq(&c->px[i].addrs[j], a) &&
+			    peers_select(c, pl, r, i))
+				return;
+	}
+	nftm_set_del(s, text);
+}
+
+static bool has_addr(const struct podx *x, const struct strata_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_addrs; i++)
+		if (addr_eq(&x->addrs[i], a))
+			return true;
+	return false;
+}
+
+/* Set ri-f of a policy's chain in direction d, NULL when it has none. */
+static struct nftm_set *rule_set(struct nftm *m, const struct np_policy *pl,
+				 int d, size_t ri, int f, bool named)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "np-%s-%s-%zu-%d%s", pl->id, dir_name[d],
+		 ri, f, named ? "n" : "");
+	return (struct nftm_set *)nftm_find_set(m, name);
+}
+
+/* The pod sets of one rule of a compiled policy, after the pods in
+ * dirty[] changed and the pods whose addresses are in p->gone went. */
+static int update_rule(const struct cc *c, const struct np_policy *pl, int d,
+		       size_t ri, const size_t *dirty, size_t n_dirty,
+		       bool peers_moved, bool locals_moved)
+{
+	const struct pol *p = c->p;
+	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
+	bool has_named = false, *sel = NULL;
+	size_t i, j, k;
+	int f, ret = 0;
+
+	for (i = 0; i < r->n_ports; i++)
+		has_named |= r->ports[i].name != NULL;
+	for (f = 4; f <= 6; f += 2) {
+		struct nftm_set *s = rule_set(c->m, pl, d, ri, f, false);
+
+		for (i = 0; s && i < n_dirty; i++) {
+			const struct np_pod *pd = p->pods[dirty[i]];
+			const struct podx *x = &c->px[dirty[i]];
+			bool now = x->eligible &&
+				   peers_select(c, pl, r, dirty[i]);
+			char text[INET6_ADDRSTRLEN];
+
+			for (j = 0; j < pd->n_was; j++)
+				if (pd->was[j].family == fam_of(f) &&
+				    (!now || !has_addr(x, &pd->was[j])))
+					unset_addr(c, pl, r, &pd->was[j],
+						   dirty[i], s);
+			for (j = 0; now && j < x->n_addrs; j++) {
+				if (x->addrs[j].family != fam_of(f))
+					continue;
+				addr_text(&x->addrs[j], text, sizeof(text));
+				if ((ret = nftm_set_add(s, text)))
+					return ret;
+			}
+		}
+		for (k = 0; s && k < p->n_gone; k++)
+			if (p->gone[k].family == fam_of(f))
+				unset_addr(c, pl, r, &p->gone[k], SIZE_MAX, s);
+	}
+	if (!has_named || !(d == NP_INGRESS ? locals_moved : peers_moved))
+		return 0;
+	if (d == NP_EGRESS && !r->all_peers && has_pod_peers(r)) {
+		sel = calloc(p->n_pods + 1, sizeof(*sel));
+		if (!sel)
+			return -ENOMEM;
+		for (i = 0; i < p->n_pods; i++)
+			sel[i] = c->px[i].eligible && peers_select(c, pl, r, i);
+	}
+	for (f = 4; f <= 6 && !ret; f += 2) {
+		struct nftm_set *s = rule_set(c->m, pl, d, ri, f, true);
+
+		if (!s)
+			continue;
+		nftm_set_flush(s);
+		ret = fill_named_set(c, pl, d, r, sel, f, s);
+	}
+	free(sel);
+	return ret;
+}
+
+static bool policy_changed(const struct pol *p, const struct np_policy *pl)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_pols_changed; i++)
+		if (!strcmp(p->pols_changed[i], pl->id))
+			return true;
+	return false;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The chains this node's pod chains jump to, sorted, borrowed from the
+ * rules (valid while the pod chains stay as they are). */
+static const char **jump_targets(const struct nftm *m, size_t *n)
+{
+	const char **v;
+	size_t i, j, cap = 1;
+
+	for (i = 0; i < m->n_chains; i++)
+		if (!strncmp(m->chains[i].name, "pod-", 4))
+			cap += m->chains[i].n_rules;
+	v = calloc(cap, sizeof(*v));
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (i = 0; i < m->n_chains; i++) {
+		const struct nftm_chain *ch = &m->chains[i];
+
+		if (strncmp(ch->name, "pod-", 4))
+			continue;
+		for (j = 0; j < ch->n_rules; j++)
+			if (!strncmp(ch->rules[j], "jump ", 5))
+				v[(*n)++] = ch->rules[j] + 5;
+	}
+	qsort(v, *n, sizeof(*v), str_cmp);
+	return v;
+}
+
+static int update_changes(struct cc *c)
+{
+	struct pol *p = (struct pol *)c->p;
+	struct nftm_map *maps[2];
+	size_t *dirty, n_dirty = 0, i, ri, n_targets = 0;
+	const char **targets = NULL, *key;
+	bool locals_moved = p->n_ifs_gone > 0;
+	char name[64];
+	int d, ret = 0;
+
+	dirty = calloc(p->n_pods + 1, sizeof(*dirty));
+	if (!dirty)
+		return -ENOMEM;
+	for (i = 0; i < p->n_pods; i++)
+		if (p->pods[i]->dirty)
+			dirty[n_dirty++] = i;
+	maps[NP_INGRESS] = (struct nftm_map *)nftm_find_map(c->m,
+							    "pod-ingress");
+	maps[NP_EGRESS] = (struct nftm_map *)nftm_find_map(c->m, "pod-egress");
+	if (!maps[0] || !maps[1]) {
+		ret = -ENOMEM;
+		goto free_dirty;
+	}
+
+	/* this node's pods: verdicts and their chains */
+	for (i = 0; i < p->n_ifs_gone; i++) {
+		char ifkey[STRATA_IFNAMSIZ + 2];
+
+		snprintf(ifkey, sizeof(ifkey), "\"%s\"", p->ifs_gone[i]);
+		for (d = 0; d < 2; d++) {
+			nftm_map_del(maps[d], ifkey);
+			snprintf(name, sizeof(name), "pod-%s-%s",
+				 p->ifs_gone[i], dir_name[d]);
+			nftm_drop(c->m, name);
+		}
+	}
+	for (i = 0; i < p->n_atts && !ret; i++) {
+		if (!p->atts[i]->dirty)
+			continue;
+		locals_moved = true;
+		for (d = 0; d < 2 && !ret; d++) {
+			snprintf(name, sizeof(name), "pod-%s-%s",
+				 p->atts[i]->host_if, dir_name[d]);
+			nftm_drop(c->m, name);
+			ret = emit_pod(c, i, d, maps[d]);
+		}
+	}
+
+	/* the policies: a chain for each one some pod here jumps to, its
+	 * sets following the pods that changed */
+	targets = jump_targets(c->m, &n_targets);
+	if (!targets)
+		ret = -ENOMEM;
+	for (i = 0; i < p->n_pols && !ret; i++) {
+		const struct np_policy *pl = p->pols[i];
+		bool changed = policy_changed(p, pl);
+
+		for (d = 0; d < 2 && !ret; d++) {
+			bool have, want;
+
+			snprintf(name, sizeof(name), "np-%s-%s", pl->id,
+				 dir_name[d]);
+			have = nftm_find_chain(c->m, name) != NULL;
+			key = name;
+			want = !pl->malformed &&
+			       bsearch(&key, targets, n_targets,
+				       sizeof(*targets), str_cmp);
+			if (have && (!want || changed))
+				nftm_drop(c->m, name);
+			if (want && (!have || changed)) {
+				ret = emit_policy(c, pl, d);
+				continue;
+			}
+			for (ri = 0; want && ri < (d ? pl->n_eg : pl->n_in) &&
+				     !ret;
+			     ri++)
+				ret = update_rule(c, pl, d, ri, dirty, n_dirty,
+						  n_dirty || p->n_gone,
+						  locals_moved);
+		}
+	}
+	/* the chains of policies gone */
+	for (i = 0; i < p->n_pols_changed && !ret; i++) {
+		bool gone = true;
+		size_t k;
+
+		for (k = 0; k < p->n_pols && gone; k++)
+			gone = strcmp(p->pols[k]->id, p->pols_changed[i]) != 0;
+		for (d = 0; gone && d < 2; d++) {
+			snprintf(name, sizeof(name), "np-%s-%s",
+				 p->pols_changed[i], dir_name[d]);
+			nftm_drop(c->m, name);
+		}
+	}
+	for (i = 0; i < n_dirty && !ret; i++)
+		note_was(c, dirty[i]);
+free_dirty:
+	free(targets);
+	free(dirty);
+	return ret;
+}
+
+int pol_update(struct pol *p, struct nftm **out)
+{
+	struct cc c;
+	int ret;
+
+	*out = NULL;
+	if (p->whole || !p->m)
+		return update_whole(p, out);
+	if ((ret = cc_init(&c, p)))
+		goto fail;
+	if (c.v6 != p->v6) {
+		cc_clear(&c);
+		return update_whole(p, out);
+	}
+	c.m = p->m;
+	if ((ret = update_changes(&c)))
+		goto fail;
+	cc_clear(&c);
+	changes_clear(p);
+	*out = p->m;
+	return 0;
+fail:
+	cc_clear(&c);
+	/* a table half updated: compile it whole next time */
+	nftm_free(p->m);
+	p->m = NULL;
+	p->whole = true;
+	return ret;
 }

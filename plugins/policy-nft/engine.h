@@ -15,11 +15,12 @@
  *   A pod no policy selects (for that direction) maps to accept; an
  *   isolated pod to "goto pod-<host_if>-in|eg", a chain that jumps to the
  *   chain of each policy selecting it, then drops. A policy's chain
- *   np-<id>-in|eg holds one rule per rule of the policy and family,
- *   matching peers by address sets (pods selected, ipBlocks less their
- *   excepts) and ports by number, range or, through sets of address .
- *   protocol . port, by name; a match accepts. So a label or pod change
- *   moves set elements; rules change only with policies.
+ *   np-<id>-in|eg holds the rules of each rule of the policy and family,
+ *   matching peers by a set of the addresses of the pods selected and by
+ *   ipBlocks (less their excepts) as ranges written in the rules, and
+ *   ports by number, range or, through sets of address . protocol . port,
+ *   by name; a match accepts. So a label or pod change moves set
+ *   elements; rules change only with policies.
  *
  * Malformed objects never loosen isolation: a policy that does not parse
  * isolates the pods its podSelector selects (every pod of its namespace
@@ -70,6 +71,17 @@ bool pol_pod_known(const struct pol *p, const char *ns, const char *name);
 
 /* The whole table as it should be now. 0 or -ENOMEM; nftm_free(*out). */
 int pol_compile(const struct pol *p, struct nftm **out);
+
+/*
+ * The same table, kept by the engine and compiled again only where
+ * objects changed since the last call: a pod's addresses move in the sets
+ * of the rules that select it, a policy's chain is made again when it
+ * changes, a pod's verdicts when it or a policy selecting it does. What
+ * changed is marked dirty (model.h: nftm_diff_changed(), nftm_sync()).
+ * *out stays the engine's, valid until the next call or pol_free(). 0, or
+ * -ENOMEM (the next call compiles the whole table).
+ */
+int pol_update(struct pol *p, struct nftm **out);
 
 /* For stratactl policy: what may reach pod ns/name and what it may
  * reach, and which policy allows each; line() once per line. -ENOENT

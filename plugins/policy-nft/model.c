@@ -57,6 +57,16 @@ static void chain_clear(struct nftm_chain *c)
 	free(c->base);
 }
 
+static void set_clear_v(void *s)
+{
+	set_clear(s);
+}
+
+static void chain_clear_v(void *c)
+{
+	chain_clear(c);
+}
+
 void nftm_free(struct nftm *m)
 {
 	if (!m)
@@ -153,6 +163,7 @@ struct nftm_set *nftm_set(struct nftm *m, const char *name, const char *type,
 		.name = strdup(name),
 		.type = strdup(type),
 		.interval = interval,
+		.dirty = true,
 	};
 	if (!s->name || !s->type) {
 		free(s->name);
@@ -180,6 +191,7 @@ struct nftm_map *nftm_map(struct nftm *m, const char *name, const char *type)
 	*mp = (struct nftm_map){
 		.name = strdup(name),
 		.type = strdup(type),
+		.dirty = true,
 	};
 	if (!mp->name || !mp->type) {
 		free(mp->name);
@@ -208,6 +220,7 @@ struct nftm_chain *nftm_chain(struct nftm *m, const char *name,
 	*c = (struct nftm_chain){
 		.name = strdup(name),
 		.base = base ? strdup(base) : NULL,
+		.dirty = true,
 	};
 	if (!c->name || (base && !c->base)) {
 		free(c->name);
@@ -261,7 +274,81 @@ int nftm_set_add(struct nftm_set *s, const char *elem)
 		return -ENOMEM;
 	*(char **)gap(s->elems, s->n_elems, sizeof(char *), i) = dup;
 	s->n_elems++;
+	s->dirty = true;
 	return 0;
+}
+
+void nftm_set_del(struct nftm_set *s, const char *elem)
+{
+	bool found;
+	size_t i = lookup(s->elems, s->n_elems, sizeof(char *), elem, &found);
+
+	if (!found)
+		return;
+	free(s->elems[i]);
+	memmove(&s->elems[i], &s->elems[i + 1],
+		(s->n_elems - i - 1) * sizeof(char *));
+	s->n_elems--;
+	s->dirty = true;
+}
+
+bool nftm_set_has(const struct nftm_set *s, const char *elem)
+{
+	bool found;
+
+	lookup(s->elems, s->n_elems, sizeof(char *), elem, &found);
+	return found;
+}
+
+void nftm_set_flush(struct nftm_set *s)
+{
+	for (size_t i = 0; i < s->n_elems; i++)
+		free(s->elems[i]);
+	s->dirty |= s->n_elems > 0;
+	s->n_elems = 0;
+}
+
+void nftm_map_del(struct nftm_map *mp, const char *key)
+{
+	bool found;
+	size_t i = lookup(mp->elems, mp->n_elems, sizeof(*mp->elems), key,
+			  &found);
+
+	if (!found)
+		return;
+	free(mp->elems[i].key);
+	free(mp->elems[i].verdict);
+	memmove(&mp->elems[i], &mp->elems[i + 1],
+		(mp->n_elems - i - 1) * sizeof(*mp->elems));
+	mp->n_elems--;
+	mp->dirty = true;
+}
+
+/* Drop the items of an array of n whose name (first member) starts with
+ * prefix, freeing each with clear. */
+static size_t drop_prefixed(void *arr, size_t n, size_t sz,
+			    const char *prefix, void (*clear)(void *))
+{
+	bool found;
+	size_t len = strlen(prefix);
+	size_t i = lookup(arr, n, sz, prefix, &found), j = i;
+	char *a = arr;
+
+	while (j < n && !strncmp(*(char **)(a + j * sz), prefix, len))
+		clear(a + j++ * sz);
+	memmove(a + i * sz, a + j * sz, (n - j) * sz);
+	return n - (j - i);
+}
+
+static void set_clear_v(void *s);
+static void chain_clear_v(void *c);
+
+void nftm_drop(struct nftm *m, const char *prefix)
+{
+	m->n_sets = drop_prefixed(m->sets, m->n_sets, sizeof(*m->sets),
+				  prefix, set_clear_v);
+	m->n_chains = drop_prefixed(m->chains, m->n_chains,
+				    sizeof(*m->chains), prefix, chain_clear_v);
 }
 
 int nftm_map_put(struct nftm_map *mp, const char *key, const char *verdict)
@@ -274,6 +361,8 @@ int nftm_map_put(struct nftm_map *mp, const char *key, const char *verdict)
 	if (!v)
 		return -ENOMEM;
 	if (found) {
+		if (strcmp(mp->elems[i].verdict, v))
+			mp->dirty = true;
 		free(mp->elems[i].verdict);
 		mp->elems[i].verdict = v;
 		return 0;
@@ -290,6 +379,7 @@ int nftm_map_put(struct nftm_map *mp, const char *key, const char *verdict)
 				     sizeof(*mp->elems), i) =
 		(struct nftm_map_elem){ .key = k, .verdict = v };
 	mp->n_elems++;
+	mp->dirty = true;
 	return 0;
 }
 
@@ -310,6 +400,7 @@ int nftm_rule(struct nftm_chain *c, const char *fmt, ...)
 		return -ENOMEM;
 	}
 	c->rules[c->n_rules++] = rule;
+	c->dirty = true;
 	return 0;
 }
 
@@ -451,6 +542,7 @@ enum {
 	KEEP = 0, /* same object: only its elements or rules may differ */
 	ADD, /* not in the table */
 	REPLACE, /* in the table with another type (set, map) or base */
+	CLEAN, /* in the table and unchanged since (nftm_diff_changed) */
 };
 
 struct plan {
@@ -458,6 +550,7 @@ struct plan {
 	unsigned char *set_st, *map_st, *chain_st;
 	bool *write; /* want's chains whose rules are written */
 	bool early; /* a replacement: every chain is flushed first */
+	bool marked; /* only want's dirty objects can differ from have's */
 	FILE *f;
 	struct nftm_diff_stats *st;
 };
@@ -615,6 +708,8 @@ static void classify(struct plan *p)
 
 		if (!o)
 			p->set_st[i] = ADD;
+		else if (p->marked && !s->dirty)
+			p->set_st[i] = CLEAN;
 		else if (strcmp(o->type, s->type) || o->interval != s->interval)
 			p->set_st[i] = REPLACE;
 	}
@@ -624,6 +719,8 @@ static void classify(struct plan *p)
 
 		if (!o)
 			p->map_st[i] = ADD;
+		else if (p->marked && !mp->dirty)
+			p->map_st[i] = CLEAN;
 		else if (strcmp(o->type, mp->type))
 			p->map_st[i] = REPLACE;
 	}
@@ -640,6 +737,10 @@ static void classify(struct plan *p)
 		if (!o) {
 			p->chain_st[i] = ADD;
 			p->write[i] = true;
+			continue;
+		}
+		if (p->marked && !c->dirty) {
+			p->chain_st[i] = CLEAN;
 			continue;
 		}
 		if (!base_eq(o->base, c->base)) {
@@ -716,7 +817,7 @@ static int diff(struct plan *p)
 			return ret;
 	}
 	for (size_t i = 0; i < w->n_sets; i++) {
-		if (p->set_st[i] == REPLACE)
+		if (p->set_st[i] == REPLACE || p->set_st[i] == CLEAN)
 			continue;
 		ret = set_elems(p, &w->sets[i],
 				h ? nftm_find_set(h, w->sets[i].name) : NULL,
@@ -725,7 +826,7 @@ static int diff(struct plan *p)
 			return ret;
 	}
 	for (size_t i = 0; i < w->n_maps; i++) {
-		if (p->map_st[i] == REPLACE)
+		if (p->map_st[i] == REPLACE || p->map_st[i] == CLEAN)
 			continue;
 		ret = map_elems(p, &w->maps[i],
 				h ? nftm_find_map(h, w->maps[i].name) : NULL,
@@ -810,13 +911,14 @@ static int diff(struct plan *p)
 	return 0;
 }
 
-int nftm_diff(const struct nftm *have, struct nftm *want, char **script,
-	      struct nftm_diff_stats *stats)
+static int diff_run(const struct nftm *have, struct nftm *want, bool marked,
+		    char **script, struct nftm_diff_stats *stats)
 {
 	struct nftm_diff_stats local;
 	struct plan p = {
 		.have = have,
 		.want = want,
+		.marked = marked && have,
 		.st = stats ? stats : &local,
 	};
 	char *buf = NULL;
@@ -826,7 +928,9 @@ int nftm_diff(const struct nftm *have, struct nftm *want, char **script,
 	*script = NULL;
 	*p.st = (struct nftm_diff_stats){ 0 };
 	for (size_t i = 0; i < want->n_chains; i++)
-		chain_digest(&want->chains[i], want->chains[i].digest);
+		if (!p.marked || want->chains[i].dirty ||
+		    !want->chains[i].digest[0])
+			chain_digest(&want->chains[i], want->chains[i].digest);
 	p.set_st = calloc(want->n_sets + 1, 1);
 	p.map_st = calloc(want->n_maps + 1, 1);
 	p.chain_st = calloc(want->n_chains + 1, 1);
@@ -850,4 +954,160 @@ free_plan:
 	free(p.chain_st);
 	free(p.write);
 	return ret;
+}
+
+int nftm_diff(const struct nftm *have, struct nftm *want, char **script,
+	      struct nftm_diff_stats *stats)
+{
+	return diff_run(have, want, false, script, stats);
+}
+
+int nftm_diff_changed(const struct nftm *have, struct nftm *want,
+		      char **script, struct nftm_diff_stats *stats)
+{
+	return diff_run(have, want, true, script, stats);
+}
+
+/* ---- copies ---------------------------------------------------------------- */
+
+static char **strs_dup(char *const *v, size_t n, bool *nomem)
+{
+	char **out = calloc(n + 1, sizeof(char *));
+
+	if (!out) {
+		*nomem = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] = strdup(v[i])))
+			*nomem = true;
+	return out;
+}
+
+static void set_copy(struct nftm_set *to, const struct nftm_set *s,
+		     bool *nomem)
+{
+	*to = (struct nftm_set){
+		.name = strdup(s->name),
+		.type = strdup(s->type),
+		.interval = s->interval,
+		.elems = strs_dup(s->elems, s->n_elems, nomem),
+		.n_elems = s->n_elems,
+		.cap_elems = s->n_elems + 1,
+	};
+	if (!to->elems)
+		to->n_elems = to->cap_elems = 0;
+	*nomem |= !to->name || !to->type;
+}
+
+static void map_copy(struct nftm_map *to, const struct nftm_map *mp,
+		     bool *nomem)
+{
+	*to = (struct nftm_map){
+		.name = strdup(mp->name),
+		.type = strdup(mp->type),
+		.elems = calloc(mp->n_elems + 1, sizeof(*mp->elems)),
+	};
+	*nomem |= !to->name || !to->type || !to->elems;
+	if (!to->elems)
+		return;
+	to->n_elems = mp->n_elems;
+	to->cap_elems = mp->n_elems + 1;
+	for (size_t i = 0; i < mp->n_elems; i++) {
+		to->elems[i].key = strdup(mp->elems[i].key);
+		to->elems[i].verdict = strdup(mp->elems[i].verdict);
+		*nomem |= !to->elems[i].key || !to->elems[i].verdict;
+	}
+}
+
+static void chain_copy(struct nftm_chain *to, const struct nftm_chain *c,
+		       bool *nomem)
+{
+	*to = (struct nftm_chain){
+		.name = strdup(c->name),
+		.base = c->base ? strdup(c->base) : NULL,
+		.rules = strs_dup(c->rules, c->n_rules, nomem),
+		.n_rules = c->n_rules,
+		.cap_rules = c->n_rules + 1,
+	};
+	if (!to->rules)
+		to->n_rules = to->cap_rules = 0;
+	memcpy(to->digest, c->digest, sizeof(to->digest));
+	*nomem |= !to->name || (c->base && !to->base);
+}
+
+/*
+ * The merge behind nftm_sync() for one kind of object: a new array for
+ * `to` that holds, in want's order, to's own object where want's is clean
+ * and present in `to`, else a copy of want's; to's other objects freed.
+ */
+#define SYNC_KIND(kind, arr, n, cap, copy, clear)                             \
+	static int sync_##kind(struct nftm *to, struct nftm *want, bool all)  \
+	{                                                                     \
+		size_t nw = want->n, k = 0;                                   \
+		__typeof__(to->arr) out = calloc(nw + 1, sizeof(*out));       \
+		bool *kept = calloc(to->n + 1, sizeof(bool)), nomem = false;  \
+		bool found;                                                   \
+                                                                              \
+		if (!out || !kept) {                                          \
+			free(out);                                            \
+			free(kept);                                           \
+			return -ENOMEM;                                       \
+		}                                                             \
+		for (size_t i = 0; i < nw; i++) {                             \
+			size_t j = lookup(to->arr, to->n, sizeof(*out),       \
+					  want->arr[i].name, &found);         \
+                                                                              \
+			if (found && !all && !want->arr[i].dirty) {           \
+				out[k++] = to->arr[j];                        \
+				kept[j] = true;                               \
+				continue;                                     \
+			}                                                     \
+			copy(&out[k++], &want->arr[i], &nomem);               \
+		}                                                             \
+		for (size_t j = 0; j < to->n; j++)                            \
+			if (!kept[j])                                         \
+				clear(&to->arr[j]);                           \
+		free(kept);                                                   \
+		free(to->arr);                                                \
+		to->arr = out;                                                \
+		to->n = k;                                                    \
+		to->cap = nw + 1;                                             \
+		return nomem ? -ENOMEM : 0;                                   \
+	}
+
+SYNC_KIND(sets, sets, n_sets, cap_sets, set_copy, set_clear)
+SYNC_KIND(maps, maps, n_maps, cap_maps, map_copy, map_clear)
+SYNC_KIND(chains, chains, n_chains, cap_chains, chain_copy, chain_clear)
+
+static int sync_all(struct nftm *to, struct nftm *want, bool all)
+{
+	int r1 = sync_sets(to, want, all), r2 = sync_maps(to, want, all);
+	int r3 = sync_chains(to, want, all);
+
+	if (r1 || r2 || r3)
+		return -ENOMEM;
+	for (size_t i = 0; i < want->n_sets; i++)
+		want->sets[i].dirty = false;
+	for (size_t i = 0; i < want->n_maps; i++)
+		want->maps[i].dirty = false;
+	for (size_t i = 0; i < want->n_chains; i++)
+		want->chains[i].dirty = false;
+	return 0;
+}
+
+int nftm_sync(struct nftm *have, struct nftm *want)
+{
+	return sync_all(have, want, false);
+}
+
+struct nftm *nftm_dup(struct nftm *want)
+{
+	struct nftm *m = nftm_new();
+
+	if (m && sync_all(m, want, true)) {
+		nftm_free(m);
+		return NULL;
+	}
+	return m;
 }

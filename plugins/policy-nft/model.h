@@ -32,6 +32,7 @@ struct nftm_set {
 	char *name;
 	char *type;    /* "ipv4_addr", "ipv4_addr . inet_proto . inet_service" */
 	bool interval; /* flags interval */
+	bool dirty; /* changed since nftm_sync() (any change marks it) */
 	char **elems;
 	size_t n_elems, cap_elems;
 };
@@ -46,6 +47,7 @@ struct nftm_map_elem {
 struct nftm_map {
 	char *name;
 	char *type; /* the key's type: "ifname" */
+	bool dirty;
 	struct nftm_map_elem *elems; /* sorted by key, unique */
 	size_t n_elems, cap_elems;
 };
@@ -61,6 +63,7 @@ struct nftm_chain {
 	/* 16 hex digits of a hash of base and rules; nftm_diff() fills it
 	 * in for a wanted model, nftk_read() from the chain's last rule */
 	char digest[17];
+	bool dirty;
 };
 
 struct nftm {
@@ -94,6 +97,12 @@ int nftm_set_add(struct nftm_set *s, const char *elem);
 int nftm_map_put(struct nftm_map *mp, const char *key, const char *verdict);
 int nftm_rule(struct nftm_chain *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void nftm_set_del(struct nftm_set *s, const char *elem);
+bool nftm_set_has(const struct nftm_set *s, const char *elem);
+void nftm_set_flush(struct nftm_set *s);
+void nftm_map_del(struct nftm_map *mp, const char *key);
+/* Remove every set and chain whose name starts with prefix. */
+void nftm_drop(struct nftm *m, const char *prefix);
 
 /*
  * The canonical element for the addresses lo..hi (family 4 or 6, network
@@ -121,5 +130,19 @@ struct nftm_diff_stats {
  */
 int nftm_diff(const struct nftm *have, struct nftm *want, char **script,
 	      struct nftm_diff_stats *stats);
+
+/*
+ * Incremental use, for a model kept and changed in place: every object
+ * made or changed is marked dirty. nftm_diff_changed() is nftm_diff()
+ * trusting that want's clean objects equal have's (have being what was
+ * applied when the marks were last cleared); nftm_sync() then makes have
+ * equal want, copying only dirty objects, and clears the marks. -ENOMEM
+ * from nftm_sync() leaves have unusable (read the table again).
+ * nftm_dup(): a copy of want, its marks cleared.
+ */
+int nftm_diff_changed(const struct nftm *have, struct nftm *want,
+		      char **script, struct nftm_diff_stats *stats);
+int nftm_sync(struct nftm *have, struct nftm *want);
+struct nftm *nftm_dup(struct nftm *want);
 
 #endif

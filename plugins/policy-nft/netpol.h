@@ -116,6 +116,11 @@ struct np_pod {
 	size_t n_addrs;
 	struct np_cport *ports;
 	size_t n_ports;
+	/* pol_update(): changed since the last compile, and the addresses
+	 * the table held for it then (none when it was no peer) */
+	bool dirty;
+	struct strata_addr was[6];
+	size_t n_was;
 };
 
 struct np_namespace {
@@ -128,6 +133,7 @@ struct np_attach {
 	char *handle, *ns, *name, *host_if; /* ns, name NULL when unknown */
 	struct strata_addr addrs[2];
 	size_t n_addrs;
+	bool dirty; /* its verdicts and chains to compile again */
 };
 
 struct pol {
@@ -139,6 +145,16 @@ struct pol {
 	size_t n_pols, cap_pols;
 	struct np_attach **atts; /* sorted by handle */
 	size_t n_atts, cap_atts;
+	/* pol_update(): the table as compiled last (NULL: compile it
+	 * whole), and what changed since */
+	struct nftm *m;
+	bool whole, v6;
+	struct strata_addr *gone; /* addresses of pods deleted */
+	size_t n_gone, cap_gone;
+	char (*pols_changed)[13]; /* ids of policies put or deleted */
+	size_t n_pols_changed, cap_pols_changed;
+	char **ifs_gone; /* host_if of attachments gone */
+	size_t n_ifs_gone, cap_ifs_gone;
 };
 
 /* objects.c: each returns 0, -EINVAL (err says why; *out still set

@@ -67,6 +67,7 @@ struct pn {
 	struct pol *pol;
 	struct nft_ctx *nft;
 	struct nftm *applied; /* what the kernel holds; NULL: read it again */
+	bool applied_read; /* applied was read from the kernel since */
 
 	struct watch_arg warg[RES_N];
 	struct strata_kube_watch *watch[RES_N];
@@ -209,6 +210,7 @@ static int read_kernel(struct pn *pn)
 	}
 	nftm_free(pn->applied);
 	pn->applied = m;
+	pn->applied_read = true;
 	return 0;
 }
 
@@ -241,12 +243,17 @@ static void apply_now(void *arg)
 	if (!pn->applied && read_kernel(pn) < 0)
 		goto failed;
 	t0 = pn->h->now();
-	rc = pol_compile(pn->pol, &want);
+	/* the engine's table, compiled again where objects changed */
+	rc = pol_update(pn->pol, &want);
 	if (rc < 0) {
 		set_error(pn, "compiling the rules: %s", strerror(-rc));
 		goto failed;
 	}
-	rc = nftm_diff(pn->applied, want, &script, &stats);
+	/* against a table read from the kernel, compare all of it; else
+	 * only what the engine marked changed since the last apply */
+	rc = pn->applied_read ?
+		     nftm_diff(pn->applied, want, &script, &stats) :
+		     nftm_diff_changed(pn->applied, want, &script, &stats);
 	if (rc < 0) {
 		set_error(pn, "comparing the rules: %s", strerror(-rc));
 		goto failed;
@@ -273,9 +280,15 @@ static void apply_now(void *arg)
 	pn->last_apply_ns = pn->h->now() - t0;
 	pn->h->metric_observe(pn->inst, "policy_apply_seconds",
 			      pn->last_apply_ns);
-	nftm_free(pn->applied);
-	pn->applied = want;
-	want = NULL;
+	if (pn->applied_read) {
+		nftm_free(pn->applied);
+		pn->applied = nftm_dup(want);
+	} else if (nftm_sync(pn->applied, want) < 0) {
+		nftm_free(pn->applied);
+		pn->applied = NULL;
+	}
+	/* out of memory there: read the kernel's table next time */
+	pn->applied_read = false;
 	pn->applied_gen = gen;
 	free(script);
 	set_gauges(pn);
@@ -290,7 +303,6 @@ static void apply_now(void *arg)
 	return;
 
 failed:
-	nftm_free(want);
 	free(script);
 	pn->apply_errors++;
 	pn->h->metric_add(pn->inst, "policy_apply_errors_total", 1);

@@ -608,10 +608,16 @@ START_TEST(compile_small)
 			 "udp . 5000-5010 } accept", set4);
 		ck_assert_msg(has_rule(m, chain, rule), "%s", rule);
 		ck_assert(has_elem(m, set4, "10.0.0.2"));
-		ck_assert(has_elem(m, set4, "192.168.0.0/24"));
-		ck_assert(has_elem(m, set4, "192.168.2.0-192.168.255.255"));
 		ck_assert(!has_elem(m, set4, "10.0.1.2"));
-		ck_assert_uint_eq(nftm_find_set(m, set4)->n_elems, 3);
+		ck_assert_uint_eq(nftm_find_set(m, set4)->n_elems, 1);
+		ck_assert(!nftm_find_set(m, set4)->interval);
+		/* ipBlocks less their excepts: ranges in the rules */
+		ck_assert(has_rule(m, chain, "ip saddr 192.168.0.0/24 meta "
+				   "l4proto . th dport { tcp . 80-81, udp . "
+				   "5000-5010 } accept"));
+		ck_assert(has_rule(m, chain, "ip saddr 192.168.2.0-192.168."
+				   "255.255 meta l4proto . th dport { tcp . "
+				   "80-81, udp . 5000-5010 } accept"));
 		snprintf(set4, sizeof(set4), "np-%s-in-0-4n", id);
 		ck_assert(has_elem(m, set4, "10.0.0.1 . tcp . 8080"));
 		ck_assert_uint_eq(nftm_find_set(m, set4)->n_elems, 1);
@@ -757,6 +763,153 @@ START_TEST(attach_checks)
 }
 END_TEST
 
+
+/*
+ * pol_update() against pol_compile(): random changes to namespaces, pods,
+ * attachments and policies (malformed ones too), and after each batch the
+ * table kept incrementally, and a copy kept by nftm_diff_changed() and
+ * nftm_sync() the way the plugin keeps what it applied, must both equal
+ * the table compiled whole.
+ */
+static uint32_t rnd_next(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static const char *const shapes[] = {
+	"\"podSelector\":{}",
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{"
+	"\"from\":[{\"podSelector\":{\"matchLabels\":{\"tier\":\"x\"}}}],"
+	"\"ports\":[{\"port\":80}]}]",
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}},\"ingress\":[{"
+	"\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"t1\"}}"
+	"},{\"ipBlock\":{\"cidr\":\"10.0.0.0/24\",\"except\":["
+	"\"10.0.0.4/30\"]}}],\"ports\":[{\"port\":\"http\"},{\"port\":81}]}]",
+	"\"podSelector\":{\"matchExpressions\":[{\"key\":\"app\",\"operator\":"
+	"\"In\",\"values\":[\"a\",\"c\"]}]},\"policyTypes\":[\"Egress\"],"
+	"\"egress\":[{\"to\":[{\"namespaceSelector\":{},\"podSelector\":{"
+	"\"matchLabels\":{\"tier\":\"y\"}}}],\"ports\":[{\"port\":\"http\"}]}]",
+	"\"podSelector\":{\"matchLabels\":{\"tier\":\"y\"}},\"policyTypes\":["
+	"\"Ingress\",\"Egress\"],\"ingress\":[{}],\"egress\":[{\"to\":[{"
+	"\"ipBlock\":{\"cidr\":\"fd00::/112\"}},{\"podSelector\":{}}]}]",
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"c\"}},\"egress\":[{"
+	"\"ports\":[{\"port\":\"http\"}]}],\"policyTypes\":[\"Egress\"]",
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"a\"}},\"ingress\":[{"
+	"\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}}},{"
+	"\"ipBlock\":{\"cidr\":\"10.0.0.0/28\"}}],\"ports\":[{\"port\":"
+	"\"http\"}]}]",
+	/* malformed: isolates what it selects */
+	"\"podSelector\":{\"matchLabels\":{\"app\":\"b\"}},\"ingress\":[{"
+	"\"ports\":[{\"port\":70000}]}]",
+};
+
+static void random_change(struct pol *p, uint32_t *x)
+{
+	static const char *const apps[] = { "a", "b", "c" };
+	static const char *const tiers[] = { "x", "y" };
+	char ns[8], name[16], labels[96], ip[64], handle[8], ifn[20];
+	uint32_t k = rnd_next(x) % 12, op = rnd_next(x) % 10;
+
+	snprintf(ns, sizeof(ns), "ns%u", k % 3);
+	snprintf(name, sizeof(name), "p%u", k);
+	snprintf(handle, sizeof(handle), "h%u", k);
+	snprintf(ifn, sizeof(ifn), "st00000000000%02u", k);
+	switch (op) {
+	case 0: case 1: case 2: /* a pod: labels, addresses, ports */
+		snprintf(labels, sizeof(labels),
+			 "{\"app\":\"%s\",\"tier\":\"%s\"}",
+			 apps[rnd_next(x) % 3], tiers[rnd_next(x) % 2]);
+		if (rnd_next(x) % 3 == 0)
+			snprintf(ip, sizeof(ip), "10.0.0.%u\",\"fd00::%u",
+				 k + rnd_next(x) % 2 * 16, k);
+		else
+			snprintf(ip, sizeof(ip), "10.0.0.%u",
+				 k + rnd_next(x) % 2 * 16);
+		ck_assert_int_eq(put_pod(p, ns, name, labels,
+					 rnd_next(x) % 8 ? ip : NULL,
+					 rnd_next(x) % 2 ?
+					 "[{\"name\":\"http\","
+					 "\"containerPort\":8080}]" :
+					 NULL),
+				 0);
+		break;
+	case 3:
+		pol_pod_del(p, ns, name);
+		break;
+	case 4: case 5:
+		snprintf(ip, sizeof(ip), "10.0.0.%u", k);
+		ck_assert_int_eq(attach(p, handle, ns, name, ifn, ip, NULL), 0);
+		break;
+	case 6:
+		pol_detach(p, handle);
+		break;
+	case 7: case 8: {
+		char pname[8];
+		uint32_t j = rnd_next(x) % 8;
+
+		snprintf(pname, sizeof(pname), "np%u", j);
+		snprintf(ns, sizeof(ns), "ns%u", j % 3);
+		POLICY(p, ns, pname,
+		       shapes[rnd_next(x) % (sizeof(shapes) / sizeof(*shapes))]);
+		if (rnd_next(x) % 4 == 0)
+			pol_policy_del(p, ns, pname);
+		break;
+	}
+	default:
+		snprintf(labels, sizeof(labels), "{\"team\":\"t%u\"}",
+			 rnd_next(x) % 2);
+		if (rnd_next(x) % 8)
+			ck_assert_int_eq(put_ns(p, ns, labels), 0);
+		else
+			pol_namespace_del(p, ns);
+	}
+}
+
+START_TEST(update_matches_compile)
+{
+	uint32_t x = 0x9e3779b9u + (uint32_t)_i * 7919u;
+	struct nftm *have = NULL, *inc, *whole;
+	char *script;
+	int step;
+
+	struct pol *p = pol_new();
+
+	ck_assert_ptr_nonnull(p);
+	for (step = 0; step < 300; step++) {
+		int n = 1 + (int)(rnd_next(&x) % 3);
+
+		while (n--)
+			random_change(p, &x);
+		ck_assert_int_eq(pol_update(p, &inc), 0);
+		ck_assert_int_eq(pol_compile(p, &whole), 0);
+		if (!have) {
+			have = nftm_dup(inc);
+			ck_assert_ptr_nonnull(have);
+		} else {
+			ck_assert_int_eq(nftm_diff_changed(have, inc, &script,
+							   NULL),
+					 0);
+			free(script);
+			ck_assert_int_eq(nftm_sync(have, inc), 0);
+		}
+		ck_assert_int_eq(nftm_diff(inc, whole, &script, NULL), 0);
+		ck_assert_msg(!*script, "seed %d step %d: kept table differs:"
+			      "\n%s", _i, step, script);
+		free(script);
+		ck_assert_int_eq(nftm_diff(have, whole, &script, NULL), 0);
+		ck_assert_msg(!*script, "seed %d step %d: synced copy "
+			      "differs:\n%s", _i, step, script);
+		free(script);
+		nftm_free(whole);
+	}
+	nftm_free(have);
+	pol_free(p);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("policy_engine");
@@ -782,6 +935,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tk, compile_small);
 	tcase_add_test(tk, compile_all_peers_and_egress);
 	tcase_add_test(tk, explain);
+	tcase_add_loop_test(tk, update_matches_compile, 0, 8);
 	suite_add_tcase(s, tk);
 	return s;
 }
