@@ -3,9 +3,11 @@
  * The policy engine's parsers of API server JSON, and the compilation of
  * whatever they keep. The first byte picks the parser; after a policy,
  * a fixed pod and attachment make the compile reach the policy's rules.
+ * The table kept by pol_update() must equal the one compiled whole.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     .addr = { 10, 0, 0, 1 } } },
 	};
 	struct pol *p;
-	struct nftm *m;
+	struct nftm *m, *kept;
 	char err[256];
 	char *script;
 
@@ -39,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pol_pod_put(p, pod, strlen(pod), NULL, 0);
 	pol_attach(p, &att);
+	pol_update(p, &kept);
 	switch (data[0] % 3) {
 	case 0:
 		pol_namespace_put(p, (const char *)data + 1, size - 1, err,
@@ -56,6 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!pol_compile(p, &m)) {
 		if (!nftm_diff(NULL, m, &script, NULL))
 			free(script);
+		if (!pol_update(p, &kept) &&
+		    !nftm_diff(kept, m, &script, NULL)) {
+			if (*script) {
+				fprintf(stderr, "kept table differs:\n%s",
+					script);
+				abort();
+			}
+			free(script);
+		}
 		nftm_free(m);
 	}
 	pol_free(p);

@@ -492,6 +492,77 @@ START_TEST(set_type_change_replaces)
 }
 END_TEST
 
+
+/* A model kept and changed in place: only marked objects are compared,
+ * objects dropped are removed, and nftm_sync() keeps the copy equal. */
+START_TEST(changed_only_marked)
+{
+	struct nftm *want = sample(), *have;
+	struct nftm_set *s;
+	struct nftm_chain *c;
+	struct nftm_diff_stats st;
+	char *script;
+
+	have = nftm_dup(want);
+	ck_assert_ptr_nonnull(have);
+	for (size_t i = 0; i < want->n_sets; i++)
+		ck_assert(!want->sets[i].dirty);
+	for (size_t i = 0; i < want->n_chains; i++)
+		ck_assert(!want->chains[i].dirty);
+
+	/* nothing marked: nothing to do, even where have differs */
+	ck_assert_int_eq(nftm_set_add((struct nftm_set *)nftm_find_set(
+					      have, "np-1-in-0"),
+				      "10.9.9.9"),
+			 0);
+	ck_assert_int_eq(nftm_diff_changed(have, want, &script, &st), 0);
+	ck_assert_str_eq(script, "");
+	free(script);
+	nftm_set_del((struct nftm_set *)nftm_find_set(have, "np-1-in-0"),
+		     "10.9.9.9");
+
+	/* an element out, one in, a new chain, a chain dropped */
+	s = (struct nftm_set *)nftm_find_set(want, "np-1-in-0");
+	nftm_set_del(s, "10.1.0.2");
+	ck_assert(s->dirty);
+	ck_assert_int_eq(nftm_set_add(s, "10.1.0.3"), 0);
+	c = nftm_chain(want, "np-2-in", NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(nftm_rule(c, "accept"), 0);
+	nftm_map_del((struct nftm_map *)nftm_find_map(want, "pod-ingress"),
+		     "\"st0000000000001\"");
+	nftm_drop(want, "pod-st0000000000001-in");
+	ck_assert_ptr_null(nftm_find_chain(want, "pod-st0000000000001-in"));
+	ck_assert_ptr_nonnull(nftm_find_chain(want, "np-1-in"));
+	ck_assert_int_eq(nftm_diff_changed(have, want, &script, &st), 0);
+	has_line(script, "delete element " T " np-1-in-0 { 10.1.0.2 }");
+	has_line(script, "add element " T " np-1-in-0 { 10.1.0.3 }");
+	has_line(script, "add chain " T " np-2-in");
+	has_line(script, "delete element " T " pod-ingress { "
+			 "\"st0000000000001\" }");
+	has_line(script, "delete chain " T " pod-st0000000000001-in");
+	/* the unchanged chains are not written */
+	ck_assert_int_lt(line_at(script, "flush chain " T " np-1-in"), 0);
+	ck_assert_int_lt(line_at(script, "flush chain " T " ingress"), 0);
+	ck_assert_uint_eq(st.chains_written, 1);
+	free(script);
+
+	ck_assert_int_eq(nftm_sync(have, want), 0);
+	for (size_t i = 0; i < want->n_sets; i++)
+		ck_assert(!want->sets[i].dirty);
+	script = diff_ok(have, want, NULL);
+	ck_assert_str_eq(script, "");
+	free(script);
+	/* and the copy is a copy: changing want leaves it alone */
+	nftm_drop(want, "np-");
+	ck_assert_ptr_nonnull(nftm_find_chain(have, "np-1-in"));
+	ck_assert_ptr_nonnull(nftm_find_set(have, "np-1-in-0"));
+	ck_assert_ptr_null(nftm_find_set(want, "np-1-in-0"));
+	nftm_free(have);
+	nftm_free(want);
+}
+END_TEST
+
 static uint64_t rnd(void)
 {
 	seed ^= seed << 13;
@@ -570,6 +641,7 @@ int main(void)
 	tcase_add_test(tc, stale_removed_in_order);
 	tcase_add_test(tc, set_type_change_replaces);
 	tcase_add_test(tc, random_element_diffs);
+	tcase_add_test(tc, changed_only_marked);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
