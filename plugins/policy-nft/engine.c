@@ -1085,10 +1085,14 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 			continue;
 		}
 		if (pods && sets) {
-			snprintf(set, sizeof(set), "np-%s-%s-%zu-%d", pl->id,
-				 dir_name[d], ri, f);
+			/* shared by the rules whose peers select alike:
+			 * filled afresh, so that it is exact whoever
+			 * filled it before */
+			snprintf(set, sizeof(set), "%s-%d", r->pset, f);
 			s = nftm_set(c->m, set, f == 4 ? "ipv4_addr" :
 							 "ipv6_addr", false);
+			if (s)
+				nftm_set_flush(s);
 			if (!s || fill_pod_set(c, sel, f, s)) {
 				ret = -ENOMEM;
 				break;
@@ -1314,14 +1318,21 @@ static bool has_addr(const struct podx *x, const struct strata_addr *a)
 	return false;
 }
 
-/* Set ri-f of a policy's chain in direction d, NULL when it has none. */
+/* The set of the pods rule ri's peers select (named: of its named
+ * ports), family f; NULL when it has none. */
 static struct nftm_set *rule_set(struct nftm *m, const struct np_policy *pl,
 				 int d, size_t ri, int f, bool named)
 {
+	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
 	char name[96];
 
-	snprintf(name, sizeof(name), "np-%s-%s-%zu-%d%s", pl->id, dir_name[d],
-		 ri, f, named ? "n" : "");
+	if (named)
+		snprintf(name, sizeof(name), "np-%s-%s-%zu-%dn", pl->id,
+			 dir_name[d], ri, f);
+	else if (r->pset[0])
+		snprintf(name, sizeof(name), "%s-%d", r->pset, f);
+	else
+		return NULL;
 	return (struct nftm_set *)nftm_find_set(m, name);
 }
 
@@ -1402,6 +1413,15 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The key, a set's name and a blank, against a rule's text from the
+ * name on. */
+static int prefix_cmp(const void *a, const void *b)
+{
+	const char *k = *(char *const *)a, *t = *(char *const *)b;
+
+	return strncmp(k, t, strlen(k));
+}
+
 /* The chains this node's pod chains jump to, sorted, borrowed from the
  * rules (valid while the pod chains stay as they are). */
 static const char **jump_targets(const struct nftm *m, size_t *n)
@@ -1427,6 +1447,53 @@ static const char **jump_targets(const struct nftm *m, size_t *n)
 	}
 	qsort(v, *n, sizeof(*v), str_cmp);
 	return v;
+}
+
+/* Drop the shared pod sets ("ps-") no policy chain refers to any more. */
+static int drop_unused_pod_sets(struct nftm *m)
+{
+	const char **used;
+	char name[32];
+	size_t i, j, n = 0, cap = 1;
+
+	for (i = 0; i < m->n_chains; i++)
+		if (!strncmp(m->chains[i].name, "np-", 3))
+			cap += m->chains[i].n_rules;
+	used = calloc(cap, sizeof(*used));
+	if (!used)
+		return -ENOMEM;
+	for (i = 0; i < m->n_chains; i++) {
+		const struct nftm_chain *ch = &m->chains[i];
+
+		if (strncmp(ch->name, "np-", 3))
+			continue;
+		for (j = 0; j < ch->n_rules; j++) {
+			const char *at = strstr(ch->rules[j], "@ps-");
+
+			if (at)
+				used[n++] = at + 1;
+		}
+	}
+	qsort(used, n, sizeof(*used), str_cmp);
+	for (i = 0; i < m->n_sets;) {
+		const char *key = name;
+
+		if (strncmp(m->sets[i].name, "ps-", 3) ||
+		    strlen(m->sets[i].name) + 2 > sizeof(name)) {
+			i++;
+			continue;
+		}
+		/* rules name it "@ps-HEX-4 ...": compare up to the blank */
+		snprintf(name, sizeof(name), "%s ", m->sets[i].name);
+		if (bsearch(&key, used, n, sizeof(*used), prefix_cmp)) {
+			i++;
+			continue;
+		}
+		name[strlen(name) - 1] = '\0';
+		nftm_drop(m, name);
+	}
+	free(used);
+	return 0;
 }
 
 static int update_changes(struct cc *c)
@@ -1523,6 +1590,8 @@ static int update_changes(struct cc *c)
 			nftm_drop(c->m, name);
 		}
 	}
+	if (!ret)
+		ret = drop_unused_pod_sets(c->m);
 	for (i = 0; i < n_dirty && !ret; i++)
 		note_was(c, dirty[i]);
 free_dirty:

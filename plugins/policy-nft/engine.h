@@ -16,7 +16,8 @@
  *   isolated pod to "goto pod-<host_if>-in|eg", a chain that jumps to the
  *   chain of each policy selecting it, then drops. A policy's chain
  *   np-<id>-in|eg holds the rules of each rule of the policy and family,
- *   matching peers by a set of the addresses of the pods selected and by
+ *   matching peers by a set of the addresses of the pods selected (one
+ *   "ps-<hash>" set for every rule whose peers select alike) and by
  *   ipBlocks (less their excepts) as ranges written in the rules, and
  *   ports by number, range or, through sets of address . protocol . port,
  *   by name; a match accepts. So a label or pod change moves set

@@ -87,6 +87,7 @@ struct np_rule {
 	size_t n_peers;
 	struct np_port *ports; /* none: every port and protocol */
 	size_t n_ports;
+	char pset[20]; /* "ps-" and 16 hex: its peer pods' set; "" if none */
 };
 
 struct np_policy {

@@ -925,6 +925,71 @@ static void policy_id(struct np_policy *pl)
 		snprintf(pl->id + 2 * i, 3, "%02x", md[i]);
 }
 
+/*
+ * The name of the set of pods a rule's peers select: the same for every
+ * rule whose peers select alike (the selectors, and the policy's
+ * namespace where a peer has no namespaceSelector), so that rules alike
+ * in any policy share one set. Empty for a rule without such peers.
+ */
+static int peer_set_name(const struct np_policy *pl, struct np_rule *r)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *key = NULL, *t = NULL;
+	size_t len = 0, i;
+	bool any = false;
+	FILE *f;
+
+	r->pset[0] = '\0';
+	f = open_memstream(&key, &len);
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < r->n_peers; i++) {
+		const struct np_peer *pe = &r->peers[i];
+
+		if (pe->ipb)
+			continue;
+		any = true;
+		if (pe->pods && !(t = np_selector_text(pe->pods)))
+			break;
+		fprintf(f, "pods %s\n", pe->pods ? t : "*");
+		if (pe->pods)
+			free(t);
+		if (pe->nss && !(t = np_selector_text(pe->nss)))
+			break;
+		if (pe->nss) {
+			fprintf(f, "namespaces %s\n", t);
+			free(t);
+		} else {
+			fprintf(f, "namespace =%s\n", pl->ns);
+		}
+	}
+	if (fclose(f) || !key || i < r->n_peers) {
+		free(key);
+		return -ENOMEM;
+	}
+	if (any) {
+		SHA256((const unsigned char *)key, len, md);
+		memcpy(r->pset, "ps-", 3);
+		for (i = 0; i < 8; i++)
+			snprintf(r->pset + 3 + 2 * i, 3, "%02x", md[i]);
+	}
+	free(key);
+	return 0;
+}
+
+static int peer_set_names(struct np_policy *pl)
+{
+	size_t i;
+
+	for (i = 0; i < pl->n_in; i++)
+		if (peer_set_name(pl, &pl->in[i]))
+			return -ENOMEM;
+	for (i = 0; i < pl->n_eg; i++)
+		if (peer_set_name(pl, &pl->eg[i]))
+			return -ENOMEM;
+	return 0;
+}
+
 static void parse_types(struct perr *e, yajl_val spec, struct np_policy *pl)
 {
 	yajl_val t = field(spec, "policyTypes"), eg = field(spec, "egress");
@@ -1006,6 +1071,9 @@ free_root:
 		pl->n_in = pl->n_eg = 0;
 		pl->malformed = true;
 		pl->ingress = pl->egress = true;
+	} else if (peer_set_names(pl)) {
+		np_policy_free(pl);
+		return -ENOMEM;
 	}
 	*out = pl;
 	return ret;

@@ -602,7 +602,11 @@ START_TEST(compile_small)
 		snprintf(rule, sizeof(rule), "jump %s", chain);
 		ck_assert_str_eq(pc->rules[0], rule);
 		ck_assert_str_eq(pc->rules[1], "drop");
-		snprintf(set4, sizeof(set4), "np-%s-in-0-4", id);
+		/* the set of the pods the peers select, named after them:
+		 * SHA-256 of "pods app=client\nnamespace =default\n" */
+		ck_assert_str_eq(p->pols[0]->in[0].pset,
+				 "ps-2de0e2917a8faf30");
+		snprintf(set4, sizeof(set4), "%s-4", p->pols[0]->in[0].pset);
 		snprintf(rule, sizeof(rule),
 			 "ip saddr @%s meta l4proto . th dport { tcp . 80-81, "
 			 "udp . 5000-5010 } accept", set4);
@@ -621,7 +625,7 @@ START_TEST(compile_small)
 		snprintf(set4, sizeof(set4), "np-%s-in-0-4n", id);
 		ck_assert(has_elem(m, set4, "10.0.0.1 . tcp . 8080"));
 		ck_assert_uint_eq(nftm_find_set(m, set4)->n_elems, 1);
-		snprintf(set4, sizeof(set4), "np-%s-in-0-6", id);
+		snprintf(set4, sizeof(set4), "%s-6", p->pols[0]->in[0].pset);
 		ck_assert(has_elem(m, set4, "fd00::2"));
 	}
 	ck_assert_ptr_null(nftm_find_chain(m, "pod-" CLIF "-in"));
@@ -763,6 +767,56 @@ START_TEST(attach_checks)
 }
 END_TEST
 
+
+static size_t pod_sets(const struct nftm *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n_sets; i++)
+		n += !strncmp(m->sets[i].name, "ps-", 3);
+	return n;
+}
+
+/* Rules whose peers select alike share one set of pods, in any policy;
+ * it goes with the last rule using it. */
+START_TEST(pod_sets_shared)
+{
+	struct pol *p = cluster();
+	struct nftm *m;
+	const char *from_client = "\"ingress\":[{\"from\":[{\"podSelector\":"
+				  "{\"matchLabels\":{\"app\":\"client\"}}}]";
+
+	ck_assert_int_eq(attach(p, "h1", "default", "web", WEBIF, "10.0.0.1",
+				NULL),
+			 0);
+	ck_assert_int_eq(put_policy(p, "{\"metadata\":{\"name\":\"a\","
+				    "\"namespace\":\"default\"},\"spec\":{%s,"
+				    "%s,\"ports\":[{\"port\":80}]}]}}",
+				    WEB, from_client),
+			 0);
+	ck_assert_int_eq(put_policy(p, "{\"metadata\":{\"name\":\"b\","
+				    "\"namespace\":\"default\"},\"spec\":{%s,"
+				    "%s,\"ports\":[{\"port\":443}]}]}}",
+				    WEB, from_client),
+			 0);
+	ck_assert_str_eq(p->pols[0]->in[0].pset, p->pols[1]->in[0].pset);
+	/* the same selector in another namespace selects other pods */
+	ck_assert_int_eq(put_policy(p, "{\"metadata\":{\"name\":\"c\","
+				    "\"namespace\":\"other\"},\"spec\":{%s,"
+				    "%s}]}}", WEB, from_client),
+			 0);
+	ck_assert_str_ne(p->pols[0]->in[0].pset, p->pols[2]->in[0].pset);
+	ck_assert_int_eq(pol_update(p, &m), 0);
+	ck_assert_uint_eq(pod_sets(m), 2); /* IPv4 and IPv6 */
+	pol_policy_del(p, "default", "a");
+	ck_assert_int_eq(pol_update(p, &m), 0);
+	ck_assert_uint_eq(pod_sets(m), 2);
+	pol_policy_del(p, "default", "b");
+	ck_assert_int_eq(pol_update(p, &m), 0);
+	ck_assert_uint_eq(pod_sets(m), 0);
+	pol_free(p);
+}
+END_TEST
 
 /*
  * pol_update() against pol_compile(): random changes to namespaces, pods,
@@ -935,6 +989,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tk, compile_small);
 	tcase_add_test(tk, compile_all_peers_and_egress);
 	tcase_add_test(tk, explain);
+	tcase_add_test(tk, pod_sets_shared);
 	tcase_add_loop_test(tk, update_matches_compile, 0, 8);
 	suite_add_tcase(s, tk);
 	return s;
