@@ -151,17 +151,30 @@ touch "$builds/default.free"
 phase_start "ASan+UBSan build" 300
 # for the integration tests: the programs and plugins, and only the test
 # programs and fixture plugins they run (the unit tests ran plain and
-# under valgrind above)
+# under valgrind above); and the policy engine's randomized unit tests,
+# which UBSan sees and valgrind does not
 configure_build "$builds/asan" --enable-werror --enable-asan --enable-ubsan
 fixture_plugins=$(sed -n 's|^check_LTLIBRARIES += \(tests/fixtures/plugins/[a-z0-9-]*\.la\)$|\1|p' \
 	"$top/tests/fixtures/subdir.am" "$top/tests/integration/subdir.am")
+asan_units="tests/unit/test_policy_engine tests/unit/test_policy_model"
 make -s -C "$builds/asan" -j"$jobs" check TESTS= \
-	check_PROGRAMS="tests/store/storetool tests/unit/test_store_etcd" \
+	check_PROGRAMS="tests/store/storetool tests/unit/test_store_etcd $asan_units" \
 	check_LTLIBRARIES="$(echo $fixture_plugins)" >>"$builds/asan.build.log" 2>&1 || {
 	tail -n 80 "$builds/asan.build.log"
 	echo "test.sh: building what the integration tests run failed" >&2
 	exit 1
 }
+for t in $asan_units; do
+	if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		"$builds/asan/$t" >>"$builds/asan.units.log" 2>&1; then
+		passed=$((passed + 1))
+	else
+		tail -n 60 "$builds/asan.units.log"
+		echo "test.sh: $t failed under ASan+UBSan" >&2
+		exit 1
+	fi
+done
 [ "$(echo $fixture_plugins | wc -w)" -ge 4 ] || {
 	echo "test.sh: found only these fixture plugins: $fixture_plugins" >&2
 	exit 1

@@ -336,6 +336,8 @@ static size_t drop_prefixed(void *arr, size_t n, size_t sz,
 
 	while (j < n && !strncmp(*(char **)(a + j * sz), prefix, len))
 		clear(a + j++ * sz);
+	if (j == i)
+		return n; /* nothing: arr may even be NULL */
 	memmove(a + i * sz, a + j * sz, (n - j) * sz);
 	return n - (j - i);
 }
