@@ -6,7 +6,8 @@
 #   namespaces and policies change; after each change the whole truth
 #   table holds again, and the background probes never failed. Midway one
 #   node's stratad is killed and started again: the table it left stays in
-#   force, and the new run finds nothing in it to change.
+#   force, and the new run finds nothing in it to change; an element added
+#   by hand is removed by the next resync.
 # - Bad input: a NetworkPolicy with a bad CIDR, one with an unknown
 #   operator, a Pod whose labels are no map of strings: each is named in
 #   the log and isolates what it selects, never more open.
@@ -97,6 +98,20 @@ if plugin_on; then
 		grep -q "0 elements and 0 chains changed" ||
 		fail "the restart changed the table: $(grep 'enforcing:' "$T/h1.log")"
 	ok "h1's stratad killed and restarted: the table it left was kept, unchanged"
+
+	# a change made by hand (an address slipped into a set of pods) is
+	# undone by the next resync, which reads the table back from the kernel
+	h1nft() { ip netns exec "${HOST_NS[h1]}" nft "$@"; }
+	set=$(h1nft -j list table inet strata-filter | jq -r \
+		'[.nftables[].set.name // empty | select(startswith("ps-") and endswith("-4"))][0]')
+	[ -n "$set" ] && [ "$set" != null ] || fail "h1 has no set of pods"
+	# (not listed right after: the resync may already have undone it)
+	h1nft add element inet strata-filter "$set" '{ 10.255.255.254 }' ||
+		fail "could not add an element to $set by hand"
+	in_set() { [[ "$(h1nft list set inet strata-filter "$set")" == *10.255.255.254* ]]; }
+	undone() { ! in_set; }
+	wait_until 30 "the element added to $set by hand removed" undone
+	ok "an element added by hand to h1's $set was removed by the resync"
 fi
 truth "churn: after h1's stratad restarted" <<'T'
 *	x/a	*	no

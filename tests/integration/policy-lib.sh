@@ -143,8 +143,9 @@ ns_label() {
 # policy_conf HOST: $T/HOST.conf
 policy_conf() {
 	local h=$1 pol=''
+	# resync often: each one reads the table back and compares it whole
 	plugin_on && pol='{ instance = "policy"; file = "policy-nft.so";
-    config = { }; },'
+    config = { resync = "2s"; }; },'
 	cat >"$T/$h.conf" <<CONF
 log = { level = "info"; };
 control = { socket = "$T/$h.sock"; };
