@@ -164,15 +164,37 @@ struct np_namespace *np_find_namespace(const struct pol *p, const char *name)
 	return NULL;
 }
 
+/* Where ns/name is or would go in the sorted pods. */
+static size_t pod_slot(const struct pol *p, const char *ns, const char *name,
+		       bool *found)
+{
+	size_t lo = 0, hi = p->n_pods;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(p->pods[mid]->ns, ns);
+
+		if (!c)
+			c = strcmp(p->pods[mid]->name, name);
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static size_t pod_index(const struct pol *p, const char *ns, const char *name)
 {
-	size_t i;
+	bool found;
+	size_t i = pod_slot(p, ns, name, &found);
 
-	for (i = 0; i < p->n_pods; i++)
-		if (!strcmp(p->pods[i]->name, name) &&
-		    !strcmp(p->pods[i]->ns, ns))
-			return i;
-	return p->n_pods;
+	return found ? i : p->n_pods;
 }
 
 struct np_pod *np_find_pod(const struct pol *p, const char *ns,
@@ -227,12 +249,13 @@ int pol_pod_put(struct pol *p, const char *json, size_t len, char *err,
 {
 	struct np_pod *pd;
 	int ret = np_pod_parse(json, len, &pd, err, errlen);
+	bool found;
 	size_t i;
 
 	if (!pd)
 		return ret;
-	i = pod_index(p, pd->ns, pd->name);
-	if (i < p->n_pods) {
+	i = pod_slot(p, pd->ns, pd->name, &found);
+	if (found) {
 		memcpy(pd->was, p->pods[i]->was, sizeof(pd->was));
 		pd->n_was = p->pods[i]->n_was;
 		np_pod_free(p->pods[i]);
@@ -244,7 +267,10 @@ int pol_pod_put(struct pol *p, const char *json, size_t len, char *err,
 		np_pod_free(pd);
 		return -ENOMEM;
 	}
-	p->pods[p->n_pods++] = pd;
+	memmove(&p->pods[i + 1], &p->pods[i],
+		(p->n_pods - i) * sizeof(*p->pods));
+	p->pods[i] = pd;
+	p->n_pods++;
 	note_pod(p, pd);
 	return ret;
 }
@@ -257,7 +283,9 @@ void pol_pod_del(struct pol *p, const char *ns, const char *name)
 		return;
 	note_pod_gone(p, p->pods[i]);
 	np_pod_free(p->pods[i]);
-	p->pods[i] = p->pods[--p->n_pods];
+	memmove(&p->pods[i], &p->pods[i + 1],
+		(p->n_pods - i - 1) * sizeof(*p->pods));
+	p->n_pods--;
 }
 
 static int policy_cmp(const char *ns1, const char *n1, const char *ns2,
@@ -644,33 +672,15 @@ static void podx_add(struct podx *x, const struct strata_addr *a)
 		x->addrs[x->n_addrs++] = *a;
 }
 
-struct pod_ref {
-	const struct np_pod *pd;
-	size_t i;
-};
-
-static int pod_ref_cmp(const void *a, const void *b)
-{
-	const struct np_pod *x = ((const struct pod_ref *)a)->pd;
-	const struct np_pod *y = ((const struct pod_ref *)b)->pd;
-	int c = strcmp(x->ns, y->ns);
-
-	return c ? c : strcmp(x->name, y->name);
-}
-
-/* The index in p->pods of the pod an attachment is, SIZE_MAX when none;
- * refs: the pods sorted by namespace and name. */
-static size_t attach_index(const struct pol *p, const struct np_attach *a,
-			   const struct pod_ref *refs)
+/* The index in p->pods of the pod an attachment is, SIZE_MAX when none. */
+static size_t attach_index(const struct pol *p, const struct np_attach *a)
 {
 	const struct np_pod *pd;
-	struct np_pod key = { .ns = a->ns, .name = a->name };
-	struct pod_ref k = { .pd = &key }, *r;
 	size_t i;
 
 	if (a->ns) {
-		r = bsearch(&k, refs, p->n_pods, sizeof(*refs), pod_ref_cmp);
-		return r ? r->i : SIZE_MAX;
+		i = pod_index(p, a->ns, a->name);
+		return i < p->n_pods ? i : SIZE_MAX;
 	}
 	pd = np_attach_pod(p, a);
 	for (i = 0; pd && i < p->n_pods; i++)
@@ -681,7 +691,6 @@ static size_t attach_index(const struct pol *p, const struct np_attach *a,
 
 static int cc_init(struct cc *c, const struct pol *p)
 {
-	struct pod_ref *refs;
 	size_t i, j, k;
 
 	memset(c, 0, sizeof(*c));
@@ -697,23 +706,16 @@ static int cc_init(struct cc *c, const struct pol *p)
 			podx_add(&c->px[i], &p->pods[i]->addrs[j]);
 		c->px[i].ns = np_find_namespace(p, p->pods[i]->ns);
 	}
-	refs = calloc(p->n_pods + 1, sizeof(*refs));
-	if (!refs)
-		return -ENOMEM;
-	for (i = 0; i < p->n_pods; i++)
-		refs[i] = (struct pod_ref){ .pd = p->pods[i], .i = i };
-	qsort(refs, p->n_pods, sizeof(*refs), pod_ref_cmp);
 	for (i = 0; i < p->n_atts; i++) {
 		const struct np_attach *a = p->atts[i];
 
-		k = c->att_idx[i] = attach_index(p, a, refs);
+		k = c->att_idx[i] = attach_index(p, a);
 		if (k == SIZE_MAX)
 			continue;
 		c->att_pod[i] = p->pods[k];
 		for (j = 0; j < a->n_addrs; j++)
 			podx_add(&c->px[k], &a->addrs[j]);
 	}
-	free(refs);
 	for (i = 0; i < p->n_pods; i++) {
 		c->px[i].eligible = pod_runs(p->pods[i]) && c->px[i].n_addrs;
 		for (j = 0; c->px[i].eligible && j < c->px[i].n_addrs; j++)

@@ -140,7 +140,7 @@ struct np_attach {
 struct pol {
 	struct np_namespace **nss;
 	size_t n_nss, cap_nss;
-	struct np_pod **pods;
+	struct np_pod **pods; /* sorted by ns, then name */
 	size_t n_pods, cap_pods;
 	struct np_policy **pols; /* sorted by ns, then name */
 	size_t n_pols, cap_pols;
