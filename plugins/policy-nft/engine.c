@@ -164,19 +164,27 @@ struct np_namespace *np_find_namespace(const struct pol *p, const char *name)
 	return NULL;
 }
 
-/* Where ns/name is or would go in the sorted pods. */
-static size_t pod_slot(const struct pol *p, const char *ns, const char *name,
-		       bool *found)
+/*
+ * Where ns/name is or would go among n objects sorted by namespace, then
+ * name; at(arr, i, &ns, &name) gives object i's.
+ */
+static size_t ns_name_slot(const void *arr, size_t n,
+			   void (*at)(const void *, size_t, const char **,
+				      const char **),
+			   const char *ns, const char *name, bool *found)
 {
-	size_t lo = 0, hi = p->n_pods;
+	size_t lo = 0, hi = n;
 
 	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->pods[mid]->ns, ns);
+		const char *mns, *mname;
+		int c;
 
+		at(arr, mid, &mns, &mname);
+		c = strcmp(mns, ns);
 		if (!c)
-			c = strcmp(p->pods[mid]->name, name);
+			c = strcmp(mname, name);
 		if (!c) {
 			*found = true;
 			return mid;
@@ -187,6 +195,30 @@ static size_t pod_slot(const struct pol *p, const char *ns, const char *name,
 			hi = mid;
 	}
 	return lo;
+}
+
+static void pod_at(const void *arr, size_t i, const char **ns,
+		   const char **name)
+{
+	const struct np_pod *pd = ((struct np_pod *const *)arr)[i];
+
+	*ns = pd->ns;
+	*name = pd->name;
+}
+
+static void policy_at(const void *arr, size_t i, const char **ns,
+		      const char **name)
+{
+	const struct np_policy *pl = ((struct np_policy *const *)arr)[i];
+
+	*ns = pl->ns;
+	*name = pl->name;
+}
+
+static size_t pod_slot(const struct pol *p, const char *ns, const char *name,
+		       bool *found)
+{
+	return ns_name_slot(p->pods, p->n_pods, pod_at, ns, name, found);
 }
 
 static size_t pod_index(const struct pol *p, const char *ns, const char *name)
@@ -288,36 +320,10 @@ void pol_pod_del(struct pol *p, const char *ns, const char *name)
 	p->n_pods--;
 }
 
-static int policy_cmp(const char *ns1, const char *n1, const char *ns2,
-		      const char *n2)
-{
-	int c = strcmp(ns1, ns2);
-
-	return c ? c : strcmp(n1, n2);
-}
-
-/* Where ns/name is or would go in the sorted policies. */
 static size_t policy_slot(const struct pol *p, const char *ns,
 			  const char *name, bool *found)
 {
-	size_t lo = 0, hi = p->n_pols;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = policy_cmp(p->pols[mid]->ns, p->pols[mid]->name, ns,
-				   name);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return ns_name_slot(p->pols, p->n_pols, policy_at, ns, name, found);
 }
 
 int pol_policy_put(struct pol *p, const char *json, size_t len, char *err,
@@ -1200,41 +1206,47 @@ static int emit_base(struct nftm *m)
 	return 0;
 }
 
-int pol_compile(const struct pol *p, struct nftm **out)
+/* The whole table into c->m, c left for the caller to clear (c->m NULL
+ * on failure). */
+static int compile_whole(struct cc *c, const struct pol *p)
 {
 	struct nftm_map *maps[2];
-	struct cc c;
 	size_t i;
 	int d, ret;
 
-	*out = NULL;
-	ret = cc_init(&c, p);
-	if (ret)
-		goto clear_cc;
-	c.m = nftm_new();
-	if (!c.m || (ret = emit_base(c.m))) {
+	if ((ret = cc_init(c, p)))
+		return ret;
+	c->m = nftm_new();
+	if (!c->m || emit_base(c->m)) {
 		ret = -ENOMEM;
 		goto free_model;
 	}
-	maps[NP_INGRESS] = nftm_map(c.m, "pod-ingress", "ifname");
-	maps[NP_EGRESS] = nftm_map(c.m, "pod-egress", "ifname");
+	maps[NP_INGRESS] = nftm_map(c->m, "pod-ingress", "ifname");
+	maps[NP_EGRESS] = nftm_map(c->m, "pod-egress", "ifname");
 	for (i = 0; i < p->n_atts; i++)
 		for (d = 0; d < 2; d++)
-			if ((ret = emit_pod(&c, i, d, maps[d])))
+			if ((ret = emit_pod(c, i, d, maps[d])))
 				goto free_model;
 	for (i = 0; i < p->n_pols; i++)
 		for (d = 0; d < 2; d++)
-			if (c.used[i][d] &&
-			    (ret = emit_policy(&c, p->pols[i], d)))
+			if (c->used[i][d] &&
+			    (ret = emit_policy(c, p->pols[i], d)))
 				goto free_model;
-	*out = c.m;
-	cc_clear(&c);
 	return 0;
 free_model:
-	nftm_free(c.m);
-clear_cc:
-	cc_clear(&c);
+	nftm_free(c->m);
+	c->m = NULL;
 	return ret ? ret : -ENOMEM;
+}
+
+int pol_compile(const struct pol *p, struct nftm **out)
+{
+	struct cc c;
+	int ret = compile_whole(&c, p);
+
+	*out = ret ? NULL : c.m;
+	cc_clear(&c);
+	return ret;
 }
 
 /* ---- incremental compilation --------------------------------------------- */
@@ -1264,27 +1276,21 @@ static void changes_clear(struct pol *p)
 
 static int update_whole(struct pol *p, struct nftm **out)
 {
-	struct nftm *m;
 	struct cc c;
 	size_t i;
-	int ret = pol_compile(p, &m);
+	int ret = compile_whole(&c, p);
 
-	if (ret)
-		return ret;
-	if ((ret = cc_init(&c, p))) {
-		cc_clear(&c);
-		nftm_free(m);
-		return ret;
+	if (!ret) {
+		for (i = 0; i < p->n_pods; i++)
+			note_was(&c, i);
+		p->v6 = c.v6;
+		nftm_free(p->m);
+		p->m = c.m;
+		changes_clear(p);
+		*out = c.m;
 	}
-	for (i = 0; i < p->n_pods; i++)
-		note_was(&c, i);
-	p->v6 = c.v6;
 	cc_clear(&c);
-	nftm_free(p->m);
-	p->m = m;
-	changes_clear(p);
-	*out = m;
-	return 0;
+	return ret;
 }
 
 /* Remove address a from the pod set s of rule r unless another pod the
@@ -1505,6 +1511,8 @@ static int update_changes(struct cc *c)
 	size_t *dirty, n_dirty = 0, i, ri, n_targets = 0;
 	const char **targets = NULL, *key;
 	bool locals_moved = p->n_ifs_gone > 0;
+	/* a policy chain dropped or made: shared pod sets may be unused */
+	bool rechained = p->n_pols_changed > 0;
 	char name[64];
 	int d, ret = 0;
 
@@ -1565,10 +1573,13 @@ static int update_changes(struct cc *c)
 			want = !pl->malformed &&
 			       bsearch(&key, targets, n_targets,
 				       sizeof(*targets), str_cmp);
-			if (have && (!want || changed))
+			if (have && (!want || changed)) {
 				nftm_drop(c->m, name);
+				rechained = true;
+			}
 			if (want && (!have || changed)) {
 				ret = emit_policy(c, pl, d);
+				rechained = true;
 				continue;
 			}
 			for (ri = 0; want && ri < (d ? pl->n_eg : pl->n_in) &&
@@ -1592,7 +1603,7 @@ static int update_changes(struct cc *c)
 			nftm_drop(c->m, name);
 		}
 	}
-	if (!ret)
+	if (!ret && rechained)
 		ret = drop_unused_pod_sets(c->m);
 	for (i = 0; i < n_dirty && !ret; i++)
 		note_was(c, dirty[i]);
