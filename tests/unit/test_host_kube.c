@@ -10,7 +10,6 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +49,6 @@ static int port;
 /* What the watch delivered, in order: "ADDED default/a {json}" lines. */
 static char seen[8192];
 static int synced;
-static bool cancel_on_sync;
 static struct strata_kube_watch *watch;
 
 static const char *ev_name(uint32_t ev)
@@ -68,18 +66,21 @@ static const char *ev_name(uint32_t ev)
 	return "?";
 }
 
+/* arg, when set, is the watch's own handle: cancelled at its SYNCED
+ * (another watch's SYNCED may come first, so never a shared one). */
 static void on_event(void *arg, uint32_t ev, const char *key,
 		     const char *json, size_t len)
 {
+	struct strata_kube_watch **self = arg;
 	size_t n = strlen(seen);
 
-	(void)arg;
 	if (ev == STRATA_KUBE_SYNCED) {
 		ck_assert_ptr_null(json);
 		synced++;
-		if (cancel_on_sync) {
-			h->kube_watch_cancel(&inst, watch);
-			watch = NULL;
+		if (self) {
+			ck_assert_ptr_nonnull(*self);
+			h->kube_watch_cancel(&inst, *self);
+			*self = NULL;
 		}
 		return;
 	}
@@ -170,7 +171,6 @@ static void setup(void)
 	memset(&inst, 0, sizeof(inst));
 	seen[0] = '\0';
 	synced = 0;
-	cancel_on_sync = false;
 	watch = NULL;
 	start_server();
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_host_kube.XXXXXX");
@@ -282,12 +282,12 @@ START_TEST(cancel_inside_and_release)
 	struct strata_kube_watch *other;
 
 	apply_pod("a");
-	cancel_on_sync = true;
-	ck_assert_int_eq(h->kube_watch(&inst, "/api/v1/pods", on_event, NULL,
+	ck_assert_int_eq(h->kube_watch(&inst, "/api/v1/pods", on_event, &watch,
 				       &watch), 0);
 	ck_assert_int_eq(h->kube_watch(&inst, "/api/v1/namespaces", on_event,
 				       NULL, &other), 0);
 	RUN_UNTIL(synced == 2);
+	ck_assert_ptr_nonnull(strstr(seen, "ADDED default/a {"));
 	ck_assert_ptr_null(watch);
 	/* the other is left for host_release_all (teardown checks) */
 	ck_assert_uint_eq(host_kube_count(&d), 1);
