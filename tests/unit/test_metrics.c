@@ -534,13 +534,13 @@ START_TEST(serve_idle_closed_and_bounded)
 	ck_assert_ptr_null(r);
 	/* the idle ones are closed at the timeout, then it is served */
 	for (int i = 0; i < MHTTP_CONNS_MAX; i++) {
-		r = response(idle[i], 3000);
+		r = response(idle[i], 5000);
 		ck_assert_ptr_nonnull(r);
 		ck_assert_str_eq(r, "");
 		free(r);
 		close(idle[i]);
 	}
-	r = response(fd, 3000);
+	r = response(fd, 5000);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_ptr_nonnull(strstr(r, "HTTP/1.1 200 OK\r\n"));
 	free(r);

@@ -340,6 +340,14 @@ START_TEST(next_writer_continues)
 }
 END_TEST
 
+static bool alarmed(void *arg)
+{
+	const struct intent *in = intent_of(0);
+
+	(void)arg;
+	return in && in->n_alarms == 1;
+}
+
 static void marked(void *arg, int err, int64_t rev, int64_t n)
 {
 	(void)rev;
@@ -371,7 +379,8 @@ START_TEST(drain_moves_routes)
 		done = 0;
 		ck_assert_int_eq(store_put(W.st, okey, "x", 1, 0, marked,
 					   &done), 0);
-		run_for(500 * MS);
+		ck_assert(run_until(alarmed, NULL));
+		run_for(100 * MS);
 		ck_assert_int_eq(done, 1);
 		ck_assert_str_eq(forwarder(0, 0), other);
 		ck_assert_uint_eq(intent_of(0)->n_alarms, 1);
