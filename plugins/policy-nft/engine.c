@@ -5,7 +5,6 @@
  * engine.h for the table's shape.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,26 +164,20 @@ struct np_namespace *np_find_namespace(const struct pol *p, const char *name)
 }
 
 /*
- * Where ns/name is or would go among n objects sorted by namespace, then
- * name; at(arr, i, &ns, &name) gives object i's.
+ * Where key is or would go among n sorted objects, cmp(arr, i, key)
+ * comparing object i with it; *found whether it is there.
  */
-static size_t ns_name_slot(const void *arr, size_t n,
-			   void (*at)(const void *, size_t, const char **,
-				      const char **),
-			   const char *ns, const char *name, bool *found)
+static size_t sorted_slot(const void *arr, size_t n, const void *key,
+			  int (*cmp)(const void *, size_t, const void *),
+			  bool *found)
 {
 	size_t lo = 0, hi = n;
 
 	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const char *mns, *mname;
-		int c;
+		int c = cmp(arr, mid, key);
 
-		at(arr, mid, &mns, &mname);
-		c = strcmp(mns, ns);
-		if (!c)
-			c = strcmp(mname, name);
 		if (!c) {
 			*found = true;
 			return mid;
@@ -197,28 +190,39 @@ static size_t ns_name_slot(const void *arr, size_t n,
 	return lo;
 }
 
-static void pod_at(const void *arr, size_t i, const char **ns,
-		   const char **name)
+/* Pods and policies are sorted by namespace, then name. */
+struct ns_name {
+	const char *ns, *name;
+};
+
+static int ns_name_cmp(const char *ns, const char *name,
+		       const struct ns_name *k)
+{
+	int c = strcmp(ns, k->ns);
+
+	return c ? c : strcmp(name, k->name);
+}
+
+static int pod_cmp(const void *arr, size_t i, const void *key)
 {
 	const struct np_pod *pd = ((struct np_pod *const *)arr)[i];
 
-	*ns = pd->ns;
-	*name = pd->name;
+	return ns_name_cmp(pd->ns, pd->name, key);
 }
 
-static void policy_at(const void *arr, size_t i, const char **ns,
-		      const char **name)
+static int policy_cmp(const void *arr, size_t i, const void *key)
 {
 	const struct np_policy *pl = ((struct np_policy *const *)arr)[i];
 
-	*ns = pl->ns;
-	*name = pl->name;
+	return ns_name_cmp(pl->ns, pl->name, key);
 }
 
 static size_t pod_slot(const struct pol *p, const char *ns, const char *name,
 		       bool *found)
 {
-	return ns_name_slot(p->pods, p->n_pods, pod_at, ns, name, found);
+	struct ns_name k = { ns, name };
+
+	return sorted_slot(p->pods, p->n_pods, &k, pod_cmp, found);
 }
 
 static size_t pod_index(const struct pol *p, const char *ns, const char *name)
@@ -323,7 +327,9 @@ void pol_pod_del(struct pol *p, const char *ns, const char *name)
 static size_t policy_slot(const struct pol *p, const char *ns,
 			  const char *name, bool *found)
 {
-	return ns_name_slot(p->pols, p->n_pols, policy_at, ns, name, found);
+	struct ns_name k = { ns, name };
+
+	return sorted_slot(p->pols, p->n_pols, &k, policy_cmp, found);
 }
 
 int pol_policy_put(struct pol *p, const char *json, size_t len, char *err,
@@ -384,26 +390,15 @@ static bool ifname_valid(const char *s)
 	return true;
 }
 
+static int attach_cmp(const void *arr, size_t i, const void *key)
+{
+	return strcmp(((struct np_attach *const *)arr)[i]->handle, key);
+}
+
 static size_t attach_slot(const struct pol *p, const char *handle,
 			  bool *found)
 {
-	size_t lo = 0, hi = p->n_atts;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->atts[mid]->handle, handle);
-
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sorted_slot(p->atts, p->n_atts, handle, attach_cmp, found);
 }
 
 static char *dup_name(const char *s, bool *nomem)
@@ -666,6 +661,45 @@ struct cc {
 };
 
 static const char *const dir_name[2] = { "in", "eg" };
+
+/*
+ * The names of the table's objects, made here only: the incremental
+ * compile finds by name what the whole one made. Each fits NP_NAME_MAX.
+ */
+#define NP_NAME_MAX 128
+
+static void pod_chain_name(char *buf, const char *host_if, int d)
+{
+	snprintf(buf, NP_NAME_MAX, "pod-%s-%s", host_if, dir_name[d]);
+}
+
+static void policy_chain_name(char *buf, const char *id, int d)
+{
+	snprintf(buf, NP_NAME_MAX, "np-%s-%s", id, dir_name[d]);
+}
+
+/* An interface as a key of the verdict maps. */
+static void if_key(char *buf, const char *host_if)
+{
+	snprintf(buf, NP_NAME_MAX, "\"%s\"", host_if);
+}
+
+/* The set of the pods rule ri's peers select, family f (named: of the
+ * addresses and named ports it allows); false when it has none. */
+static bool rule_set_name(char *buf, const struct np_policy *pl, int d,
+			  size_t ri, int f, bool named)
+{
+	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
+
+	if (named)
+		snprintf(buf, NP_NAME_MAX, "np-%s-%s-%zu-%dn", pl->id,
+			 dir_name[d], ri, f);
+	else if (r->pset[0])
+		snprintf(buf, NP_NAME_MAX, "%s-%d", r->pset, f);
+	else
+		return false;
+	return true;
+}
 
 static void podx_add(struct podx *x, const struct strata_addr *a)
 {
@@ -980,20 +1014,6 @@ static int port_match(const struct np_rule *r, char **out)
 	return 0;
 }
 
-static struct nftm_chain *chainf(struct nftm *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static struct nftm_chain *chainf(struct nftm *m, const char *fmt, ...)
-{
-	char name[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	return nftm_chain(m, name, NULL);
-}
-
 /* Whether a rule has a peer that selects pods (not an ipBlock). */
 static bool has_pod_peers(const struct np_rule *r)
 {
@@ -1003,6 +1023,34 @@ static bool has_pod_peers(const struct np_rule *r)
 		if (!r->peers[i].ipb)
 			return true;
 	return false;
+}
+
+static bool has_named_ports(const struct np_rule *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_ports; i++)
+		if (r->ports[i].name)
+			return true;
+	return false;
+}
+
+/* The pods rule r's peers select, by index in p->pods, for both families;
+ * *sel NULL when none are pods (every peer, or ipBlocks only). */
+static int select_peers(const struct cc *c, const struct np_policy *pl,
+			const struct np_rule *r, bool **sel)
+{
+	size_t i;
+
+	*sel = NULL;
+	if (r->all_peers || !has_pod_peers(r))
+		return 0;
+	*sel = calloc(c->p->n_pods + 1, sizeof(**sel));
+	if (!*sel)
+		return -ENOMEM;
+	for (i = 0; i < c->p->n_pods; i++)
+		(*sel)[i] = c->px[i].eligible && peers_select(c, pl, r, i);
+	return 0;
 }
 
 /* The rules of one peer match ("ip saddr @set ", "ip daddr 10.0.0.0/8 ",
@@ -1039,28 +1087,16 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 {
 	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
 	const char *dir = d == NP_INGRESS ? "saddr" : "daddr";
-	bool has_named = false, pods;
+	bool has_named = has_named_ports(r);
 	bool *sel = NULL;
 	char **blocks = NULL, *ports = NULL;
 	size_t i, n_blocks = 0;
 	int f, ret = 0;
 
-	for (i = 0; i < r->n_ports; i++)
-		if (r->ports[i].name)
-			has_named = true;
 	if ((ret = port_match(r, &ports)))
 		return ret;
-	pods = !r->all_peers && has_pod_peers(r);
-	if (pods) {
-		/* the pods the peers select, for both families */
-		sel = calloc(c->p->n_pods + 1, sizeof(*sel));
-		if (!sel) {
-			ret = -ENOMEM;
-			goto free_ports;
-		}
-		for (i = 0; i < c->p->n_pods; i++)
-			sel[i] = c->px[i].eligible && peers_select(c, pl, r, i);
-	}
+	if ((ret = select_peers(c, pl, r, &sel)))
+		goto free_ports;
 	if (r->all_peers && !has_named) {
 		ret = emit_peer(ch, r, "", ports, "", NULL);
 		goto free_ports;
@@ -1071,12 +1107,11 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 	for (f = 4; f <= 6 && !ret; f += 2) {
 		const char *fam = nft_fam(f);
 		bool sets = f == 4 || c->v6;
-		char set[96], named[96], peer[160];
+		char set[NP_NAME_MAX], named[NP_NAME_MAX], peer[192];
 		struct nftm_set *s;
 
 		if (has_named && sets) {
-			snprintf(named, sizeof(named), "np-%s-%s-%zu-%dn",
-				 pl->id, dir_name[d], ri, f);
+			rule_set_name(named, pl, d, ri, f, true);
 			s = nftm_set(c->m, named, f == 4 ?
 				"ipv4_addr . inet_proto . inet_service" :
 				"ipv6_addr . inet_proto . inet_service",
@@ -1092,11 +1127,11 @@ static int emit_rule(const struct cc *c, const struct np_policy *pl, int d,
 					       "th dport @%s accept", fam, named);
 			continue;
 		}
-		if (pods && sets) {
+		if (sel && sets) {
 			/* shared by the rules whose peers select alike:
 			 * filled afresh, so that it is exact whoever
 			 * filled it before */
-			snprintf(set, sizeof(set), "%s-%d", r->pset, f);
+			rule_set_name(set, pl, d, ri, f, false);
 			s = nftm_set(c->m, set, f == 4 ? "ipv4_addr" :
 							 "ipv6_addr", false);
 			if (s)
@@ -1131,11 +1166,13 @@ free_ports:
 
 static int emit_policy(const struct cc *c, const struct np_policy *pl, int d)
 {
-	struct nftm_chain *ch = chainf(c->m, "np-%s-%s", pl->id, dir_name[d]);
+	struct nftm_chain *ch;
+	char name[NP_NAME_MAX];
 	size_t i, n = d ? pl->n_eg : pl->n_in;
 	int ret;
 
-	if (!ch)
+	policy_chain_name(name, pl->id, d);
+	if (!(ch = nftm_chain(c->m, name, NULL)))
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if ((ret = emit_rule(c, pl, d, i, ch)))
@@ -1149,11 +1186,13 @@ static int emit_pod(struct cc *c, size_t ai, int d, struct nftm_map *mp)
 	const struct np_attach *a = c->p->atts[ai];
 	const struct np_pod *pd = c->att_pod[ai];
 	struct nftm_chain *ch = NULL;
-	char key[STRATA_IFNAMSIZ + 2], verdict[64];
+	char key[NP_NAME_MAX], chain[NP_NAME_MAX], target[NP_NAME_MAX];
+	char verdict[NP_NAME_MAX + 8];
 	size_t i;
 	int ret;
 
-	snprintf(key, sizeof(key), "\"%s\"", a->host_if);
+	if_key(key, a->host_if);
+	pod_chain_name(chain, a->host_if, d);
 	if (!pd || pd->malformed)
 		return nftm_map_put(mp, key, "drop");
 	for (i = 0; i < c->p->n_pols; i++) {
@@ -1162,23 +1201,20 @@ static int emit_pod(struct cc *c, size_t ai, int d, struct nftm_map *mp)
 		if (!(d ? pl->egress : pl->ingress) ||
 		    !np_policy_selects(pl, pd))
 			continue;
-		if (!ch) {
-			ch = chainf(c->m, "pod-%s-%s", a->host_if, dir_name[d]);
-			if (!ch)
-				return -ENOMEM;
-		}
+		if (!ch && !(ch = nftm_chain(c->m, chain, NULL)))
+			return -ENOMEM;
 		if (pl->malformed)
 			continue;
 		c->used[i][d] = true;
-		if ((ret = nftm_rule(ch, "jump np-%s-%s", pl->id, dir_name[d])))
+		policy_chain_name(target, pl->id, d);
+		if ((ret = nftm_rule(ch, "jump %s", target)))
 			return ret;
 	}
 	if (!ch)
 		return nftm_map_put(mp, key, "accept");
 	if ((ret = nftm_rule(ch, "drop")))
 		return ret;
-	snprintf(verdict, sizeof(verdict), "goto pod-%s-%s", a->host_if,
-		 dir_name[d]);
+	snprintf(verdict, sizeof(verdict), "goto %s", chain);
 	return nftm_map_put(mp, key, verdict);
 }
 
@@ -1331,15 +1367,9 @@ static bool has_addr(const struct podx *x, const struct strata_addr *a)
 static struct nftm_set *rule_set(struct nftm *m, const struct np_policy *pl,
 				 int d, size_t ri, int f, bool named)
 {
-	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
-	char name[96];
+	char name[NP_NAME_MAX];
 
-	if (named)
-		snprintf(name, sizeof(name), "np-%s-%s-%zu-%dn", pl->id,
-			 dir_name[d], ri, f);
-	else if (r->pset[0])
-		snprintf(name, sizeof(name), "%s-%d", r->pset, f);
-	else
+	if (!rule_set_name(name, pl, d, ri, f, named))
 		return NULL;
 	return (struct nftm_set *)nftm_find_set(m, name);
 }
@@ -1352,12 +1382,10 @@ static int update_rule(const struct cc *c, const struct np_policy *pl, int d,
 {
 	const struct pol *p = c->p;
 	const struct np_rule *r = d ? &pl->eg[ri] : &pl->in[ri];
-	bool has_named = false, *sel = NULL;
+	bool *sel = NULL;
 	size_t i, j, k;
 	int f, ret = 0;
 
-	for (i = 0; i < r->n_ports; i++)
-		has_named |= r->ports[i].name != NULL;
 	for (f = 4; f <= 6; f += 2) {
 		struct nftm_set *s = rule_set(c->m, pl, d, ri, f, false);
 
@@ -1385,15 +1413,12 @@ static int update_rule(const struct cc *c, const struct np_policy *pl, int d,
 			if (p->gone[k].family == fam_of(f))
 				unset_addr(c, pl, r, &p->gone[k], SIZE_MAX, s);
 	}
-	if (!has_named || !(d == NP_INGRESS ? locals_moved : peers_moved))
+	if (!has_named_ports(r) ||
+	    !(d == NP_INGRESS ? locals_moved : peers_moved))
 		return 0;
-	if (d == NP_EGRESS && !r->all_peers && has_pod_peers(r)) {
-		sel = calloc(p->n_pods + 1, sizeof(*sel));
-		if (!sel)
-			return -ENOMEM;
-		for (i = 0; i < p->n_pods; i++)
-			sel[i] = c->px[i].eligible && peers_select(c, pl, r, i);
-	}
+	/* ingress: this node's pods, whoever the peers */
+	if (d == NP_EGRESS && (ret = select_peers(c, pl, r, &sel)))
+		return ret;
 	for (f = 4; f <= 6 && !ret; f += 2) {
 		struct nftm_set *s = rule_set(c->m, pl, d, ri, f, true);
 
@@ -1430,28 +1455,33 @@ static int prefix_cmp(const void *a, const void *b)
 	return strncmp(k, t, strlen(k));
 }
 
-/* The chains this node's pod chains jump to, sorted, borrowed from the
- * rules (valid while the pod chains stay as they are). */
-static const char **jump_targets(const struct nftm *m, size_t *n)
+/* What the rules of the chains named prefix* name right after token
+ * (its first in each rule), sorted; borrowed from the rules, valid while
+ * they stay as they are. NULL when out of memory. */
+static const char **rule_refs(const struct nftm *m, const char *prefix,
+			      const char *token, size_t *n)
 {
+	size_t i, j, cap = 1, plen = strlen(prefix), tlen = strlen(token);
 	const char **v;
-	size_t i, j, cap = 1;
 
+	*n = 0;
 	for (i = 0; i < m->n_chains; i++)
-		if (!strncmp(m->chains[i].name, "pod-", 4))
+		if (!strncmp(m->chains[i].name, prefix, plen))
 			cap += m->chains[i].n_rules;
 	v = calloc(cap, sizeof(*v));
-	*n = 0;
 	if (!v)
 		return NULL;
 	for (i = 0; i < m->n_chains; i++) {
 		const struct nftm_chain *ch = &m->chains[i];
 
-		if (strncmp(ch->name, "pod-", 4))
+		if (strncmp(ch->name, prefix, plen))
 			continue;
-		for (j = 0; j < ch->n_rules; j++)
-			if (!strncmp(ch->rules[j], "jump ", 5))
-				v[(*n)++] = ch->rules[j] + 5;
+		for (j = 0; j < ch->n_rules; j++) {
+			const char *at = strstr(ch->rules[j], token);
+
+			if (at)
+				v[(*n)++] = at + tlen;
+		}
 	}
 	qsort(v, *n, sizeof(*v), str_cmp);
 	return v;
@@ -1460,31 +1490,14 @@ static const char **jump_targets(const struct nftm *m, size_t *n)
 /* Drop the shared pod sets ("ps-") no policy chain refers to any more. */
 static int drop_unused_pod_sets(struct nftm *m)
 {
-	const char **used;
 	char name[32];
-	size_t i, j, n = 0, cap = 1;
+	size_t i, n;
+	const char **used = rule_refs(m, "np-", "@ps-", &n);
 
-	for (i = 0; i < m->n_chains; i++)
-		if (!strncmp(m->chains[i].name, "np-", 3))
-			cap += m->chains[i].n_rules;
-	used = calloc(cap, sizeof(*used));
 	if (!used)
 		return -ENOMEM;
-	for (i = 0; i < m->n_chains; i++) {
-		const struct nftm_chain *ch = &m->chains[i];
-
-		if (strncmp(ch->name, "np-", 3))
-			continue;
-		for (j = 0; j < ch->n_rules; j++) {
-			const char *at = strstr(ch->rules[j], "@ps-");
-
-			if (at)
-				used[n++] = at + 1;
-		}
-	}
-	qsort(used, n, sizeof(*used), str_cmp);
 	for (i = 0; i < m->n_sets;) {
-		const char *key = name;
+		const char *key = name + 3;
 
 		if (strncmp(m->sets[i].name, "ps-", 3) ||
 		    strlen(m->sets[i].name) + 2 > sizeof(name)) {
@@ -1513,7 +1526,7 @@ static int update_changes(struct cc *c)
 	bool locals_moved = p->n_ifs_gone > 0;
 	/* a policy chain dropped or made: shared pod sets may be unused */
 	bool rechained = p->n_pols_changed > 0;
-	char name[64];
+	char name[NP_NAME_MAX];
 	int d, ret = 0;
 
 	dirty = calloc(p->n_pods + 1, sizeof(*dirty));
@@ -1532,13 +1545,11 @@ static int update_changes(struct cc *c)
 
 	/* this node's pods: verdicts and their chains */
 	for (i = 0; i < p->n_ifs_gone; i++) {
-		char ifkey[STRATA_IFNAMSIZ + 2];
-
-		snprintf(ifkey, sizeof(ifkey), "\"%s\"", p->ifs_gone[i]);
+		if_key(name, p->ifs_gone[i]);
+		for (d = 0; d < 2; d++)
+			nftm_map_del(maps[d], name);
 		for (d = 0; d < 2; d++) {
-			nftm_map_del(maps[d], ifkey);
-			snprintf(name, sizeof(name), "pod-%s-%s",
-				 p->ifs_gone[i], dir_name[d]);
+			pod_chain_name(name, p->ifs_gone[i], d);
 			nftm_drop(c->m, name);
 		}
 	}
@@ -1547,8 +1558,7 @@ static int update_changes(struct cc *c)
 			continue;
 		locals_moved = true;
 		for (d = 0; d < 2 && !ret; d++) {
-			snprintf(name, sizeof(name), "pod-%s-%s",
-				 p->atts[i]->host_if, dir_name[d]);
+			pod_chain_name(name, p->atts[i]->host_if, d);
 			nftm_drop(c->m, name);
 			ret = emit_pod(c, i, d, maps[d]);
 		}
@@ -1556,7 +1566,7 @@ static int update_changes(struct cc *c)
 
 	/* the policies: a chain for each one some pod here jumps to, its
 	 * sets following the pods that changed */
-	targets = jump_targets(c->m, &n_targets);
+	targets = rule_refs(c->m, "pod-", "jump ", &n_targets);
 	if (!targets)
 		ret = -ENOMEM;
 	for (i = 0; i < p->n_pols && !ret; i++) {
@@ -1566,8 +1576,7 @@ static int update_changes(struct cc *c)
 		for (d = 0; d < 2 && !ret; d++) {
 			bool have, want;
 
-			snprintf(name, sizeof(name), "np-%s-%s", pl->id,
-				 dir_name[d]);
+			policy_chain_name(name, pl->id, d);
 			have = nftm_find_chain(c->m, name) != NULL;
 			key = name;
 			want = !pl->malformed &&
@@ -1598,8 +1607,7 @@ static int update_changes(struct cc *c)
 		for (k = 0; k < p->n_pols && gone; k++)
 			gone = strcmp(p->pols[k]->id, p->pols_changed[i]) != 0;
 		for (d = 0; gone && d < 2; d++) {
-			snprintf(name, sizeof(name), "np-%s-%s",
-				 p->pols_changed[i], dir_name[d]);
+			policy_chain_name(name, p->pols_changed[i], d);
 			nftm_drop(c->m, name);
 		}
 	}
