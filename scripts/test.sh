@@ -82,12 +82,13 @@ phase_end
 
 # The builds that need nothing from the phases below run beside them at
 # the lowest priority, from here on (the integration tests mostly wait on
-# timers and peers, the unit tests partly): the fuzz targets (only those: the daemon and plugins are built
-# and tested elsewhere), then make distcheck (the tarball builds, installs
-# and uninstalls, and carries what the tests read from the source tree;
-# the unit tests that read it run from the tarball, every unit test having
-# run above), then the Debian and RPM packages built from that tarball,
-# installed, run in a namespace and purged (tests/packaging/run.sh).
+# timers and peers, the unit tests partly): the fuzz targets (only those:
+# the daemon and plugins are built and tested elsewhere), then make
+# distcheck (the tarball builds, installs and uninstalls, and carries what
+# the tests read from the source tree; the unit tests that read it run
+# from the tarball, every unit test having run above), then the Debian and
+# RPM packages built from that tarball, installed, run in a namespace and
+# purged (tests/packaging/run.sh).
 # distcheck works in $builds/default, so it waits for the unit and
 # valgrind phases to be done with it.
 dist_tests="tests/unit/test_cfg tests/unit/test_ec2xml tests/unit/test_sigv4
@@ -180,7 +181,6 @@ done
 	exit 1
 }
 phase_end
-
 
 phase_start integration 1080
 if [ "$(id -u)" != 0 ]; then

@@ -342,8 +342,6 @@ static size_t drop_prefixed(void *arr, size_t n, size_t sz,
 	return n - (j - i);
 }
 
-static void set_clear_v(void *s);
-static void chain_clear_v(void *c);
 
 void nftm_drop(struct nftm *m, const char *prefix)
 {
