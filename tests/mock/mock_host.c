@@ -69,6 +69,20 @@ struct strata_status {
 	struct mock_host *mh;
 };
 
+/* A Kubernetes watch: the test delivers its events (mock_host_kube_event). */
+struct strata_kube_watch {
+	struct strata_kube_watch *next;
+	char *path;
+	strata_kube_cb cb;
+	void *arg;
+};
+
+/* A policy_attach to complete on the loop (no policy instance runs). */
+struct mock_pattach {
+	strata_done_cb cb;
+	void *arg;
+};
+
 /* A call to the attached IPAM. What the IPAM answers inside its op is held
  * and delivered from the loop, as the daemon does. */
 enum mock_ipam_kind { MI_ALLOCATE, MI_RELEASE, MI_LIST };
@@ -127,6 +141,12 @@ struct mock_host {
 	bool shared_loop; /* a peer's loop: not ours to free */
 	unsigned logs[8];
 	int64_t writer_remaining;
+	struct strata_kube_watch *kwatches;
+	bool kube_off;
+	int pods_attached;
+	struct mock_pattach *pattach;
+	size_t n_pattach, cap_pattach;
+	struct loop_defer *pattach_defer;
 };
 
 static struct mock_host *MH(struct strata_instance *inst)
@@ -1620,6 +1640,136 @@ unsigned mock_host_ipam_calls(const struct mock_host *mh)
 	return n;
 }
 
+/* -- Kubernetes and policy (1.1) ---------------------------------------- */
+
+static int h_kube_watch(struct strata_instance *inst, const char *path,
+			strata_kube_cb cb, void *arg,
+			struct strata_kube_watch **out)
+{
+	struct mock_host *mh = MH(inst);
+	struct strata_kube_watch *w;
+
+	*out = NULL;
+	if (!path || path[0] != '/' || !cb)
+		return -EINVAL;
+	if (mh->kube_off)
+		return -ENOTCONN;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	w->next = mh->kwatches;
+	mh->kwatches = w;
+	*out = w;
+	return 0;
+}
+
+static void h_kube_watch_cancel(struct strata_instance *inst,
+				struct strata_kube_watch *w)
+{
+	struct strata_kube_watch **pp = &MH(inst)->kwatches;
+
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = w->next;
+	free(w->path);
+	free(w);
+}
+
+void mock_host_set_kube(struct mock_host *mh, bool connected)
+{
+	mh->kube_off = !connected;
+}
+
+unsigned mock_host_kube_event(struct mock_host *mh, const char *path,
+			      uint32_t event, const char *key,
+			      const char *json)
+{
+	struct strata_kube_watch *w, *next;
+	unsigned n = 0;
+
+	for (w = mh->kwatches; w; w = next) {
+		next = w->next; /* the callback may cancel its own watch */
+		if (strcmp(w->path, path))
+			continue;
+		n++;
+		w->cb(w->arg, event, key, json, json ? strlen(json) : 0);
+	}
+	return n;
+}
+
+unsigned mock_host_kube_watches(const struct mock_host *mh)
+{
+	const struct strata_kube_watch *w;
+	unsigned n = 0;
+
+	for (w = mh->kwatches; w; w = w->next)
+		n++;
+	return n;
+}
+
+static void pattach_run(void *arg)
+{
+	struct mock_host *mh = arg;
+	struct mock_pattach *v = mh->pattach;
+	size_t n = mh->n_pattach;
+
+	/* callbacks may attach again: they queue anew */
+	mh->pattach = NULL;
+	mh->n_pattach = mh->cap_pattach = 0;
+	mh->pattach_defer = NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i].cb(v[i].arg, 0, NULL);
+	free(v);
+}
+
+static int h_policy_attach(struct strata_instance *inst,
+			   const struct strata_pod *pod, strata_done_cb cb,
+			   void *arg)
+{
+	struct mock_host *mh = MH(inst);
+
+	if (!pod || !pod->handle || !pod->host_if || !cb)
+		return -EINVAL;
+	if (mh->n_pattach == mh->cap_pattach) {
+		size_t cap = mh->cap_pattach ? 2 * mh->cap_pattach : 4;
+		struct mock_pattach *v =
+			realloc(mh->pattach, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		mh->pattach = v;
+		mh->cap_pattach = cap;
+	}
+	if (!mh->pattach_defer &&
+	    !(mh->pattach_defer = loop_defer(mh->loop, pattach_run, mh)))
+		return -ENOMEM;
+	mh->pattach[mh->n_pattach++] = (struct mock_pattach){ cb, arg };
+	return 0;
+}
+
+static int h_policy_detach(struct strata_instance *inst,
+			   const struct strata_pod *pod)
+{
+	(void)inst;
+	return pod && pod->handle ? 0 : -EINVAL;
+}
+
+static int h_pods_attached(struct strata_instance *inst)
+{
+	return MH(inst)->pods_attached;
+}
+
+void mock_host_set_pods_attached(struct mock_host *mh, int known)
+{
+	mh->pods_attached = known;
+}
+
 /* -- the host ---------------------------------------------------------- */
 
 static const struct strata_host mock_table = {
@@ -1677,6 +1827,11 @@ static const struct strata_host mock_table = {
 	.ipam_list = h_ipam_list,
 	.ipam_pools = h_ipam_pools,
 	.route_writer_remaining = h_route_writer_remaining,
+	.kube_watch = h_kube_watch,
+	.kube_watch_cancel = h_kube_watch_cancel,
+	.policy_attach = h_policy_attach,
+	.policy_detach = h_policy_detach,
+	.pods_attached = h_pods_attached,
 };
 
 static struct mock_host *mock_host_on(struct loop *loop)
@@ -1691,6 +1846,7 @@ static struct mock_host *mock_host_on(struct loop *loop)
 	mh->name = strdup("test");
 	mh->loop = loop;
 	mh->shared_loop = loop != NULL;
+	mh->pods_attached = 1;
 	if (!mh->name || (!loop && loop_new(&mh->loop) < 0)) {
 		free(mh->name);
 		free(mh);
@@ -1720,6 +1876,11 @@ void mock_host_free(struct mock_host *mh)
 		icall_free(mh->icalls);
 	while (mh->watches)
 		h_fd_unwatch(&mh->inst, (struct strata_watch *)mh->watches);
+	while (mh->kwatches)
+		h_kube_watch_cancel(&mh->inst, mh->kwatches);
+	if (mh->pattach_defer)
+		loop_defer_cancel(mh->pattach_defer);
+	free(mh->pattach);
 	if (mh->http)
 		http_free(mh->http);
 	nl_free(mh->nl);

@@ -9,7 +9,9 @@
  * the default rtproto (opened at first use, so in the test's namespace),
  * facts live in a small table, the store entries run on a core store the
  * test opens (mock_host_set_store), the ipam_* entries on an IPAM instance
- * the test attaches (mock_host_set_ipam), and route_*, metrics and status
+ * the test attaches (mock_host_set_ipam), kube_watch on events the test
+ * delivers (mock_host_kube_event), policy_attach as when no policy
+ * instance runs (done with 0 on the loop), and route_*, metrics and status
  * are recorded for the test to assert on. There is one instance per mock
  * host; peers (mock_host_new_peer) share a loop.
  */
@@ -128,6 +130,21 @@ unsigned mock_host_topology_changes(const struct mock_host *mh);
  * observations), 0 if never touched or deleted. */
 int64_t mock_host_metric(const struct mock_host *mh, const char *name);
 bool mock_host_has_metric(const struct mock_host *mh, const char *name);
+
+/*
+ * Kubernetes (1.1): kube_watch fails with -ENOTCONN while not connected
+ * (as without a kubernetes group; connected by default).
+ * mock_host_kube_event() hands an event to every watch on path, as the
+ * host's client would (json NULL for STRATA_KUBE_SYNCED), and says to how
+ * many; a callback may cancel its own watch. pods_attached() answers
+ * known (1 by default).
+ */
+void mock_host_set_kube(struct mock_host *mh, bool connected);
+unsigned mock_host_kube_event(struct mock_host *mh, const char *path,
+			      uint32_t event, const char *key,
+			      const char *json);
+unsigned mock_host_kube_watches(const struct mock_host *mh);
+void mock_host_set_pods_attached(struct mock_host *mh, int known);
 
 /* Messages logged at a level (STRATA_LOG_*). */
 unsigned mock_host_log_count(const struct mock_host *mh, int level);
