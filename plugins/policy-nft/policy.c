@@ -30,6 +30,9 @@
 #include "nft.h"
 
 #define ERR_MAX 512
+/* a failed apply is tried again after this, doubled each time up to max */
+#define RETRY_MIN_NS 1000000000LL
+#define RETRY_MAX_NS 30000000000LL
 
 enum resource { RES_NAMESPACES, RES_PODS, RES_POLICIES, RES_N };
 
@@ -81,6 +84,7 @@ struct pn {
 	struct pending *pending;
 	struct strata_timer *tick;
 	int64_t last_resync_ns;
+	int64_t retry_at_ns, retry_delay_ns; /* after a failed apply */
 
 	/* status */
 	int64_t applies, apply_errors, malformed_events;
@@ -290,6 +294,7 @@ static void apply_now(void *arg)
 	/* out of memory there: read the kernel's table next time */
 	pn->applied_read = false;
 	pn->applied_gen = gen;
+	pn->retry_at_ns = pn->retry_delay_ns = 0;
 	free(script);
 	set_gauges(pn);
 	if (!pn->enforcing) {
@@ -304,6 +309,11 @@ static void apply_now(void *arg)
 
 failed:
 	free(script);
+	pn->retry_delay_ns = pn->retry_delay_ns ?
+		pn->retry_delay_ns * 2 : RETRY_MIN_NS;
+	if (pn->retry_delay_ns > RETRY_MAX_NS)
+		pn->retry_delay_ns = RETRY_MAX_NS;
+	pn->retry_at_ns = pn->h->now() + pn->retry_delay_ns;
 	pn->apply_errors++;
 	pn->h->metric_add(pn->inst, "policy_apply_errors_total", 1);
 	complete_where(pn, pending_failed);
@@ -396,7 +406,7 @@ static void on_object(void *arg, uint32_t event, const char *key,
 	changed(pn);
 }
 
-/* -- the periodic tick: waits that ran out, and the resync ------------------ */
+/* -- the periodic tick: waits that ran out, retries, the resync ------------ */
 
 static int pending_expired(struct pn *pn, struct pending *p, const char **why)
 {
@@ -421,6 +431,10 @@ static void on_tick(void *arg)
 	complete_where(pn, pending_expired);
 	if (!pn->enforcing && ready(pn))
 		apply_soon(pn);
+	if (pn->retry_at_ns && now >= pn->retry_at_ns && ready(pn)) {
+		pn->retry_at_ns = 0;
+		apply_soon(pn);
+	}
 	if (ready(pn) && now - pn->last_resync_ns >= pn->resync_ns) {
 		pn->last_resync_ns = now;
 		/* the kernel's own view: repairs changes made by hand */
