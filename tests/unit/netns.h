@@ -27,6 +27,24 @@ sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+/* The whole output of a command. */
+static __attribute__((unused)) char *sh_out(const char *cmd)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	char chunk[4096];
+	FILE *out = open_memstream(&buf, &len);
+	FILE *f = popen(cmd, "r");
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, out);
+	pclose(f);
+	fclose(out);
+	return buf;
+}
+
 /* Does the output of cmd have a line containing `want`? */
 static bool __attribute__((unused))
 sh_has(const char *cmd, const char *want)

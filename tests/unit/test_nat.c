@@ -42,24 +42,6 @@ static struct strata_prefix pfx(const char *s)
 	return p;
 }
 
-/* The whole output of a command. */
-static char *sh_out(const char *cmd)
-{
-	char *buf = NULL;
-	size_t len = 0, n;
-	char chunk[4096];
-	FILE *out = open_memstream(&buf, &len);
-	FILE *f = popen(cmd, "r");
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_ptr_nonnull(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, out);
-	pclose(f);
-	fclose(out);
-	return buf;
-}
-
 /* nat_apply must succeed; its err says why not. */
 #define apply_ok(cl, n_cl, nn, n_nn, err, errlen)                           \
 	do {                                                                 \

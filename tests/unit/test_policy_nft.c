@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "netns.h"
 #include "nft.h"
 
 #define T "inet strata-filter"
@@ -20,24 +21,6 @@ static void private_netns(void)
 {
 	ck_assert_msg(unshare(CLONE_NEWNET) == 0,
 		      "unshare(CLONE_NEWNET) failed: run the tests as root");
-}
-
-/* The whole output of a command. */
-static char *sh_out(const char *cmd)
-{
-	char *buf = NULL;
-	size_t len = 0, n;
-	char chunk[4096];
-	FILE *out = open_memstream(&buf, &len);
-	FILE *f = popen(cmd, "r");
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_ptr_nonnull(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, out);
-	pclose(f);
-	fclose(out);
-	return buf;
 }
 
 static void add_pod(struct nftm *m, int i, bool isolated)

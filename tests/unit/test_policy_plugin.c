@@ -20,6 +20,7 @@
 #include <strata/plugin.h>
 
 #include "mock_host.h"
+#include "netns.h"
 
 extern const struct strata_plugin STRATA_PLUGIN_ENTRY;
 static const struct strata_plugin *desc = &STRATA_PLUGIN_ENTRY;
@@ -57,31 +58,9 @@ static bool called(void *arg)
 	return ((struct done *)arg)->called;
 }
 
-/* The whole output of a command, stderr too. */
-static char *sh(const char *cmd)
-{
-	char *buf = NULL, chunk[4096], full[512];
-	size_t len = 0, n;
-	FILE *out = open_memstream(&buf, &len), *f;
-
-	snprintf(full, sizeof(full), "%s 2>&1", cmd);
-	f = popen(full, "r");
-	ck_assert_ptr_nonnull(out);
-	ck_assert_ptr_nonnull(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, out);
-	pclose(f);
-	fclose(out);
-	return buf;
-}
-
 static bool table_has(const char *text)
 {
-	char *s = sh("nft list table inet strata-filter");
-	bool has = strstr(s, text) != NULL;
-
-	free(s);
-	return has;
+	return sh_has("nft list table inet strata-filter 2>/dev/null", text);
 }
 
 static bool has_arg(void *arg)
@@ -331,7 +310,6 @@ START_TEST(failed_apply_fails_then_retries)
 {
 	struct t t = { 0 };
 	struct done d;
-	char *out;
 	int64_t errors = 0;
 
 	t_init_resync(&t, 0, 3600000 * MS); /* no resync: the retry */
@@ -340,10 +318,8 @@ START_TEST(failed_apply_fails_then_retries)
 	ck_assert(mock_host_run_until(t.mh, has_arg, "@pod-ingress",
 				      5000 * MS));
 	/* a key the plugin will add with another verdict: EEXIST */
-	out = sh("nft add element inet strata-filter pod-ingress "
-		 "'{ \"sta\" : accept }'");
-	ck_assert_msg(!*out, "%s", out);
-	free(out);
+	ck_assert_int_eq(sh("nft add element inet strata-filter pod-ingress "
+			    "'{ \"sta\" : accept }'"), 0);
 	ck_assert_int_eq(attach(&t, "h-a", "a", "sta", "10.0.0.5", &d), 0);
 	ck_assert(mock_host_run_until(t.mh, called, &d, 5000 * MS));
 	ck_assert_int_eq(d.rc, -EIO);
@@ -367,7 +343,6 @@ START_TEST(resync_repairs_changes_by_hand)
 {
 	struct t t = { 0 };
 	struct done d;
-	char *out;
 
 	t_init(&t, 0);
 	ck_assert_int_eq(desc->ops->start(t.self), 0);
@@ -375,11 +350,10 @@ START_TEST(resync_repairs_changes_by_hand)
 	ck_assert_int_eq(attach(&t, "h-a", "a", "sta", "10.0.0.5", &d), 0);
 	ck_assert(mock_host_run_until(t.mh, called, &d, 5000 * MS));
 	ck_assert_int_eq(d.rc, 0);
-	out = sh("nft add element inet strata-filter pod-ingress "
-		 "'{ \"stz\" : accept }' && "
-		 "nft flush chain inet strata-filter pod-sta-in");
-	ck_assert_msg(!*out, "%s", out);
-	free(out);
+	ck_assert_int_eq(sh("nft add element inet strata-filter pod-ingress "
+			    "'{ \"stz\" : accept }' && "
+			    "nft flush chain inet strata-filter pod-sta-in"),
+			 0);
 	ck_assert(!table_has("jump np-"));
 	/* resync every second here */
 	ck_assert(mock_host_run_until(t.mh, lacks_arg, "\"stz\"",
